@@ -14,9 +14,9 @@ use thiserror::Error;
 
 /// The built-in development secrets: fine on a laptop, refused in production.
 pub const DEV_JWT_SECRET: &str = "cadre-dev-secret-not-for-production";
-/// 32 zero-based bytes, base64: development only.
+/// 32 bytes, base64: development only.
 pub const DEV_PII_ENCRYPTION_KEY: &str = "ZGV2LW9ubHktcGlpLWVuY3J5cHRpb24ta2V5LTMyYiE=";
-pub const DEV_PII_INDEX_KEY: &str = "ZGV2LW9ubHktcGlpLWJsaW5kLWluZGV4LWtleS0zMmIh";
+pub const DEV_PII_INDEX_KEY: &str = "ZGV2LW9ubHktcGlpLWJsaW5kLWluZGV4LWtleS0zMiE=";
 
 #[derive(Debug, Error)]
 pub enum ConfigError {

@@ -1,0 +1,166 @@
+//! Idempotent mutations: a client sends `idempotency-key` (gRPC metadata, or the
+//! `Idempotency-Key` HTTP header through the gateway); the first result is stored in
+//! the same transaction as the change, and a retry with the same key gets it back
+//! instead of applying twice. Reusing a key for a different request is an error.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::db::{Db, WriteTx, to_micros};
+use crate::error::ApiError;
+use crate::principal::Principal;
+
+pub const METADATA_KEY: &str = "idempotency-key";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// 1–128 visible ASCII characters.
+    pub fn parse(s: &str) -> Result<Self, ApiError> {
+        if s.is_empty() || s.len() > 128 || !s.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ApiError::invalid(METADATA_KEY, "must be 1 to 128 visible ASCII characters"));
+        }
+        Ok(Self(s.to_string()))
+    }
+
+    pub fn from_metadata(md: &tonic::metadata::MetadataMap) -> Result<Option<Self>, ApiError> {
+        match md.get(METADATA_KEY) {
+            None => Ok(None),
+            Some(v) => {
+                let s = v.to_str().map_err(|_| ApiError::invalid(METADATA_KEY, "must be ASCII"))?;
+                Self::parse(s).map(Some)
+            }
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Runs `body` in a write transaction, at most once per (caller, key): with a key
+/// seen before for the same request, returns the stored response and changes
+/// nothing. Without a key, just runs it. `body` does its writes and audit entries
+/// through the transaction it is given; everything commits together or not at all.
+pub async fn once<Req, Resp>(
+    db: &Db,
+    principal: &Principal,
+    method: &str,
+    key: Option<&IdempotencyKey>,
+    request: &Req,
+    body: impl AsyncFnOnce(&mut WriteTx) -> Result<Resp, ApiError>,
+) -> Result<Resp, ApiError>
+where
+    Req: prost::Message,
+    Resp: prost::Message + Default,
+{
+    let mut tx = db.write().await?;
+    let request_hash = key.map(|_| hex::encode(Sha256::digest(request.encode_to_vec())));
+    if let (Some(key), Some(request_hash)) = (key, &request_hash) {
+        // The transaction holds the chain head, so a concurrent retry waits here until
+        // the first attempt commits, then finds its result.
+        let stored = sqlx::query(
+            "SELECT method, request_hash, response FROM kit_idempotency WHERE actor = $1 AND idempotency_key = $2",
+        )
+        .bind(principal.subject.clone())
+        .bind(key.as_str().to_string())
+        .fetch_optional(tx.conn())
+        .await?;
+        if let Some(row) = stored {
+            let (m, h, response): (String, String, String) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+            if m != method || &h != request_hash {
+                return Err(ApiError::invalid(
+                    METADATA_KEY,
+                    format!("key {:?} was already used for a different request", key.as_str()),
+                ));
+            }
+            let bytes = STANDARD.decode(response).map_err(ApiError::internal)?;
+            return Resp::decode(bytes.as_slice()).map_err(ApiError::internal);
+        }
+    }
+    let response = body(&mut tx).await?;
+    if let (Some(key), Some(request_hash)) = (key, request_hash) {
+        let now = to_micros(tx.now());
+        sqlx::query(
+            "INSERT INTO kit_idempotency (actor, idempotency_key, method, request_hash, response, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(principal.subject.clone())
+        .bind(key.as_str().to_string())
+        .bind(method.to_string())
+        .bind(request_hash)
+        .bind(STANDARD.encode(response.encode_to_vec()))
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{self, AuditRecord};
+    use crate::principal::Role;
+    use crate::region_code::RegionCode;
+    use crate::testing::TestDb;
+    use cadre_proto::audit::v1::VerifyAuditChainResponse as Msg;
+
+    fn actor() -> Principal {
+        Principal {
+            subject: "county-admin".into(),
+            roles: [Role::CountyAdmin].into(),
+            jurisdiction: RegionCode::parse("150525000000").unwrap(),
+        }
+    }
+
+    async fn call(db: &Db, key: Option<&IdempotencyKey>, input: i64) -> Result<Msg, ApiError> {
+        once(db, &actor(), "Test/Do", key, &Msg { entries: input, ..Default::default() }, async |tx| {
+            let seq = audit::append(
+                tx,
+                &actor(),
+                AuditRecord { action: "Do", target: "x", region_code: "150525", detail: serde_json::Value::Null },
+            )
+            .await?;
+            Ok(Msg { entries: seq, ..Default::default() })
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_retry_with_the_same_key_returns_the_first_result_and_applies_once() {
+        for db in TestDb::all(&[]).await {
+            let key = IdempotencyKey::parse("retry-1").unwrap();
+            let first = call(&db, Some(&key), 1).await.unwrap();
+            let again = call(&db, Some(&key), 1).await.unwrap();
+            assert_eq!(first, again);
+            assert_eq!(audit::verify(&db).await.unwrap().entries, 1);
+            // Without a key, each call applies.
+            call(&db, None, 1).await.unwrap();
+            call(&db, None, 1).await.unwrap();
+            assert_eq!(audit::verify(&db).await.unwrap().entries, 3);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_reused_for_another_request_is_refused() {
+        for db in TestDb::all(&[]).await {
+            let key = IdempotencyKey::parse("k").unwrap();
+            call(&db, Some(&key), 1).await.unwrap();
+            let err = call(&db, Some(&key), 2).await.unwrap_err();
+            assert!(err.message.starts_with("idempotency-key:"), "{err}");
+        }
+    }
+
+    #[test]
+    fn keys_are_bounded() {
+        assert!(IdempotencyKey::parse("").is_err());
+        assert!(IdempotencyKey::parse(&"a".repeat(129)).is_err());
+        assert!(IdempotencyKey::parse("has space").is_err());
+        assert!(IdempotencyKey::parse("7f3c-01").is_ok());
+    }
+}
