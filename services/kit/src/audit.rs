@@ -63,7 +63,11 @@ fn entry_hash(
 }
 
 /// Appends an entry inside the caller's write transaction; it lands or not with it.
-pub async fn append(tx: &mut WriteTx, actor: &Principal, record: AuditRecord<'_>) -> Result<i64, sqlx::Error> {
+pub async fn append(
+    tx: &mut WriteTx,
+    actor: &Principal,
+    record: AuditRecord<'_>,
+) -> Result<i64, sqlx::Error> {
     let sequence = tx.next_sequence();
     let recorded_at = to_micros(tx.now());
     let detail = record.detail.to_string();
@@ -118,7 +122,8 @@ fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<AuditEntry, sqlx::Error> {
     })
 }
 
-const COLUMNS: &str = "sequence, recorded_at, actor, action, target, region_code, detail, previous_hash, hash";
+const COLUMNS: &str =
+    "sequence, recorded_at, actor, action, target, region_code, detail, previous_hash, hash";
 
 /// Entries about regions starting with `region_prefix`, after `after_sequence`, oldest first.
 pub async fn list(
@@ -163,7 +168,11 @@ pub async fn verify(db: &Db) -> Result<ChainReport, sqlx::Error> {
             ));
         }
         if e.previous_hash != expected_previous {
-            return Ok(broken(e.sequence, checked, format!("entry {} does not follow its predecessor", e.sequence)));
+            return Ok(broken(
+                e.sequence,
+                checked,
+                format!("entry {} does not follow its predecessor", e.sequence),
+            ));
         }
         let recomputed = entry_hash(
             &e.previous_hash,
@@ -183,7 +192,9 @@ pub async fn verify(db: &Db) -> Result<ChainReport, sqlx::Error> {
         checked += 1;
     }
     drop(rows);
-    let head = sqlx::query("SELECT last_sequence, last_hash FROM kit_chain WHERE id = 1").fetch_one(db.pool()).await?;
+    let head = sqlx::query("SELECT last_sequence, last_hash FROM kit_chain WHERE id = 1")
+        .fetch_one(db.pool())
+        .await?;
     let (last_sequence, last_hash): (i64, String) = (head.try_get(0)?, head.try_get(1)?);
     if last_sequence != checked || last_hash != expected_previous {
         return Ok(broken(
@@ -306,7 +317,12 @@ mod tests {
             append(
                 &mut tx,
                 &actor(),
-                AuditRecord { action: "X", target: "t", region_code: "150525", detail: serde_json::Value::Null },
+                AuditRecord {
+                    action: "X",
+                    target: "t",
+                    region_code: "150525",
+                    detail: serde_json::Value::Null,
+                },
             )
             .await
             .unwrap();

@@ -174,16 +174,10 @@ fn decode_key(name: &str, key: &SecretString) -> Result<[u8; 32], String> {
         .map_err(|_| format!("{name}: must decode to 32 bytes, got {}", bytes.len()))
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServiceSettings {
     pub database: DatabaseSettings,
-}
-
-impl Default for ServiceSettings {
-    fn default() -> Self {
-        Self { database: DatabaseSettings::default() }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -70,7 +70,8 @@ where
         .fetch_optional(tx.conn())
         .await?;
         if let Some(row) = stored {
-            let (m, h, response): (String, String, String) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+            let (m, h, response): (String, String, String) =
+                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
             if m != method || &h != request_hash {
                 return Err(ApiError::invalid(
                     METADATA_KEY,
@@ -123,7 +124,12 @@ mod tests {
             let seq = audit::append(
                 tx,
                 &actor(),
-                AuditRecord { action: "Do", target: "x", region_code: "150525", detail: serde_json::Value::Null },
+                AuditRecord {
+                    action: "Do",
+                    target: "x",
+                    region_code: "150525",
+                    detail: serde_json::Value::Null,
+                },
             )
             .await?;
             Ok(Msg { entries: seq, ..Default::default() })

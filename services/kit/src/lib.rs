@@ -5,10 +5,23 @@
 //! pagination. A service uses these so that all services do each thing one way.
 #![forbid(unsafe_code)]
 
+pub mod audit;
+pub mod auth;
 pub mod config;
+pub mod db;
 pub mod error;
+pub mod grpc_layer;
+pub mod idempotency;
+pub mod metrics;
+pub mod pagination;
+pub mod pii;
 pub mod principal;
 pub mod region_code;
+pub mod resident_id;
+pub mod server;
+pub mod shutdown;
+pub mod telemetry;
+pub mod testing;
 
 pub use error::{ApiError, ApiResult, ErrorCode};
 pub use principal::{Principal, Role};

@@ -37,7 +37,10 @@ impl Page {
             0 => DEFAULT_PAGE_SIZE,
             n if n < 0 => return Err(ApiError::invalid("page_size", "must not be negative")),
             n if n as usize > MAX_PAGE_SIZE => {
-                return Err(ApiError::invalid("page_size", format!("must be at most {MAX_PAGE_SIZE}, got {n}")));
+                return Err(ApiError::invalid(
+                    "page_size",
+                    format!("must be at most {MAX_PAGE_SIZE}, got {n}"),
+                ));
             }
             n => n as usize,
         };

@@ -72,7 +72,12 @@ impl GrpcHost {
 
     /// Serves until `shutdown` is cancelled, then reports NOT_SERVING, stops accepting
     /// and returns once the calls in flight have finished.
-    pub async fn serve(self, listener: TcpListener, metrics: Metrics, shutdown: Shutdown) -> Result<(), ServerError> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        metrics: Metrics,
+        shutdown: Shutdown,
+    ) -> Result<(), ServerError> {
         let (reporter, health_service) = tonic_health::server::health_reporter();
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(cadre_proto::FILE_DESCRIPTOR_SET)
@@ -110,7 +115,12 @@ async fn set_all(reporter: &HealthReporter, names: &[&'static str], status: Serv
 
 /// Keeps health statuses true: SERVING only while every database answers, and
 /// NOT_SERVING from the moment shutdown begins (so balancers stop sending calls).
-async fn watch_health(reporter: HealthReporter, names: Vec<&'static str>, databases: Vec<Db>, shutdown: Shutdown) {
+async fn watch_health(
+    reporter: HealthReporter,
+    names: Vec<&'static str>,
+    databases: Vec<Db>,
+    shutdown: Shutdown,
+) {
     let mut last = None;
     loop {
         let mut healthy = true;
@@ -137,4 +147,18 @@ async fn watch_health(reporter: HealthReporter, names: Vec<&'static str>, databa
             }
         }
     }
+}
+
+/// Serves a small HTTP router (e.g. `/metrics`) until shutdown, logging a failure.
+pub fn spawn_http(
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown: Shutdown,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await
+        {
+            tracing::error!("HTTP server failed: {e}");
+        }
+    })
 }

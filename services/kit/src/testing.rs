@@ -60,7 +60,11 @@ impl TestDb {
     /// a CI run that means to test PostgreSQL cannot silently skip it.
     pub async fn postgres(migrations: &[Migration]) -> Option<TestDb> {
         let server = std::env::var(POSTGRES_URL_VAR).ok().filter(|s| !s.is_empty())?;
-        assert_eq!(Backend::of_url(&server), Some(Backend::Postgres), "{POSTGRES_URL_VAR} must be postgres://");
+        assert_eq!(
+            Backend::of_url(&server),
+            Some(Backend::Postgres),
+            "{POSTGRES_URL_VAR} must be postgres://"
+        );
         sqlx::any::install_default_drivers();
         let name = format!("{TEST_DATABASE_PREFIX}{}", uuid::Uuid::now_v7().simple());
         let admin = AnyPoolOptions::new()
