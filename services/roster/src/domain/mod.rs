@@ -1,0 +1,9 @@
+//! Pure roster rules: validation of cadres, regions and dates, who may hold which
+//! post when, vacancies, one-shoulder villages, and structure analytics. No I/O:
+//! the api layer loads through the store, decides here, and saves through the store.
+
+pub mod cadre;
+pub mod dates;
+pub mod posts;
+pub mod region;
+pub mod structure;

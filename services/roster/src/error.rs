@@ -1,0 +1,54 @@
+//! The roster's failures, named; each maps once to the suite's [`ApiError`].
+
+use cadre_kit::ApiError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RosterError {
+    /// A field of the request is wrong; the message starts with the field's name.
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("a cadre with this ID number already exists (id {existing})")]
+    DuplicateIdNumber { existing: String },
+    #[error("{what} is held by {holder} since {since}; end that post first")]
+    SeatTaken { what: String, holder: String, since: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("cadre {id} changed since it was read: revision {expected} expected, {current} stored")]
+    Stale { id: String, expected: i64, current: i64 },
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error("stored PII could not be read: {0}")]
+    Pii(String),
+}
+
+impl RosterError {
+    pub fn invalid(field: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        Self::Invalid { field: field.into(), reason: reason.to_string() }
+    }
+}
+
+impl From<RosterError> for ApiError {
+    fn from(e: RosterError) -> Self {
+        match e {
+            RosterError::Invalid { .. } => {
+                ApiError::new(cadre_kit::ErrorCode::InvalidArgument, e.to_string())
+            }
+            RosterError::NotFound(what) => ApiError::not_found(what),
+            RosterError::DuplicateIdNumber { .. } => ApiError::already_exists(e.to_string()),
+            RosterError::SeatTaken { .. } | RosterError::Conflict(_) => {
+                ApiError::failed_precondition(e.to_string())
+            }
+            RosterError::Stale { .. } => ApiError::aborted(e.to_string()),
+            RosterError::Db(e) => e.into(),
+            RosterError::Pii(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<RosterError> for tonic::Status {
+    fn from(e: RosterError) -> Self {
+        ApiError::from(e).into()
+    }
+}

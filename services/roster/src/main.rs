@@ -1,0 +1,18 @@
+//! `cadre-roster`: the roster service alone, configured like every part
+//! (defaults ← `CADRE_CONFIG` file ← `CADRE__…` variables). Same as `cadre serve roster`.
+
+use std::path::PathBuf;
+
+use cadre_kit::config::Settings;
+use cadre_kit::shutdown::{Shutdown, cancel_on_signal};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let file = std::env::var_os("CADRE_CONFIG").map(PathBuf::from);
+    let settings = Settings::load(file.as_deref())?;
+    let _telemetry = cadre_kit::telemetry::init(&settings.telemetry, "cadre-roster")?;
+    let shutdown = Shutdown::new();
+    cancel_on_signal(shutdown.clone());
+    cadre_roster::serve(&settings, shutdown).await?;
+    Ok(())
+}

@@ -1,0 +1,580 @@
+//! The roster's SQL, and the only place that knows it. Queries keep to the portable
+//! subset described in `cadre_kit::db`, so SQLite and PostgreSQL run the same text.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use cadre_kit::db::{Db, like_contains, like_prefix};
+use cadre_kit::resident_id::Sex;
+use cadre_proto::roster::v1 as pb;
+use cadre_proto::roster::v1::PostKind;
+
+use crate::domain::posts::HeldPost;
+use crate::domain::structure::Member;
+
+// ---------------------------------------------------------------- regions
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionRow {
+    pub code: String,
+    pub name: String,
+    pub level: i64,
+    pub parent_code: String,
+    pub village_type: String,
+    pub revision: i64,
+}
+
+const REGION_COLUMNS: &str = "code, name, level, parent_code, village_type, revision";
+
+fn region_row(r: &AnyRow) -> Result<RegionRow, sqlx::Error> {
+    Ok(RegionRow {
+        code: r.try_get(0)?,
+        name: r.try_get(1)?,
+        level: r.try_get(2)?,
+        parent_code: r.try_get(3)?,
+        village_type: r.try_get(4)?,
+        revision: r.try_get(5)?,
+    })
+}
+
+pub async fn get_region(conn: &mut AnyConnection, code: &str) -> Result<Option<RegionRow>, sqlx::Error> {
+    let sql = format!("SELECT {REGION_COLUMNS} FROM roster_regions WHERE code = $1");
+    sqlx::query(&sql).bind(code.to_string()).fetch_optional(conn).await?.as_ref().map(region_row).transpose()
+}
+
+pub async fn insert_region(conn: &mut AnyConnection, r: &RegionRow, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO roster_regions (code, name, level, parent_code, village_type, revision, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(r.code.clone())
+    .bind(r.name.clone())
+    .bind(r.level)
+    .bind(r.parent_code.clone())
+    .bind(r.village_type.clone())
+    .bind(r.revision)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn update_region(conn: &mut AnyConnection, r: &RegionRow, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE roster_regions SET name = $2, village_type = $3, revision = $4, updated_at = $5 WHERE code = $1")
+        .bind(r.code.clone())
+        .bind(r.name.clone())
+        .bind(r.village_type.clone())
+        .bind(r.revision)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn list_child_regions(
+    db: &Db,
+    parent: &str,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<RegionRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {REGION_COLUMNS} FROM roster_regions WHERE parent_code = $1 AND code > $2 ORDER BY code LIMIT $3"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(parent.to_string())
+        .bind(after.to_string())
+        .bind(limit)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(region_row).collect()
+}
+
+pub async fn search_regions(
+    db: &Db,
+    within_prefix: &str,
+    name_part: &str,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<RegionRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {REGION_COLUMNS} FROM roster_regions WHERE code LIKE $1 ESCAPE '\\' AND name LIKE $2 ESCAPE '\\' \
+         AND code > $3 ORDER BY code LIMIT $4"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(like_prefix(within_prefix))
+        .bind(like_contains(name_part))
+        .bind(after.to_string())
+        .bind(limit)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(region_row).collect()
+}
+
+/// Villages (code, name) under a region prefix, in code order.
+pub async fn villages_under(db: &Db, prefix: &str) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT code, name FROM roster_regions WHERE level = $1 AND code LIKE $2 ESCAPE '\\' ORDER BY code",
+    )
+    .bind(crate::domain::region::level_to_proto(cadre_kit::RegionLevel::Village) as i64)
+    .bind(like_prefix(prefix))
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
+
+// ---------------------------------------------------------------- cadres
+
+/// A cadre as stored: PII encrypted, tags as ",n,m,".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CadreRow {
+    pub id: String,
+    pub region_code: String,
+    pub name: String,
+    pub id_number_enc: String,
+    pub id_number_index: String,
+    pub birth_date: String,
+    pub sex: i64,
+    pub ethnicity: String,
+    pub phone_enc: String,
+    pub political_status: i64,
+    pub education: i64,
+    pub full_time_education: bool,
+    pub tags: Vec<i32>,
+    pub revision: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const CADRE_COLUMNS: &str = "id, region_code, name, id_number_enc, id_number_index, birth_date, sex, ethnicity, \
+     phone_enc, political_status, education, full_time_education, tags, revision, created_at, updated_at";
+
+fn encode_tags(tags: &[i32]) -> String {
+    if tags.is_empty() {
+        return String::new();
+    }
+    let inner: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+    format!(",{},", inner.join(","))
+}
+
+fn decode_tags(s: &str) -> Vec<i32> {
+    s.split(',').filter_map(|t| t.parse().ok()).collect()
+}
+
+fn cadre_row(r: &AnyRow) -> Result<CadreRow, sqlx::Error> {
+    let tags: String = r.try_get(12)?;
+    Ok(CadreRow {
+        id: r.try_get(0)?,
+        region_code: r.try_get(1)?,
+        name: r.try_get(2)?,
+        id_number_enc: r.try_get(3)?,
+        id_number_index: r.try_get(4)?,
+        birth_date: r.try_get(5)?,
+        sex: r.try_get(6)?,
+        ethnicity: r.try_get(7)?,
+        phone_enc: r.try_get(8)?,
+        political_status: r.try_get(9)?,
+        education: r.try_get(10)?,
+        full_time_education: r.try_get::<i64, _>(11)? != 0,
+        tags: decode_tags(&tags),
+        revision: r.try_get(13)?,
+        created_at: r.try_get(14)?,
+        updated_at: r.try_get(15)?,
+    })
+}
+
+pub async fn insert_cadre(conn: &mut AnyConnection, c: &CadreRow) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO roster_cadres ({CADRE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+    );
+    sqlx::query(&sql)
+        .bind(c.id.clone())
+        .bind(c.region_code.clone())
+        .bind(c.name.clone())
+        .bind(c.id_number_enc.clone())
+        .bind(c.id_number_index.clone())
+        .bind(c.birth_date.clone())
+        .bind(c.sex)
+        .bind(c.ethnicity.clone())
+        .bind(c.phone_enc.clone())
+        .bind(c.political_status)
+        .bind(c.education)
+        .bind(i64::from(c.full_time_education))
+        .bind(encode_tags(&c.tags))
+        .bind(c.revision)
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes `c` if the stored revision is still `expected`; false if it moved.
+pub async fn update_cadre(
+    conn: &mut AnyConnection,
+    c: &CadreRow,
+    expected: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE roster_cadres SET region_code = $2, name = $3, id_number_enc = $4, id_number_index = $5, \
+         birth_date = $6, sex = $7, ethnicity = $8, phone_enc = $9, political_status = $10, education = $11, \
+         full_time_education = $12, tags = $13, revision = $14, updated_at = $15 WHERE id = $1 AND revision = $16",
+    )
+    .bind(c.id.clone())
+    .bind(c.region_code.clone())
+    .bind(c.name.clone())
+    .bind(c.id_number_enc.clone())
+    .bind(c.id_number_index.clone())
+    .bind(c.birth_date.clone())
+    .bind(c.sex)
+    .bind(c.ethnicity.clone())
+    .bind(c.phone_enc.clone())
+    .bind(c.political_status)
+    .bind(c.education)
+    .bind(i64::from(c.full_time_education))
+    .bind(encode_tags(&c.tags))
+    .bind(c.revision)
+    .bind(c.updated_at)
+    .bind(expected)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn get_cadre(conn: &mut AnyConnection, id: &str) -> Result<Option<CadreRow>, sqlx::Error> {
+    let sql = format!("SELECT {CADRE_COLUMNS} FROM roster_cadres WHERE id = $1");
+    sqlx::query(&sql).bind(id.to_string()).fetch_optional(conn).await?.as_ref().map(cadre_row).transpose()
+}
+
+pub async fn find_cadre_by_index(
+    conn: &mut AnyConnection,
+    index: &str,
+) -> Result<Option<CadreRow>, sqlx::Error> {
+    let sql = format!("SELECT {CADRE_COLUMNS} FROM roster_cadres WHERE id_number_index = $1");
+    sqlx::query(&sql).bind(index.to_string()).fetch_optional(conn).await?.as_ref().map(cadre_row).transpose()
+}
+
+/// Filters of a cadre list; dates are 'YYYY-MM-DD'.
+#[derive(Debug, Clone, Default)]
+pub struct CadreFilter {
+    pub region_prefix: String,
+    pub holding_kind: Option<i64>,
+    pub today: String,
+    /// Born on or before this date (minimum age).
+    pub born_on_or_before: Option<String>,
+    /// Born after this date (maximum age).
+    pub born_after: Option<String>,
+    pub educations: Vec<i64>,
+    pub political_status: Option<i64>,
+    pub tags: Vec<i32>,
+    pub name_contains: String,
+}
+
+pub async fn list_cadres(
+    db: &Db,
+    f: &CadreFilter,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<CadreRow>, sqlx::Error> {
+    let mut sql = format!(
+        "SELECT {CADRE_COLUMNS} FROM roster_cadres c WHERE region_code LIKE $1 ESCAPE '\\' AND id > $2"
+    );
+    let mut n = 2;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    let mut binds: Vec<Bind> = vec![Bind::S(like_prefix(&f.region_prefix)), Bind::S(after.to_string())];
+    if let Some(kind) = f.holding_kind {
+        let (k, t1, t2) = (next(), next(), next());
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM roster_posts p WHERE p.cadre_id = c.id AND p.kind = {k} \
+             AND p.start_date <= {t1} AND (p.end_date IS NULL OR p.end_date > {t2}))"
+        ));
+        binds.extend([Bind::I(kind), Bind::S(f.today.clone()), Bind::S(f.today.clone())]);
+    }
+    if let Some(d) = &f.born_on_or_before {
+        sql.push_str(&format!(" AND birth_date <= {}", next()));
+        binds.push(Bind::S(d.clone()));
+    }
+    if let Some(d) = &f.born_after {
+        sql.push_str(&format!(" AND birth_date > {}", next()));
+        binds.push(Bind::S(d.clone()));
+    }
+    if !f.educations.is_empty() {
+        let places: Vec<String> = f.educations.iter().map(|_| next()).collect();
+        sql.push_str(&format!(" AND education IN ({})", places.join(", ")));
+        binds.extend(f.educations.iter().map(|e| Bind::I(*e)));
+    }
+    if let Some(p) = f.political_status {
+        sql.push_str(&format!(" AND political_status = {}", next()));
+        binds.push(Bind::I(p));
+    }
+    for tag in &f.tags {
+        sql.push_str(&format!(" AND tags LIKE {} ESCAPE '\\'", next()));
+        binds.push(Bind::S(like_contains(&format!(",{tag},"))));
+    }
+    if !f.name_contains.is_empty() {
+        sql.push_str(&format!(" AND name LIKE {} ESCAPE '\\'", next()));
+        binds.push(Bind::S(like_contains(&f.name_contains)));
+    }
+    sql.push_str(&format!(" ORDER BY id LIMIT {}", next()));
+    binds.push(Bind::I(limit));
+    let mut q = sqlx::query(&sql);
+    for b in binds {
+        q = match b {
+            Bind::S(s) => q.bind(s),
+            Bind::I(i) => q.bind(i),
+        };
+    }
+    let rows = q.fetch_all(db.pool()).await?;
+    rows.iter().map(cadre_row).collect()
+}
+
+enum Bind {
+    S(String),
+    I(i64),
+}
+
+// ---------------------------------------------------------------- posts
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostRow {
+    pub id: String,
+    pub cadre_id: String,
+    pub cadre_name: String,
+    pub region_code: String,
+    pub kind: i64,
+    pub term: i64,
+    pub start_date: String,
+    pub end_date: Option<String>,
+    pub end_reason: String,
+    pub revision: i64,
+}
+
+const POST_COLUMNS: &str = "p.id, p.cadre_id, c.name, p.region_code, p.kind, p.term, p.start_date, p.end_date, \
+     p.end_reason, p.revision";
+const POST_FROM: &str = "FROM roster_posts p JOIN roster_cadres c ON c.id = p.cadre_id";
+
+fn post_row(r: &AnyRow) -> Result<PostRow, sqlx::Error> {
+    Ok(PostRow {
+        id: r.try_get(0)?,
+        cadre_id: r.try_get(1)?,
+        cadre_name: r.try_get(2)?,
+        region_code: r.try_get(3)?,
+        kind: r.try_get(4)?,
+        term: r.try_get(5)?,
+        start_date: r.try_get(6)?,
+        end_date: r.try_get(7)?,
+        end_reason: r.try_get(8)?,
+        revision: r.try_get(9)?,
+    })
+}
+
+impl PostRow {
+    /// The post as the rules see it; `None` if its stored dates do not parse.
+    pub fn held(&self) -> Option<HeldPost> {
+        let date = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        Some(HeldPost {
+            id: self.id.clone(),
+            cadre_id: self.cadre_id.clone(),
+            cadre_name: self.cadre_name.clone(),
+            region_code: self.region_code.clone(),
+            kind: PostKind::try_from(self.kind as i32).ok()?,
+            start: date(&self.start_date)?,
+            end: match &self.end_date {
+                Some(e) => Some(date(e)?),
+                None => None,
+            },
+        })
+    }
+}
+
+pub async fn insert_post(conn: &mut AnyConnection, p: &PostRow, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO roster_posts (id, cadre_id, region_code, kind, term, start_date, end_date, end_reason, \
+         revision, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+    )
+    .bind(p.id.clone())
+    .bind(p.cadre_id.clone())
+    .bind(p.region_code.clone())
+    .bind(p.kind)
+    .bind(p.term)
+    .bind(p.start_date.clone())
+    .bind(p.end_date.clone())
+    .bind(p.end_reason.clone())
+    .bind(p.revision)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn end_post(
+    conn: &mut AnyConnection,
+    id: &str,
+    end: &str,
+    reason: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE roster_posts SET end_date = $2, end_reason = $3, revision = revision + 1, updated_at = $4 WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .bind(end.to_string())
+    .bind(reason.to_string())
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn get_post(conn: &mut AnyConnection, id: &str) -> Result<Option<PostRow>, sqlx::Error> {
+    let sql = format!("SELECT {POST_COLUMNS} {POST_FROM} WHERE p.id = $1");
+    sqlx::query(&sql).bind(id.to_string()).fetch_optional(conn).await?.as_ref().map(post_row).transpose()
+}
+
+/// Every post of one village, ended or not (the appointment rules read them all).
+pub async fn posts_in_village(conn: &mut AnyConnection, village: &str) -> Result<Vec<PostRow>, sqlx::Error> {
+    let sql =
+        format!("SELECT {POST_COLUMNS} {POST_FROM} WHERE p.region_code = $1 ORDER BY p.start_date, p.id");
+    let rows = sqlx::query(&sql).bind(village.to_string()).fetch_all(conn).await?;
+    rows.iter().map(post_row).collect()
+}
+
+/// Posts held on `day` by the given cadres.
+pub async fn posts_held_by(db: &Db, cadre_ids: &[String], day: &str) -> Result<Vec<PostRow>, sqlx::Error> {
+    if cadre_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let places: Vec<String> = (0..cadre_ids.len()).map(|i| format!("${}", i + 3)).collect();
+    let sql = format!(
+        "SELECT {POST_COLUMNS} {POST_FROM} WHERE p.start_date <= $1 AND (p.end_date IS NULL OR p.end_date > $2) \
+         AND p.cadre_id IN ({}) ORDER BY p.cadre_id, p.kind",
+        places.join(", ")
+    );
+    let mut q = sqlx::query(&sql).bind(day.to_string()).bind(day.to_string());
+    for id in cadre_ids {
+        q = q.bind(id.clone());
+    }
+    let rows = q.fetch_all(db.pool()).await?;
+    rows.iter().map(post_row).collect()
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PostFilter {
+    pub region_prefix: String,
+    pub cadre_id: String,
+    pub kind: Option<i64>,
+    /// Held on this day; `None` = every post, ended ones too.
+    pub held_on: Option<String>,
+}
+
+pub async fn list_posts(
+    db: &Db,
+    f: &PostFilter,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<PostRow>, sqlx::Error> {
+    let mut sql =
+        format!("SELECT {POST_COLUMNS} {POST_FROM} WHERE p.region_code LIKE $1 ESCAPE '\\' AND p.id > $2");
+    let mut binds: Vec<Bind> = vec![Bind::S(like_prefix(&f.region_prefix)), Bind::S(after.to_string())];
+    if !f.cadre_id.is_empty() {
+        binds.push(Bind::S(f.cadre_id.clone()));
+        sql.push_str(&format!(" AND p.cadre_id = ${}", binds.len()));
+    }
+    if let Some(k) = f.kind {
+        binds.push(Bind::I(k));
+        sql.push_str(&format!(" AND p.kind = ${}", binds.len()));
+    }
+    if let Some(day) = &f.held_on {
+        binds.push(Bind::S(day.clone()));
+        sql.push_str(&format!(" AND p.start_date <= ${}", binds.len()));
+        binds.push(Bind::S(day.clone()));
+        sql.push_str(&format!(" AND (p.end_date IS NULL OR p.end_date > ${})", binds.len()));
+    }
+    binds.push(Bind::I(limit));
+    sql.push_str(&format!(" ORDER BY p.id LIMIT ${}", binds.len()));
+    let mut q = sqlx::query(&sql);
+    for b in binds {
+        q = match b {
+            Bind::S(s) => q.bind(s),
+            Bind::I(i) => q.bind(i),
+        };
+    }
+    let rows = q.fetch_all(db.pool()).await?;
+    rows.iter().map(post_row).collect()
+}
+
+/// Posts of the given kinds under a region that started on or before `day` (held
+/// then, or ended before it: vacancies need both).
+pub async fn posts_under(
+    db: &Db,
+    prefix: &str,
+    kinds: &[PostKind],
+    day: &str,
+) -> Result<Vec<HeldPost>, sqlx::Error> {
+    let places: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect();
+    let sql = format!(
+        "SELECT {POST_COLUMNS} {POST_FROM} WHERE p.region_code LIKE $1 ESCAPE '\\' AND p.start_date <= $2 \
+         AND p.kind IN ({})",
+        places.join(", ")
+    );
+    let mut q = sqlx::query(&sql).bind(like_prefix(prefix)).bind(day.to_string());
+    for k in kinds {
+        q = q.bind(*k as i64);
+    }
+    let rows = q.fetch_all(db.pool()).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        if let Some(held) = post_row(r)?.held() {
+            out.push(held);
+        }
+    }
+    Ok(out)
+}
+
+/// The distinct two-committee members serving under a region on `day`.
+pub async fn members_under(db: &Db, prefix: &str, day: &str) -> Result<Vec<Member>, sqlx::Error> {
+    let kinds: Vec<String> =
+        crate::domain::posts::two_committee_kinds().into_iter().map(|k| (k as i32).to_string()).collect();
+    let sql = format!(
+        "SELECT c.birth_date, c.sex, c.education, c.political_status FROM roster_cadres c WHERE EXISTS ( \
+           SELECT 1 FROM roster_posts p WHERE p.cadre_id = c.id AND p.region_code LIKE $1 ESCAPE '\\' \
+           AND p.start_date <= $2 AND (p.end_date IS NULL OR p.end_date > $3) AND p.kind IN ({}))",
+        kinds.join(", ")
+    );
+    let rows = sqlx::query(&sql)
+        .bind(like_prefix(prefix))
+        .bind(day.to_string())
+        .bind(day.to_string())
+        .fetch_all(db.pool())
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let birth: String = r.try_get(0)?;
+        let sex: i64 = r.try_get(1)?;
+        let education: i64 = r.try_get(2)?;
+        let party: i64 = r.try_get(3)?;
+        let (Ok(birth_date), Ok(education), Ok(political_status)) = (
+            chrono::NaiveDate::parse_from_str(&birth, "%Y-%m-%d"),
+            cadre_proto::roster::v1::Education::try_from(education as i32),
+            cadre_proto::roster::v1::PoliticalStatus::try_from(party as i32),
+        ) else {
+            continue;
+        };
+        out.push(Member { birth_date, sex: sex_from_stored(sex), education, political_status });
+    }
+    Ok(out)
+}
+
+/// Sex is stored as its proto number.
+pub fn sex_to_stored(sex: Sex) -> i64 {
+    match sex {
+        Sex::Male => pb::Sex::Male as i64,
+        Sex::Female => pb::Sex::Female as i64,
+    }
+}
+
+pub fn sex_from_stored(v: i64) -> Sex {
+    if v == pb::Sex::Female as i64 { Sex::Female } else { Sex::Male }
+}

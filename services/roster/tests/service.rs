@@ -1,0 +1,437 @@
+//! The roster service over real gRPC on port 0, against a fresh SQLite database and,
+//! when `CADRE_TEST_POSTGRES_URL` is set, a fresh PostgreSQL database.
+
+use std::time::Duration;
+
+use cadre_kit::auth::{Authenticator, issue_dev_token};
+use cadre_kit::config::{AuthSettings, PiiSettings};
+use cadre_kit::metrics::Metrics;
+use cadre_kit::pii::PiiCipher;
+use cadre_kit::resident_id::build;
+use cadre_kit::server::GrpcHost;
+use cadre_kit::shutdown::Shutdown;
+use cadre_kit::testing::TestDb;
+use cadre_kit::{RegionCode, Role};
+use cadre_proto::roster::v1 as pb;
+use cadre_proto::roster::v1::analytics_service_client::AnalyticsServiceClient;
+use cadre_proto::roster::v1::audit_service_client::AuditServiceClient;
+use cadre_proto::roster::v1::cadre_service_client::CadreServiceClient;
+use cadre_proto::roster::v1::post_service_client::PostServiceClient;
+use cadre_proto::roster::v1::region_service_client::RegionServiceClient;
+use chrono::NaiveDate;
+use tonic::transport::Channel;
+use tonic::{Code, Request};
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+const COUNTY: &str = "150525000000";
+const NEXT_COUNTY: &str = "150526000000";
+const VILLAGE: &str = "150525100201";
+
+struct Service {
+    channel: Channel,
+    shutdown: Shutdown,
+    served: tokio::task::JoinHandle<()>,
+    admin: String,
+    admin_pii: String,
+    neighbour: String,
+    province: String,
+}
+
+async fn start(db: &TestDb) -> Service {
+    let auth_settings = AuthSettings::default();
+    let auth = Authenticator::from_settings(&auth_settings).await.unwrap();
+    let api = cadre_roster::RosterApi::new(
+        db.db().clone(),
+        PiiCipher::from_settings(&PiiSettings::default()).unwrap(),
+    );
+    let mut host = GrpcHost::new();
+    api.add_to(&mut host, &auth);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = Shutdown::new();
+    let served = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move { host.serve(listener, Metrics::new(), shutdown).await.unwrap() }
+    });
+    let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let token = |roles: &[Role], region: &str| {
+        issue_dev_token(
+            &auth_settings.dev_secret,
+            "tester",
+            roles,
+            &RegionCode::parse(region).unwrap(),
+            Duration::from_secs(600),
+        )
+        .unwrap()
+    };
+    Service {
+        channel,
+        shutdown,
+        served,
+        admin: token(&[Role::CountyAdmin], COUNTY),
+        admin_pii: token(&[Role::CountyAdmin, Role::Pii], COUNTY),
+        neighbour: token(&[Role::CountyAdmin], NEXT_COUNTY),
+        province: token(&[Role::ProvinceAdmin], "150000000000"),
+    }
+}
+
+fn req<T>(token: &str, message: T) -> Request<T> {
+    let mut r = Request::new(message);
+    r.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    r
+}
+
+fn keyed<T>(token: &str, key: &str, message: T) -> Request<T> {
+    let mut r = req(token, message);
+    r.metadata_mut().insert("idempotency-key", key.parse().unwrap());
+    r
+}
+
+fn region(code: &str, name: &str) -> pb::Region {
+    pb::Region { code: code.into(), name: name.into(), ..Default::default() }
+}
+
+fn id_number(seq: u16) -> String {
+    build("150525", NaiveDate::from_ymd_opt(1985, 3, 14).unwrap(), seq).as_str().to_string()
+}
+
+fn cadre(name: &str, seq: u16) -> pb::Cadre {
+    pb::Cadre {
+        region_code: VILLAGE.into(),
+        name: name.into(),
+        id_number: id_number(seq),
+        ethnicity: "蒙古族".into(),
+        phone: "13912345678".into(),
+        political_status: pb::PoliticalStatus::PartyMember as i32,
+        education: pb::Education::College as i32,
+        ..Default::default()
+    }
+}
+
+async fn seed_regions(s: &Service) {
+    let mut regions = RegionServiceClient::new(s.channel.clone());
+    let all = vec![
+        region("150000000000", "内蒙古自治区"),
+        region("150500000000", "通辽市"),
+        region(COUNTY, "奈曼旗"),
+        region("150525100000", "大沁他拉镇"),
+        pb::Region { village_type: "demonstration".into(), ..region(VILLAGE, "白音他拉嘎查") },
+        region("150525100202", "东村"),
+        region(NEXT_COUNTY, "扎鲁特旗"),
+    ];
+    let out =
+        regions.upsert_regions(req(&s.province, pb::UpsertRegionsRequest { regions: all })).await.unwrap();
+    assert_eq!(out.into_inner().created, 7);
+}
+
+#[tokio::test]
+async fn a_county_administrator_works_within_the_county_and_is_denied_next_door() {
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = start(&db).await;
+        seed_regions(&s).await;
+        let mut regions = RegionServiceClient::new(s.channel.clone());
+        let mut cadres = CadreServiceClient::new(s.channel.clone());
+        let mut posts = PostServiceClient::new(s.channel.clone());
+        let mut analytics = AnalyticsServiceClient::new(s.channel.clone());
+
+        // Regions: children and name search within the caller's jurisdiction.
+        let children = regions
+            .list_child_regions(req(
+                &s.admin,
+                pb::ListChildRegionsRequest { code: "150525100000".into(), ..Default::default() },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(children.regions.len(), 2);
+        let found = regions
+            .search_regions(req(
+                &s.admin,
+                pb::SearchRegionsRequest { query: "嘎查".into(), ..Default::default() },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(found.regions.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(), [VILLAGE]);
+        assert_eq!(found.regions[0].village_type, "demonstration");
+
+        // A cadre: masked for the administrator, whole for the PII role.
+        let created = cadres
+            .create_cadre(req(&s.admin, pb::CreateCadreRequest { cadre: Some(cadre("巴特尔", 11)) }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(created.pii_masked);
+        assert_eq!(created.id_number, "150525********0115".replace("0115", &id_number(11)[14..]));
+        assert_eq!(created.birth_date, "1985-03-14");
+        assert_eq!(created.sex, pb::Sex::Male as i32);
+        let whole = cadres
+            .get_cadre(req(&s.admin_pii, pb::GetCadreRequest { id: created.id.clone() }))
+            .await
+            .unwrap();
+        assert_eq!(whole.get_ref().id_number, id_number(11));
+        assert_eq!(whole.get_ref().phone, "13912345678");
+        let looked_up = cadres
+            .lookup_cadre(req(&s.admin, pb::LookupCadreRequest { id_number: id_number(11) }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(looked_up.id, created.id);
+
+        // Posts: one person in both seats makes the village one-shoulder.
+        for kind in [pb::PostKind::PartySecretary, pb::PostKind::CommitteeDirector] {
+            posts
+                .appoint_post(req(
+                    &s.admin,
+                    pb::AppointPostRequest {
+                        cadre_id: created.id.clone(),
+                        region_code: VILLAGE.into(),
+                        kind: kind as i32,
+                        term: 2021,
+                        start_date: "2021-03-01".into(),
+                    },
+                ))
+                .await
+                .unwrap();
+        }
+        let shoulder = posts
+            .list_one_shoulder(req(
+                &s.admin,
+                pb::ListOneShoulderRequest { region_code: COUNTY.into(), ..Default::default() },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!((shoulder.village_count, shoulder.one_shoulder_count), (2, 1));
+        let vacancies = posts
+            .list_vacancies(req(
+                &s.admin,
+                pb::ListVacanciesRequest { region_code: COUNTY.into(), ..Default::default() },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(
+            vacancies
+                .vacancies
+                .iter()
+                .any(|v| v.region_code == "150525100202" && v.kind == pb::PostKind::PartySecretary as i32)
+        );
+        assert!(
+            !vacancies
+                .vacancies
+                .iter()
+                .any(|v| v.region_code == VILLAGE && v.kind == pb::PostKind::PartySecretary as i32)
+        );
+
+        let report = analytics
+            .get_structure(req(
+                &s.admin,
+                pb::GetStructureRequest { region_code: COUNTY.into(), as_of: "2026-01-01".into() },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(report.head_count, 1);
+        assert_eq!(report.average_age, 40.0);
+        assert_eq!(report.college_or_above_share, 1.0);
+        assert_eq!(report.one_shoulder_share, 0.5);
+        // Before the term began nobody served.
+        let before = analytics
+            .get_structure(req(
+                &s.admin,
+                pb::GetStructureRequest { region_code: COUNTY.into(), as_of: "2020-01-01".into() },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(before.head_count, 0);
+
+        // Next door: every read and write is refused.
+        let denied = [
+            cadres
+                .get_cadre(req(&s.neighbour, pb::GetCadreRequest { id: created.id.clone() }))
+                .await
+                .unwrap_err(),
+            analytics
+                .get_structure(req(
+                    &s.neighbour,
+                    pb::GetStructureRequest { region_code: COUNTY.into(), ..Default::default() },
+                ))
+                .await
+                .unwrap_err(),
+            cadres
+                .create_cadre(req(&s.neighbour, pb::CreateCadreRequest { cadre: Some(cadre("某人", 13)) }))
+                .await
+                .unwrap_err(),
+            regions
+                .get_region(req(&s.neighbour, pb::GetRegionRequest { code: VILLAGE.into() }))
+                .await
+                .unwrap_err(),
+        ];
+        for status in denied {
+            assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+        }
+        // Their own list is empty rather than leaking ours.
+        let theirs = cadres
+            .list_cadres(req(&s.neighbour, pb::ListCadresRequest::default()))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(theirs.cadres.is_empty());
+
+        s.shutdown.cancel();
+        s.served.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_naming_the_field_and_nothing_is_half_written() {
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = start(&db).await;
+        seed_regions(&s).await;
+        let mut cadres = CadreServiceClient::new(s.channel.clone());
+        let mut regions = RegionServiceClient::new(s.channel.clone());
+
+        let mut bad_checksum = cadre("张三", 21);
+        bad_checksum
+            .id_number
+            .replace_range(17.., if bad_checksum.id_number.ends_with('0') { "1" } else { "0" });
+        let mut impossible_birth = cadre("张三", 21);
+        impossible_birth.id_number = {
+            let first17 = "15052519850230021";
+            format!("{first17}{}", cadre_kit::resident_id::check_char(first17))
+        };
+        let unknown_region = pb::Cadre { region_code: "150525100299".into(), ..cadre("张三", 21) };
+        let empty_name = pb::Cadre { name: "  ".into(), ..cadre("张三", 21) };
+        for (bad, field) in [
+            (bad_checksum, "id_number"),
+            (impossible_birth, "id_number"),
+            (unknown_region, "region_code"),
+            (empty_name, "name"),
+        ] {
+            let status = cadres
+                .create_cadre(req(&s.admin, pb::CreateCadreRequest { cadre: Some(bad) }))
+                .await
+                .unwrap_err();
+            assert!(matches!(status.code(), Code::InvalidArgument | Code::NotFound), "{status:?}");
+            assert!(status.message().contains(field), "{field}: {}", status.message());
+        }
+        let oversized = cadres
+            .list_cadres(req(&s.admin, pb::ListCadresRequest { page_size: 100_000, ..Default::default() }))
+            .await
+            .unwrap_err();
+        assert_eq!(oversized.code(), Code::InvalidArgument);
+        assert!(oversized.message().contains("page_size"), "{}", oversized.message());
+
+        // A batch of regions with one bad code lands not at all.
+        let batch = vec![region("150525101000", "新镇"), region("15052510100X", "坏村")];
+        let status = regions
+            .upsert_regions(req(&s.province, pb::UpsertRegionsRequest { regions: batch }))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let missing =
+            regions.get_region(req(&s.admin, pb::GetRegionRequest { code: "150525101000".into() })).await;
+        assert_eq!(missing.unwrap_err().code(), Code::NotFound);
+
+        // Missing and forged tokens.
+        let status = cadres.list_cadres(Request::new(pb::ListCadresRequest::default())).await.unwrap_err();
+        assert_eq!(status.code(), Code::Unauthenticated);
+        let status =
+            cadres.list_cadres(req("not-a-token", pb::ListCadresRequest::default())).await.unwrap_err();
+        assert_eq!(status.code(), Code::Unauthenticated);
+
+        let list =
+            cadres.list_cadres(req(&s.admin, pb::ListCadresRequest::default())).await.unwrap().into_inner();
+        assert!(list.cadres.is_empty(), "nothing half-written");
+        s.shutdown.cancel();
+        s.served.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn retries_return_the_first_result_and_stale_updates_are_refused() {
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = start(&db).await;
+        seed_regions(&s).await;
+        let mut cadres = CadreServiceClient::new(s.channel.clone());
+        let body = pb::CreateCadreRequest { cadre: Some(cadre("乌云", 32)) };
+        let first = cadres.create_cadre(keyed(&s.admin, "k-1", body.clone())).await.unwrap().into_inner();
+        let again = cadres.create_cadre(keyed(&s.admin, "k-1", body.clone())).await.unwrap().into_inner();
+        assert_eq!(first.id, again.id);
+        let other_body = pb::CreateCadreRequest { cadre: Some(cadre("乌云", 34)) };
+        let reuse = cadres.create_cadre(keyed(&s.admin, "k-1", other_body)).await.unwrap_err();
+        assert!(matches!(reuse.code(), Code::InvalidArgument | Code::FailedPrecondition), "{reuse:?}");
+        let duplicate = cadres.create_cadre(req(&s.admin, body)).await.unwrap_err();
+        assert_eq!(duplicate.code(), Code::AlreadyExists);
+
+        let update = |revision: i64, name: &str| pb::UpdateCadreRequest {
+            cadre: Some(pb::Cadre {
+                id: first.id.clone(),
+                name: name.into(),
+                revision,
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["name".into()] }),
+        };
+        let updated = cadres
+            .update_cadre(req(&s.admin, update(first.revision, "乌云其其格")))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(updated.name, "乌云其其格");
+        assert_eq!(updated.revision, first.revision + 1);
+        let stale = cadres.update_cadre(req(&s.admin, update(first.revision, "别的"))).await.unwrap_err();
+        assert_eq!(stale.code(), Code::Aborted);
+
+        // Every mutation and the unmasked read are in an intact chain.
+        cadres.get_cadre(req(&s.admin_pii, pb::GetCadreRequest { id: first.id.clone() })).await.unwrap();
+        let mut audit = AuditServiceClient::new(s.channel.clone());
+        let verified = audit
+            .verify_audit_chain(req(&s.province, cadre_proto::audit::v1::VerifyAuditChainRequest::default()))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(verified.intact, "{verified:?}");
+        let entries = audit
+            .list_audit_entries(req(&s.province, cadre_proto::audit::v1::ListAuditEntriesRequest::default()))
+            .await
+            .unwrap()
+            .into_inner();
+        let actions: Vec<_> = entries.entries.iter().map(|e| e.action.as_str()).collect();
+        assert!(actions.contains(&"GetCadre:unmasked"), "{actions:?}");
+        // One create (the retry did not write again) and one update.
+        assert_eq!(
+            actions.iter().filter(|a| a.starts_with("cadre.roster.v1.CadreService/")).count(),
+            2,
+            "{actions:?}"
+        );
+        s.shutdown.cancel();
+        s.served.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn health_tells_the_truth_while_draining() {
+    let db = TestDb::sqlite(cadre_roster::MIGRATIONS).await;
+    let s = start(&db).await;
+    let mut health = HealthClient::new(s.channel.clone());
+    let check = |service: &str| tonic_health::pb::HealthCheckRequest { service: service.into() };
+    let serving = health.check(check("cadre.roster.v1.CadreService")).await.unwrap().into_inner();
+    assert_eq!(serving.status, ServingStatus::Serving as i32);
+    // The database goes away: health says so within a few seconds.
+    db.db().close().await;
+    let mut status = ServingStatus::Serving as i32;
+    for _ in 0..50 {
+        status = health.check(check("cadre.roster.v1.CadreService")).await.unwrap().into_inner().status;
+        if status == ServingStatus::NotServing as i32 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, ServingStatus::NotServing as i32);
+    s.shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), s.served).await.expect("drains promptly").unwrap();
+}
