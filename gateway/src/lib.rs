@@ -1,1 +1,150 @@
-//! placeholder
+//! The edge of the suite: REST/JSON transcoded generically from the proto HTTP rules,
+//! an OpenAPI document generated from the same descriptors, gRPC passthrough routed
+//! by service name, bearer authentication, request size limits, balancing over every
+//! endpoint of a part, deadlines, and health endpoints.
+#![forbid(unsafe_code)]
+
+pub mod openapi;
+mod passthrough;
+mod rest;
+pub mod routes;
+pub mod transcode;
+pub mod upstream;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+use cadre_kit::auth::Authenticator;
+use cadre_kit::config::GatewaySettings;
+use cadre_kit::metrics::Metrics;
+use http::StatusCode;
+use http::header::CONTENT_TYPE;
+use prost_reflect::DescriptorPool;
+use tracing::Instrument;
+
+use crate::rest::{RouteLabel, labelled};
+use crate::routes::RouteTable;
+use crate::upstream::Parts;
+
+/// Endpoints per part: `"roster" -> ["http://10.0.0.5:50051", "http://10.0.0.6:50051"]`.
+#[derive(Debug, Clone, Default)]
+pub struct Upstreams(pub BTreeMap<String, Vec<String>>);
+
+/// Why the gateway could not be assembled.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("descriptor set: {0}")]
+    Descriptor(String),
+    #[error("upstream {part}: bad endpoint '{url}': {reason}")]
+    BadUpstream { part: String, url: String, reason: String },
+    #[error("upstream {0}: no endpoints configured")]
+    NoEndpoints(String),
+    #[error("service {0} has no upstream part configured")]
+    MissingPart(String),
+}
+
+/// What every handler shares.
+pub(crate) struct Gateway {
+    pub(crate) routes: RouteTable,
+    pub(crate) parts: Parts,
+    pub(crate) auth: Authenticator,
+    pub(crate) body_limit: usize,
+    pub(crate) default_deadline: Duration,
+    openapi: Bytes,
+}
+
+/// The gateway's HTTP router: `/healthz`, `/readyz`, `/openapi.json`, the REST API of
+/// every HTTP rule in the descriptor set, and gRPC passthrough, with an access log
+/// and HTTP metrics labelled by route template.
+pub async fn router(
+    settings: &GatewaySettings,
+    upstreams: Upstreams,
+    auth: Authenticator,
+    metrics: Metrics,
+) -> Result<Router, GatewayError> {
+    let pool = DescriptorPool::decode(cadre_proto::FILE_DESCRIPTOR_SET)
+        .map_err(|e| GatewayError::Descriptor(e.to_string()))?;
+    let routes = RouteTable::from_pool(&pool)?;
+    let parts = Parts::new(&upstreams.0, settings.concurrency_limit)?;
+    for route in routes.routes() {
+        let service = route.rpc.parent_service();
+        if parts.for_service(service.full_name()).is_none() {
+            return Err(GatewayError::MissingPart(service.full_name().to_string()));
+        }
+    }
+    let openapi = serde_json::to_vec(&openapi::document(&routes))
+        .map_err(|e| GatewayError::Descriptor(format!("OpenAPI document: {e}")))?;
+    let gateway = Arc::new(Gateway {
+        routes,
+        parts,
+        auth,
+        body_limit: settings.body_limit_bytes,
+        default_deadline: Duration::from_millis(settings.default_deadline_ms.max(1)),
+        openapi: Bytes::from(openapi),
+    });
+    Ok(Router::new()
+        .route("/healthz", get(|| async { labelled("ok".into_response(), "/healthz") }))
+        .route("/readyz", get(readyz))
+        .route("/openapi.json", get(openapi_json))
+        .fallback(dispatch)
+        .with_state(gateway)
+        .layer(axum::middleware::from_fn_with_state(metrics, access_log)))
+}
+
+async fn dispatch(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
+    if passthrough::is_grpc(&req) {
+        passthrough::forward(&gw, req).await
+    } else {
+        rest::handle(&gw, req).await
+    }
+}
+
+async fn openapi_json(State(gw): State<Arc<Gateway>>) -> Response {
+    let resp = ([(CONTENT_TYPE, "application/json")], Body::from(gw.openapi.clone())).into_response();
+    labelled(resp, "/openapi.json")
+}
+
+/// 200 when every part answers SERVING to `grpc.health.v1.Health/Check`, else 503.
+async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {
+    let checks = gw.parts.iter().map(|up| async move {
+        let state = match up.serving().await {
+            Ok(true) => "SERVING".to_string(),
+            Ok(false) => "NOT_SERVING".to_string(),
+            Err(status) => format!("{}: {}", transcode::code_name(status.code()), status.message()),
+        };
+        (up.part.clone(), state)
+    });
+    let results: BTreeMap<String, String> = futures::future::join_all(checks).await.into_iter().collect();
+    let ready = results.values().all(|s| s == "SERVING");
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = serde_json::json!({ "ready": ready, "parts": results });
+    labelled((status, axum::Json(body)).into_response(), "/readyz")
+}
+
+/// One log line and one metric sample per request, labelled by route template.
+async fn access_log(State(metrics): State<Metrics>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let span = tracing::info_span!("http", %method, path = %req.uri().path());
+    cadre_kit::telemetry::adopt_parent(&span, req.headers());
+    let resp = next.run(req).instrument(span.clone()).await;
+    let route = resp.extensions().get::<RouteLabel>().map_or("(other)", |r| r.0.as_str());
+    let status = resp.status().as_u16();
+    let elapsed = started.elapsed();
+    let grpc_status = resp.headers().get("grpc-status").and_then(|v| v.to_str().ok()).unwrap_or("");
+    span.in_scope(|| {
+        tracing::info!(
+            %method, route, status, grpc_status, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "request"
+        );
+    });
+    metrics.observe_http(method.as_str(), route, status, elapsed);
+    resp
+}

@@ -1,0 +1,292 @@
+//! Balanced gRPC channels to every part, a raw unary call over them (protobuf bytes
+//! in, bytes out), and load shedding when too many calls are in flight.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes};
+use http::uri::PathAndQuery;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::metadata::MetadataMap;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Request, Status};
+
+use crate::GatewayError;
+
+/// The channel to one part, balanced over all its endpoints.
+#[derive(Clone)]
+pub struct Upstream {
+    pub part: String,
+    pub channel: Channel,
+    permits: Arc<Semaphore>,
+}
+
+impl Upstream {
+    /// Connects lazily: endpoints that are down at start are retried per call.
+    pub fn new(part: &str, urls: &[String], concurrency_limit: usize) -> Result<Self, GatewayError> {
+        if urls.is_empty() {
+            return Err(GatewayError::NoEndpoints(part.to_string()));
+        }
+        let mut endpoints = Vec::with_capacity(urls.len());
+        for url in urls {
+            let bad =
+                |reason: String| GatewayError::BadUpstream { part: part.into(), url: url.clone(), reason };
+            let endpoint = Endpoint::from_shared(url.clone()).map_err(|e| bad(e.to_string()))?;
+            if endpoint.uri().host().is_none() {
+                return Err(bad("expected http://host:port".into()));
+            }
+            endpoints.push(
+                endpoint
+                    .connect_timeout(Duration::from_secs(3))
+                    .tcp_nodelay(true)
+                    .http2_keep_alive_interval(Duration::from_secs(30))
+                    .keep_alive_timeout(Duration::from_secs(10))
+                    .keep_alive_while_idle(true),
+            );
+        }
+        Ok(Self {
+            part: part.to_string(),
+            channel: Channel::balance_list(endpoints.into_iter()),
+            permits: Arc::new(Semaphore::new(concurrency_limit.max(1))),
+        })
+    }
+
+    /// A slot for one call, or UNAVAILABLE when the part is saturated (shed, not queued).
+    pub fn permit(&self) -> Result<OwnedSemaphorePermit, Status> {
+        self.permits.clone().try_acquire_owned().map_err(|_| {
+            Status::unavailable(format!("too many calls in flight to {}; retry later", self.part))
+        })
+    }
+
+    /// One unary call with an encoded request; the deadline is sent as `grpc-timeout`
+    /// and enforced here too. A call that never reached a server (connection refused
+    /// by a replica that is down) is tried again on another endpoint, whatever its method.
+    pub async fn unary(
+        &self,
+        path: &str,
+        metadata: MetadataMap,
+        body: Bytes,
+        deadline: Duration,
+    ) -> Result<Bytes, Status> {
+        let _permit = self.permit()?;
+        let path =
+            PathAndQuery::try_from(path).map_err(|e| Status::internal(format!("bad path {path}: {e}")))?;
+        let call = async {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let mut request = Request::from_parts(metadata.clone(), Default::default(), body.clone());
+                request.set_timeout(deadline);
+                let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+                grpc.ready()
+                    .await
+                    .map_err(|e| Status::unavailable(format!("{} unavailable: {e}", self.part)))?;
+                match grpc.unary(request, path.clone(), BytesCodec).await {
+                    Err(status) if attempt < CONNECT_ATTEMPTS && never_sent(&status) => continue,
+                    other => return other,
+                }
+            }
+        };
+        match tokio::time::timeout(deadline, call).await {
+            // A service ends a call past its `grpc-timeout` as CANCELLED; to the caller
+            // of the gateway that is the deadline passing.
+            Ok(Err(status)) if status.code() == tonic::Code::Cancelled => {
+                Err(Status::deadline_exceeded(format!("{} did not answer within {deadline:?}", self.part)))
+            }
+            Ok(result) => result.map(tonic::Response::into_inner),
+            Err(_) => {
+                Err(Status::deadline_exceeded(format!("{} did not answer within {deadline:?}", self.part)))
+            }
+        }
+    }
+
+    /// `grpc.health.v1.Health/Check` for the whole server: true when SERVING.
+    pub async fn serving(&self) -> Result<bool, Status> {
+        let reply = self
+            .unary("/grpc.health.v1.Health/Check", MetadataMap::new(), Bytes::new(), Duration::from_secs(2))
+            .await?;
+        let reply: HealthCheckResponse =
+            prost::Message::decode(reply).map_err(|e| Status::internal(format!("bad health reply: {e}")))?;
+        Ok(reply.status == 1)
+    }
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct HealthCheckResponse {
+    #[prost(int32, tag = "1")]
+    status: i32,
+}
+
+/// Tries per call when endpoints refuse connections.
+const CONNECT_ATTEMPTS: usize = 4;
+
+/// Whether the call failed while connecting, so no server saw it.
+fn never_sent(status: &Status) -> bool {
+    if status.code() != tonic::Code::Unavailable {
+        return false;
+    }
+    let mut source = std::error::Error::source(status);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        if e.to_string().contains("tcp connect error") {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// Every part's upstream, looked up by gRPC service name.
+#[derive(Clone)]
+pub struct Parts {
+    by_part: BTreeMap<String, Upstream>,
+    /// Where `grpc.health.v1` and `grpc.reflection.*` go: "roster" or the first part.
+    default_part: Option<String>,
+}
+
+impl Parts {
+    pub fn new(
+        upstreams: &BTreeMap<String, Vec<String>>,
+        concurrency_limit: usize,
+    ) -> Result<Self, GatewayError> {
+        let mut by_part = BTreeMap::new();
+        for (part, urls) in upstreams {
+            by_part.insert(part.clone(), Upstream::new(part, urls, concurrency_limit)?);
+        }
+        let default_part = if by_part.contains_key("roster") {
+            Some("roster".to_string())
+        } else {
+            by_part.keys().next().cloned()
+        };
+        Ok(Self { by_part, default_part })
+    }
+
+    pub fn get(&self, part: &str) -> Option<&Upstream> {
+        self.by_part.get(part)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Upstream> {
+        self.by_part.values()
+    }
+
+    /// `cadre.<part>.v1.X` → that part; `grpc.health.*` / `grpc.reflection.*` → the default part.
+    pub fn for_service(&self, service: &str) -> Option<&Upstream> {
+        match part_of(service) {
+            Some(part) => self.by_part.get(part),
+            None if is_open_service(service) => {
+                self.default_part.as_deref().and_then(|p| self.by_part.get(p))
+            }
+            None => None,
+        }
+    }
+}
+
+/// The part that serves a gRPC service: `cadre.roster.v1.CadreService` → `roster`.
+pub fn part_of(service: &str) -> Option<&str> {
+    let mut pieces = service.split('.');
+    match (pieces.next(), pieces.next(), pieces.next(), pieces.next()) {
+        (Some("cadre"), Some(part), Some(_version), Some(_)) if !part.is_empty() => Some(part),
+        _ => None,
+    }
+}
+
+/// Services reachable without a token: health and reflection.
+pub fn is_open_service(service: &str) -> bool {
+    service.starts_with("grpc.health.") || service.starts_with("grpc.reflection.")
+}
+
+/// Passes already-encoded protobuf bytes through unchanged.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BytesCodec;
+
+impl Codec for BytesCodec {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = BytesCodec;
+    type Decoder = BytesCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        BytesCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        BytesCodec
+    }
+}
+
+impl Encoder for BytesCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put(item);
+        Ok(())
+    }
+}
+
+impl Decoder for BytesCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn services_map_to_parts() {
+        assert_eq!(part_of("cadre.roster.v1.CadreService"), Some("roster"));
+        assert_eq!(part_of("cadre.training.v1.CourseService"), Some("training"));
+        assert_eq!(part_of("grpc.health.v1.Health"), None);
+        assert_eq!(part_of("cadre.roster"), None);
+        assert!(is_open_service("grpc.reflection.v1alpha.ServerReflection"));
+        assert!(!is_open_service("cadre.roster.v1.CadreService"));
+    }
+
+    #[tokio::test]
+    async fn parts_are_checked_and_routed() {
+        let mut map = BTreeMap::new();
+        map.insert(
+            "roster".to_string(),
+            vec!["http://127.0.0.1:1".to_string(), "http://127.0.0.1:2".to_string()],
+        );
+        let parts = Parts::new(&map, 4).expect("parts");
+        assert_eq!(parts.for_service("cadre.roster.v1.PostService").map(|u| u.part.as_str()), Some("roster"));
+        assert_eq!(parts.for_service("grpc.health.v1.Health").map(|u| u.part.as_str()), Some("roster"));
+        assert!(parts.for_service("cadre.training.v1.X").is_none());
+        assert!(parts.for_service("foo.Bar").is_none());
+
+        map.insert("training".to_string(), vec![]);
+        assert!(matches!(Parts::new(&map, 4), Err(GatewayError::NoEndpoints(p)) if p == "training"));
+        map.insert("training".to_string(), vec!["not a url".to_string()]);
+        assert!(matches!(Parts::new(&map, 4), Err(GatewayError::BadUpstream { .. })));
+    }
+
+    #[tokio::test]
+    async fn saturation_sheds_and_a_dead_upstream_is_unavailable() {
+        let up = Upstream::new("roster", &["http://127.0.0.1:1".to_string()], 1).expect("upstream");
+        let held = up.permit().expect("first permit");
+        assert_eq!(up.permit().expect_err("shed").code(), tonic::Code::Unavailable);
+        drop(held);
+        let err = up
+            .unary(
+                "/cadre.roster.v1.CadreService/GetCadre",
+                MetadataMap::new(),
+                Bytes::new(),
+                Duration::from_secs(2),
+            )
+            .await
+            .expect_err("nothing listens on port 1");
+        assert!(matches!(err.code(), tonic::Code::Unavailable | tonic::Code::DeadlineExceeded), "{err:?}");
+    }
+}

@@ -1,0 +1,240 @@
+//! The gateway against a fake roster `RegionService`: REST transcoding, errors,
+//! retries, deadlines, size limits, auth, and gRPC passthrough.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use cadre_kit::auth::{Authenticator, issue_dev_token};
+use cadre_kit::config::{AuthSettings, GatewaySettings};
+use cadre_kit::{RegionCode, Role};
+use cadre_proto::roster::v1 as pb;
+use cadre_proto::roster::v1::region_service_server::{RegionService, RegionServiceServer};
+use http::{Request, StatusCode};
+use serde_json::{Value, json};
+use tonic::{Response, Status};
+use tower::ServiceExt;
+
+#[derive(Default, Clone)]
+struct Fake {
+    child_calls: Arc<AtomicUsize>,
+    upsert_calls: Arc<AtomicUsize>,
+}
+
+#[tonic::async_trait]
+impl RegionService for Fake {
+    async fn upsert_regions(
+        &self,
+        _: tonic::Request<pb::UpsertRegionsRequest>,
+    ) -> Result<Response<pb::UpsertRegionsResponse>, Status> {
+        self.upsert_calls.fetch_add(1, Ordering::SeqCst);
+        Err(Status::unavailable("busy"))
+    }
+
+    async fn get_region(
+        &self,
+        req: tonic::Request<pb::GetRegionRequest>,
+    ) -> Result<Response<pb::Region>, Status> {
+        let request_id = req.metadata().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("Fake");
+        let name = request_id.to_string();
+        let code = req.into_inner().code;
+        match code.as_str() {
+            "404" => Err(Status::not_found("region 404 not found")),
+            "deny" => Err(Status::permission_denied("outside your jurisdiction")),
+            _ => Ok(Response::new(pb::Region { code, name, level: 3, revision: 7, ..Default::default() })),
+        }
+    }
+
+    async fn list_child_regions(
+        &self,
+        req: tonic::Request<pb::ListChildRegionsRequest>,
+    ) -> Result<Response<pb::ListChildRegionsResponse>, Status> {
+        if self.child_calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Err(Status::unavailable("warming up"));
+        }
+        let req = req.into_inner();
+        let regions = (0..req.page_size)
+            .map(|i| pb::Region { code: format!("{}{i}", req.code), ..Default::default() })
+            .collect();
+        Ok(Response::new(pb::ListChildRegionsResponse { regions, next_page_token: String::new() }))
+    }
+
+    async fn search_regions(
+        &self,
+        _: tonic::Request<pb::SearchRegionsRequest>,
+    ) -> Result<Response<pb::SearchRegionsResponse>, Status> {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        Ok(Response::new(pb::SearchRegionsResponse::default()))
+    }
+}
+
+struct Setup {
+    router: axum::Router,
+    fake: Fake,
+    token: String,
+}
+
+async fn setup(dead_replica: bool) -> Setup {
+    let fake = Fake::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tonic::transport::Server::builder().add_service(RegionServiceServer::new(fake.clone()));
+    tokio::spawn(server.serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)));
+
+    let auth_settings = AuthSettings::default();
+    let auth = Authenticator::from_settings(&auth_settings).await.expect("authenticator");
+    let region = RegionCode::parse("150525000000").expect("region");
+    let token = issue_dev_token(
+        &auth_settings.dev_secret,
+        "tester",
+        &[Role::CountyAdmin],
+        &region,
+        Duration::from_secs(600),
+    )
+    .expect("token");
+    let settings =
+        GatewaySettings { body_limit_bytes: 1024, default_deadline_ms: 2_000, ..Default::default() };
+    // With a dead replica beside the live one, REST calls must still get through
+    // (a refused connection is tried on another endpoint).
+    let mut endpoints = vec![format!("http://{addr}")];
+    if dead_replica {
+        endpoints.push("http://127.0.0.1:1".to_string());
+    }
+    let mut upstreams = BTreeMap::new();
+    upstreams.insert("roster".to_string(), endpoints);
+    let router = cadre_gateway::router(
+        &settings,
+        cadre_gateway::Upstreams(upstreams),
+        auth,
+        cadre_kit::metrics::Metrics::new(),
+    )
+    .await
+    .expect("router");
+    Setup { router, fake, token }
+}
+
+async fn call(
+    s: &Setup,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(uri).header("x-request-id", "req-1");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    if body.is_some() {
+        req = req.header("content-type", "application/json");
+    }
+    let req = req.body(Body::from(body.unwrap_or_default().to_string())).expect("request");
+    let resp = s.router.clone().oneshot(req).await.expect("infallible");
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.expect("body");
+    let text = String::from_utf8_lossy(&bytes).to_string();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+#[tokio::test]
+async fn rest_calls_are_transcoded_both_ways() {
+    let s = setup(true).await;
+    let t = Some(s.token.as_str());
+    let (status, body) = call(&s, "GET", "/v1/regions/150525100201", t, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"code": "150525100201", "name": "req-1", "level": "REGION_LEVEL_COUNTY", "parentCode": "", "villageType": "", "revision": "7"})
+    );
+    // UNAVAILABLE on a GET is retried once.
+    let (status, body) = call(&s, "GET", "/v1/regions/15/children?pageSize=2", t, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["regions"][1]["code"], "151");
+    assert_eq!(s.fake.child_calls.load(Ordering::SeqCst), 2);
+    // ...but never on a POST.
+    let (status, body) = call(&s, "POST", "/v1/regions:batchUpsert", t, Some(r#"{"regions":[]}"#)).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], "UNAVAILABLE");
+    assert_eq!(s.fake.upsert_calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn errors_map_to_http_statuses() {
+    let s = setup(true).await;
+    let t = Some(s.token.as_str());
+    let (status, body) = call(&s, "GET", "/v1/regions/404", t, None).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("NOT_FOUND")), "{body}");
+    let (status, body) = call(&s, "GET", "/v1/regions/deny", t, None).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = call(&s, "GET", "/v1/regions/1", None, None).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body["message"].as_str().unwrap_or_default().contains("bearer"), "{body}");
+    let (status, _) = call(&s, "GET", "/v1/regions/1", Some("garbage"), None).await;
+    assert_eq!(status, 401);
+    let (status, body) = call(&s, "GET", "/v1/regions/1/children?pageSize=lots", t, None).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["message"].as_str().unwrap_or_default().starts_with("page_size"), "{body}");
+    let (status, body) = call(&s, "GET", "/v1/regions/1/children?colour=red", t, None).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["message"].as_str().unwrap_or_default().contains("colour"), "{body}");
+    let (status, body) =
+        call(&s, "POST", "/v1/regions:batchUpsert", t, Some(r#"{"regions":[{"code":1}]}"#)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["message"].as_str().unwrap_or_default().starts_with("regions[0].code"), "{body}");
+    let (status, body) = call(&s, "GET", "/v1/nowhere", t, None).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = call(&s, "DELETE", "/v1/regions/1", t, None).await;
+    assert_eq!(status, 405, "{body}");
+    let big = format!(r#"{{"regions":[{{"name":"{}"}}]}}"#, "x".repeat(2048));
+    let (status, body) = call(&s, "POST", "/v1/regions:batchUpsert", t, Some(&big)).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body["message"].as_str().unwrap_or_default().contains("1024"), "{body}");
+    // A deadline shorter than the upstream's work ends the call with 504.
+    let req = Request::get("/v1/regions:search?query=x")
+        .header("authorization", format!("Bearer {}", s.token))
+        .header("x-deadline-ms", "100")
+        .body(Body::empty())
+        .expect("request");
+    let resp = s.router.clone().oneshot(req).await.expect("infallible");
+    assert_eq!(resp.status(), StatusCode::GATEWAY_TIMEOUT);
+}
+
+#[tokio::test]
+async fn health_and_openapi_need_no_token() {
+    let s = setup(false).await;
+    let (status, body) = call(&s, "GET", "/healthz", None, None).await;
+    assert_eq!((status, body), (StatusCode::OK, json!("ok")));
+    let (status, doc) = call(&s, "GET", "/openapi.json", None, None).await;
+    assert_eq!(status, 200);
+    assert!(doc["paths"]["/v1/regions/{code}"]["get"].is_object());
+    // The fake serves no grpc.health.v1, so the part is not ready.
+    let (status, body) = call(&s, "GET", "/readyz", None, None).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["ready"], false);
+}
+
+#[tokio::test]
+async fn grpc_passes_through_with_auth_at_the_edge() {
+    // Passthrough streams the request body, so it cannot be replayed on another
+    // endpoint: this test uses a single live replica.
+    let s = setup(false).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(axum::serve(listener, s.router.clone()).into_future());
+    let mut client = pb::region_service_client::RegionServiceClient::connect(format!("http://{addr}"))
+        .await
+        .expect("connect");
+
+    let mut req = tonic::Request::new(pb::GetRegionRequest { code: "150525100201".into() });
+    req.metadata_mut().insert("authorization", format!("Bearer {}", s.token).parse().expect("header"));
+    let region = client.get_region(req).await.expect("passthrough").into_inner();
+    assert_eq!((region.code.as_str(), region.revision), ("150525100201", 7));
+
+    let mut req = tonic::Request::new(pb::GetRegionRequest { code: "404".into() });
+    req.metadata_mut().insert("authorization", format!("Bearer {}", s.token).parse().expect("header"));
+    assert_eq!(client.get_region(req).await.expect_err("not found").code(), tonic::Code::NotFound);
+
+    let err = client.get_region(pb::GetRegionRequest { code: "1".into() }).await.expect_err("no token");
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+}
