@@ -91,6 +91,8 @@ impl GrpcHost {
         let mut routes = self.routes;
         routes.add_service(health_service).add_service(reflection_v1).add_service(reflection_v1alpha);
 
+        // Known from the first call on: the databases are asked once before serving.
+        set_all(&reporter, &self.names, current_status(&self.databases, &shutdown).await).await;
         let watcher = tokio::spawn(watch_health(reporter, self.names, self.databases, shutdown.clone()));
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let result = tonic::transport::Server::builder()
@@ -113,6 +115,14 @@ async fn set_all(reporter: &HealthReporter, names: &[&'static str], status: Serv
     }
 }
 
+async fn current_status(databases: &[Db], shutdown: &Shutdown) -> ServingStatus {
+    let mut healthy = true;
+    for db in databases {
+        healthy &= db.ping().await;
+    }
+    if healthy && !shutdown.is_cancelled() { ServingStatus::Serving } else { ServingStatus::NotServing }
+}
+
 /// Keeps health statuses true: SERVING only while every database answers, and
 /// NOT_SERVING from the moment shutdown begins (so balancers stop sending calls).
 async fn watch_health(
@@ -123,15 +133,7 @@ async fn watch_health(
 ) {
     let mut last = None;
     loop {
-        let mut healthy = true;
-        for db in &databases {
-            healthy &= db.ping().await;
-        }
-        let status = if healthy && !shutdown.is_cancelled() {
-            ServingStatus::Serving
-        } else {
-            ServingStatus::NotServing
-        };
+        let status = current_status(&databases, &shutdown).await;
         if last != Some(status) {
             if status == ServingStatus::NotServing && !shutdown.is_cancelled() {
                 tracing::warn!("a database does not answer: reporting NOT_SERVING");

@@ -9,7 +9,7 @@ use cadre_kit::resident_id;
 use cadre_proto::roster::v1 as pb;
 use chrono::{Days, NaiveDate};
 use rand::rngs::StdRng;
-use rand::seq::IndexedRandom;
+use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
 
 use cadre_proto::roster::v1::PostKind as K;
@@ -50,75 +50,24 @@ const TOWNSHIPS: [(&str, &str, usize, usize); 8] = [
     ("201", "固日班花苏木", 16, 0),
     ("202", "白音他拉苏木", 16, 0),
 ];
-const HAN_PLACE_A: &[&str] = &["东", "西", "南", "北", "前", "后", "新", "大", "小", "上", "下", "中"];
-const HAN_PLACE_B: &[&str] = &[
-    "兴隆",
-    "太平",
-    "永安",
-    "富河",
-    "双合",
-    "胜利",
-    "光明",
-    "红星",
-    "三合",
-    "王家",
-    "李家",
-    "张家",
-    "刘家",
-    "四家子",
-    "六家子",
-    "七家子",
-    "营子",
-    "窝堡",
-    "沙沟",
-    "柳树",
-    "榆树",
-    "杏树",
-    "土城子",
-    "平安",
-];
-const MONG_PLACE_A: &[&str] =
-    &["巴彦", "乌兰", "哈日", "呼和", "查干", "敖包", "宝力", "塔本", "伊和", "白音", "额勒顺", "希勃"];
-const MONG_PLACE_B: &[&str] =
-    &["塔拉", "敖道", "花", "他拉", "图", "昭", "浩来", "格勒", "召", "哈达", "宝力皋"];
-const COMMUNITIES: &[&str] =
-    &["朝阳", "团结", "民主", "建设", "文化", "幸福", "和平", "育新", "富康", "兴华"];
-const HAN_SURNAMES: &[&str] = &[
-    "王", "李", "张", "刘", "杨", "赵", "孙", "高", "于", "马", "陈", "郭", "董", "孟", "宋", "白", "田",
-    "崔", "姜", "徐", "朱", "胡", "周", "吴", "韩", "邢", "杜", "曹", "冯", "任",
-];
-const HAN_MALE: &[&str] = &[
-    "国", "建", "志", "宝", "军", "海", "明", "伟", "春", "东", "永", "金", "占", "立", "玉", "文", "福",
-    "树", "德", "忠", "利", "强", "鹏", "涛", "磊", "宇", "峰", "林", "辉", "彬",
-];
-const HAN_FEMALE: &[&str] = &[
-    "秀", "丽", "艳", "玉", "凤", "春", "霞", "红", "梅", "英", "敏", "静", "娟", "芳", "兰", "华", "雪",
-    "婷", "琳", "佳", "欣", "颖", "洁", "莉", "燕",
-];
-const MONG_SURNAMES: &[&str] = &["包", "白", "吴", "宝", "韩", "海", "那", "齐", "陶"];
-const MONG_MALE: &[&str] = &[
-    "巴特尔",
-    "额尔敦",
-    "乌力吉",
-    "苏和",
-    "宝音",
-    "那日苏",
-    "朝鲁",
-    "孟和",
-    "特木尔",
-    "毕力格",
-    "阿拉坦",
-    "布和",
-    "达来",
-    "格日勒图",
-    "青格勒",
-];
-const MONG_FEMALE: &[&str] =
-    &["其其格", "萨仁", "乌云", "斯琴", "图雅", "娜仁", "高娃", "塔娜", "格日乐", "托娅"];
-const MOBILE_PREFIXES: &[&str] = &[
-    "130", "131", "132", "135", "136", "138", "139", "147", "150", "151", "152", "155", "158", "177", "180",
-    "182", "186", "187", "189", "199",
-];
+// Word lists, space-separated.
+const HAN_PLACE_A: &str = "东 西 南 北 前 后 新 大 小 上 下 中";
+const HAN_PLACE_B: &str = "兴隆 太平 永安 富河 双合 胜利 光明 红星 三合 王家 李家 张家 刘家 四家子 六家子 七家子 \
+    营子 窝堡 沙沟 柳树 榆树 杏树 土城子 平安";
+const MONG_PLACE_A: &str = "巴彦 乌兰 哈日 呼和 查干 敖包 宝力 塔本 伊和 白音 额勒顺 希勃";
+const MONG_PLACE_B: &str = "塔拉 敖道 花 他拉 图 昭 浩来 格勒 召 哈达 宝力皋";
+const COMMUNITIES: &str = "朝阳 团结 民主 建设 文化 幸福 和平 育新 富康 兴华";
+const HAN_SURNAMES: &str =
+    "王 李 张 刘 杨 赵 孙 高 于 马 陈 郭 董 孟 宋 白 田 崔 姜 徐 朱 胡 周 吴 韩 邢 杜 曹 冯 任";
+const HAN_MALE: &str =
+    "国 建 志 宝 军 海 明 伟 春 东 永 金 占 立 玉 文 福 树 德 忠 利 强 鹏 涛 磊 宇 峰 林 辉 彬";
+const HAN_FEMALE: &str = "秀 丽 艳 玉 凤 春 霞 红 梅 英 敏 静 娟 芳 兰 华 雪 婷 琳 佳 欣 颖 洁 莉 燕";
+const MONG_SURNAMES: &str = "包 白 吴 宝 韩 海 那 齐 陶";
+const MONG_MALE: &str =
+    "巴特尔 额尔敦 乌力吉 苏和 宝音 那日苏 朝鲁 孟和 特木尔 毕力格 阿拉坦 布和 达来 格日勒图 青格勒";
+const MONG_FEMALE: &str = "其其格 萨仁 乌云 斯琴 图雅 娜仁 高娃 塔娜 格日乐 托娅";
+const MOBILE_PREFIXES: &str =
+    "130 131 132 135 136 138 139 147 150 151 152 155 158 177 180 182 186 187 189 199";
 
 fn region(code: String, name: impl Into<String>, village_type: &str) -> pb::Region {
     pb::Region { code, name: name.into(), village_type: village_type.into(), ..Default::default() }
@@ -139,9 +88,9 @@ struct Profile {
 const SECRETARY: Profile = Profile { ages: (40, 58), female: 0.08, party: 1.0 };
 const DIRECTOR: Profile = Profile { ages: (30, 56), female: 0.1, party: 0.6 };
 const DEPUTY: Profile = Profile { ages: (35, 56), female: 0.15, party: 1.0 };
-const WOMEN_CHAIR: Profile = Profile { ages: (30, 50), female: 1.0, party: 1.0 };
+const WOMEN_CHAIR: Profile = Profile { ages: (31, 50), female: 1.0, party: 1.0 };
 const YOUTH: Profile = Profile { ages: (23, 29), female: 0.3, party: 0.35 };
-const MEMBER: Profile = Profile { ages: (32, 60), female: 0.12, party: 0.35 };
+const MEMBER: Profile = Profile { ages: (34, 60), female: 0.12, party: 0.35 };
 const SUPERVISOR: Profile = Profile { ages: (44, 60), female: 0.1, party: 0.8 };
 const SPECIALIST: Profile = Profile { ages: (24, 32), female: 0.4, party: 0.4 };
 
@@ -150,11 +99,14 @@ struct Gen {
     ids: HashSet<String>,
     phones: HashSet<String>,
     names: HashSet<String>,
+    /// Share of Mongols among the cadres of the township being generated.
+    mongol_share: f64,
 }
 
 impl Gen {
-    fn pick<'a>(&mut self, list: &[&'a str]) -> &'a str {
-        list.choose(&mut self.rng).expect("non-empty list")
+    fn pick(&mut self, words: &'static str) -> &'static str {
+        let words: Vec<&'static str> = words.split_whitespace().collect();
+        words.choose(&mut self.rng).expect("non-empty list")
     }
 
     /// A name not used yet in the county, from `make`.
@@ -241,11 +193,12 @@ impl Gen {
     }
 
     /// A cadre of `village` fitting `p`, with `posts` started on the given dates.
-    fn cadre(&mut self, village: &str, mongol_share: f64, p: Profile, posts: Vec<DemoPost>) -> DemoCadre {
+    fn cadre(&mut self, village: &str, p: Profile, posts: Vec<DemoPost>) -> DemoCadre {
         let female = self.rng.random_bool(p.female);
         let age = self.rng.random_range(p.ages.0..=p.ages.1);
         // Born between 2 January and 31 December of 2025 - age: `age` whole years on 2026-01-01.
         let birth = day(2025 - age as i32, 1, 2) + Days::new(self.rng.random_range(0..364));
+        let mongol_share = self.mongol_share;
         let ethnicity = match self.rng.random::<f64>() {
             x if x < mongol_share => "蒙古族",
             x if x < mongol_share + 0.02 => "满族",
@@ -294,7 +247,7 @@ impl Gen {
     }
 
     /// The two committees and other seats of one village, elected in the first half of 2021.
-    fn village_cadres(&mut self, village: &str, mongol_share: f64, out: &mut Vec<DemoCadre>) {
+    fn village_cadres(&mut self, village: &str, one_shoulder: bool, out: &mut Vec<DemoCadre>) {
         let party_day = day(2021, 1, 10) + Days::new(self.rng.random_range(0..=110));
         let committee_day = party_day + Days::new(self.rng.random_range(7..=45));
         let post = |kind: K| DemoPost {
@@ -306,7 +259,6 @@ impl Gen {
                 committee_day
             },
         };
-        let one_shoulder = self.rng.random_bool(0.85);
         let mut seats: Vec<(Profile, Vec<K>)> = Vec::new();
         if one_shoulder {
             seats.push((SECRETARY, vec![K::PartySecretary, K::CommitteeDirector]));
@@ -332,13 +284,13 @@ impl Gen {
         }
         for (profile, kinds) in seats {
             let posts = kinds.into_iter().map(post).collect();
-            out.push(self.cadre(village, mongol_share, profile, posts));
+            out.push(self.cadre(village, profile, posts));
         }
         // A later appointment: a rural-revitalisation specialist recruited during the term.
         if self.rng.random_bool(0.15) {
             let start_date = day(2023, 3, 1) + Days::new(self.rng.random_range(0..=900));
             let posts = vec![DemoPost { kind: K::RevitalisationSpecialist, term: 2021, start_date }];
-            out.push(self.cadre(village, mongol_share, SPECIALIST, posts));
+            out.push(self.cadre(village, SPECIALIST, posts));
         }
     }
 }
@@ -350,6 +302,7 @@ pub fn demo_county(seed: u64) -> DemoCounty {
         ids: HashSet::new(),
         phones: HashSet::new(),
         names: HashSet::new(),
+        mongol_share: 0.0,
     };
     let mut regions = vec![
         region("150000000000".into(), "内蒙古自治区", ""),
@@ -357,11 +310,16 @@ pub fn demo_county(seed: u64) -> DemoCounty {
         region(DEMO_COUNTY.into(), "奈曼旗", ""),
     ];
     let mut cadres = Vec::new();
+    // Exactly 85% of the county's villages are one-shoulder (一肩挑), spread at random.
+    let total: usize = TOWNSHIPS.iter().map(|t| t.2).sum();
+    let mut one_shoulder: Vec<bool> = (0..total).map(|i| i < total * 85 / 100).collect();
+    one_shoulder.shuffle(&mut g.rng);
+    let mut one_shoulder = one_shoulder.into_iter();
     for (suffix, name, villages, communities) in TOWNSHIPS {
         let township = format!("{}{suffix}", &DEMO_COUNTY[..6]);
         regions.push(region(format!("{township}000"), name, ""));
         let sumu = name.ends_with("苏木");
-        let mongol_share = if sumu { 0.6 } else { 0.25 };
+        g.mongol_share = if sumu { 0.6 } else { 0.25 };
         for i in 0..villages {
             let (code, name, village_type) = if i < communities {
                 let name = g.unique_name(|g| format!("{}社区", g.pick(COMMUNITIES)));
@@ -371,7 +329,7 @@ pub fn demo_county(seed: u64) -> DemoCounty {
                 let name = g.village_name(mongol);
                 (format!("{township}{:03}", 201 + i - communities), name, g.village_type())
             };
-            g.village_cadres(&code, mongol_share, &mut cadres);
+            g.village_cadres(&code, one_shoulder.next().unwrap_or(true), &mut cadres);
             regions.push(region(code, name, village_type));
         }
     }
@@ -382,7 +340,7 @@ pub fn demo_county(seed: u64) -> DemoCounty {
         let posts = [K::PartySecretary, K::CommitteeDirector]
             .map(|kind| DemoPost { kind, term: 2021, start_date: day(2021, 4, 20) })
             .to_vec();
-        cadres.push(g.cadre(code, 0.4, SECRETARY, posts));
+        cadres.push(g.cadre(code, SECRETARY, posts));
     }
     DemoCounty { regions, cadres }
 }

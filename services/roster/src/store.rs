@@ -182,12 +182,11 @@ fn cadre_row(r: &AnyRow) -> Result<CadreRow, sqlx::Error> {
     })
 }
 
-pub async fn insert_cadre(conn: &mut AnyConnection, c: &CadreRow) -> Result<(), sqlx::Error> {
-    let sql = format!(
-        "INSERT INTO roster_cadres ({CADRE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-    );
-    sqlx::query(&sql)
-        .bind(c.id.clone())
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds $1..$14 of both the insert and the update: id through revision.
+fn bind_cadre<'q>(q: AnyQuery<'q>, c: &CadreRow) -> AnyQuery<'q> {
+    q.bind(c.id.clone())
         .bind(c.region_code.clone())
         .bind(c.name.clone())
         .bind(c.id_number_enc.clone())
@@ -201,10 +200,13 @@ pub async fn insert_cadre(conn: &mut AnyConnection, c: &CadreRow) -> Result<(), 
         .bind(i64::from(c.full_time_education))
         .bind(encode_tags(&c.tags))
         .bind(c.revision)
-        .bind(c.created_at)
-        .bind(c.updated_at)
-        .execute(conn)
-        .await?;
+}
+
+pub async fn insert_cadre(conn: &mut AnyConnection, c: &CadreRow) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO roster_cadres ({CADRE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+    );
+    bind_cadre(sqlx::query(&sql), c).bind(c.created_at).bind(c.updated_at).execute(conn).await?;
     Ok(())
 }
 
@@ -214,29 +216,12 @@ pub async fn update_cadre(
     c: &CadreRow,
     expected: i64,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let query = sqlx::query(
         "UPDATE roster_cadres SET region_code = $2, name = $3, id_number_enc = $4, id_number_index = $5, \
          birth_date = $6, sex = $7, ethnicity = $8, phone_enc = $9, political_status = $10, education = $11, \
          full_time_education = $12, tags = $13, revision = $14, updated_at = $15 WHERE id = $1 AND revision = $16",
-    )
-    .bind(c.id.clone())
-    .bind(c.region_code.clone())
-    .bind(c.name.clone())
-    .bind(c.id_number_enc.clone())
-    .bind(c.id_number_index.clone())
-    .bind(c.birth_date.clone())
-    .bind(c.sex)
-    .bind(c.ethnicity.clone())
-    .bind(c.phone_enc.clone())
-    .bind(c.political_status)
-    .bind(c.education)
-    .bind(i64::from(c.full_time_education))
-    .bind(encode_tags(&c.tags))
-    .bind(c.revision)
-    .bind(c.updated_at)
-    .bind(expected)
-    .execute(conn)
-    .await?;
+    );
+    let done = bind_cadre(query, c).bind(c.updated_at).bind(expected).execute(conn).await?;
     Ok(done.rows_affected() == 1)
 }
 

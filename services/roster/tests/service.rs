@@ -419,8 +419,17 @@ async fn health_tells_the_truth_while_draining() {
     let s = start(&db).await;
     let mut health = HealthClient::new(s.channel.clone());
     let check = |service: &str| tonic_health::pb::HealthCheckRequest { service: service.into() };
-    let serving = health.check(check("cadre.roster.v1.CadreService")).await.unwrap().into_inner();
-    assert_eq!(serving.status, ServingStatus::Serving as i32);
+    // NOT_SERVING until the watcher has seen the database answer, then SERVING.
+    let mut serving = None;
+    for _ in 0..50 {
+        serving =
+            Some(health.check(check("cadre.roster.v1.CadreService")).await.unwrap().into_inner().status);
+        if serving == Some(ServingStatus::Serving as i32) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(serving, Some(ServingStatus::Serving as i32));
     // The database goes away: health says so within a few seconds.
     db.db().close().await;
     let mut status = ServingStatus::Serving as i32;
