@@ -1,1 +1,201 @@
-fn main() {}
+//! `cadre`: one binary that runs any part of the suite, or all of it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use cadre::part::Part;
+use cadre::suite::{self, SuiteOptions};
+use cadre_kit::config::Settings;
+use cadre_kit::shutdown::{self, Shutdown};
+use cadre_kit::{RegionCode, Role};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cadre", version, about = "Village cadre team suite: roster, gateway, and more to come")]
+struct Cli {
+    /// TOML configuration file (values there override defaults; CADRE__… variables override it).
+    #[arg(long, global = true, env = "CADRE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every part in one process on SQLite under --data-dir, seeding a demo county on first start.
+    Up {
+        #[arg(long)]
+        http_addr: Option<SocketAddr>,
+        #[arg(long)]
+        grpc_addr: Option<SocketAddr>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Do not seed the demo county.
+        #[arg(long)]
+        no_demo: bool,
+    },
+    /// Run one part with its own configuration.
+    Serve {
+        #[arg(value_enum)]
+        part: Part,
+    },
+    /// Apply database migrations and exit (for operators who migrate separately).
+    Migrate,
+    /// Print a development token signed with the configured dev secret.
+    Token {
+        /// Role names: province_admin, city_admin, county_admin, township_admin, scoring_unit, auditor, integration, pii.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Jurisdiction: a 12-digit region code, e.g. 150525000000.
+        #[arg(long)]
+        region: String,
+        #[arg(long, default_value = "dev-user")]
+        subject: String,
+        #[arg(long, default_value_t = 8)]
+        ttl_hours: u64,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the roster's hash chain; exits 1 if it is broken.
+    Verify,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut settings = Settings::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Up { http_addr, grpc_addr, data_dir, no_demo } => {
+            if let Some(a) = http_addr {
+                settings.http_addr = a;
+            }
+            if let Some(a) = grpc_addr {
+                settings.grpc_addr = a;
+            }
+            if let Some(d) = data_dir {
+                settings.data_dir = d;
+            }
+            if no_demo {
+                settings.demo = false;
+            }
+            serve(&settings, Part::ALL.to_vec(), "cadre").await
+        }
+        Command::Serve { part } => {
+            if part != Part::Roster {
+                // A part alone never seeds: demo data is for `cadre up`.
+                settings.demo = false;
+            }
+            serve(&settings, vec![part], &format!("cadre-{part}")).await
+        }
+        Command::Migrate => {
+            cadre_roster::migrate(&settings).await?;
+            println!("roster: migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token { roles, region, subject, ttl_hours } => {
+            let roles = roles
+                .iter()
+                .map(|r| r.parse::<Role>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(anyhow::Error::msg)?;
+            let region = RegionCode::parse(&region).with_context(|| format!("--region {region:?}"))?;
+            if !settings.auth.accept_dev_tokens {
+                bail!("auth.accept_dev_tokens is off: the services would refuse a dev token");
+            }
+            let token = cadre_kit::auth::issue_dev_token(
+                &settings.auth.dev_secret,
+                &subject,
+                &roles,
+                &region,
+                Duration::from_secs(ttl_hours * 3600),
+            )?;
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { action: AuditCommand::Verify } => {
+            let api = cadre_roster::open(&settings).await?;
+            let report = cadre_kit::audit::verify(api.db()).await?;
+            api.db().close().await;
+            if report.intact {
+                println!("roster audit chain intact: {} entries", report.entries);
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!(
+                    "roster audit chain BROKEN at entry {}: {}",
+                    report.first_broken_sequence.unwrap_or_default(),
+                    report.problem.unwrap_or_default()
+                );
+                Ok(ExitCode::from(1))
+            }
+        }
+    }
+}
+
+async fn serve(settings: &Settings, parts: Vec<Part>, service_name: &str) -> anyhow::Result<ExitCode> {
+    let _telemetry = cadre_kit::telemetry::init(&settings.telemetry, service_name)?;
+    let shutdown = Shutdown::new();
+    shutdown::cancel_on_signal(shutdown.clone());
+    let all = parts.len() == Part::ALL.len();
+    let running =
+        suite::start(settings, SuiteOptions { parts: parts.clone(), show_progress: true }, shutdown.clone())
+            .await?;
+    if let Some(seeded) = running.seeded {
+        println!(
+            "seeded the demo county: {} regions, {} cadres, {} posts",
+            seeded.regions, seeded.cadres, seeded.posts
+        );
+    }
+    println!("cadre is up ({})", parts.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "));
+    if let Some(addr) = running.http_addr {
+        if parts.contains(&Part::Gateway) {
+            println!("  gateway   http://{addr}   REST/JSON, gRPC passthrough, /openapi.json, /metrics");
+        } else {
+            println!("  metrics   http://{addr}/metrics");
+        }
+    }
+    if let Some(addr) = running.grpc_addr {
+        println!("  gRPC      {addr}   (reflection on: grpcurl -plaintext {addr} list)");
+    }
+    if all {
+        println!("  data      {} (SQLite)", settings.data_dir.display());
+        println!();
+        println!("Get a token (county administrator of the demo banner, allowed to see PII):");
+        println!("  export TOKEN=$(cadre token --role county_admin --role pii --region 150525000000)");
+        if let Some(addr) = running.http_addr {
+            println!("Then try:");
+            println!(
+                "  curl -s -H \"Authorization: Bearer $TOKEN\" http://{addr}/v1/regions/150525000000/structure"
+            );
+            println!("  curl -s -H \"Authorization: Bearer $TOKEN\" 'http://{addr}/v1/cadres?pageSize=3'");
+        }
+    }
+    running.wait().await?;
+    println!("stopped");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,378 @@
+//! The whole suite, started as `cadre up` starts it (ports chosen by the OS), driven
+//! through the gateway over REST and gRPC: a county administrator's day.
+
+use std::time::Duration;
+
+use cadre::part::Part;
+use cadre::suite::{self, RunningSuite, SuiteOptions};
+use cadre_kit::config::Settings;
+use cadre_kit::shutdown::Shutdown;
+use cadre_kit::testing::TestDb;
+use cadre_kit::{RegionCode, Role};
+use cadre_proto::roster::v1 as pb;
+use serde_json::{Value, json};
+
+const COUNTY: &str = "150525000000";
+const NEXT_DOOR: &str = "150526000000";
+
+struct Suite {
+    running: Option<RunningSuite>,
+    shutdown: Shutdown,
+    base: String,
+    http: reqwest::Client,
+    settings: Settings,
+    _db: TestDb,
+}
+
+impl Suite {
+    async fn start(db: TestDb) -> Suite {
+        let mut settings = Settings {
+            grpc_addr: "127.0.0.1:0".parse().unwrap(),
+            http_addr: "127.0.0.1:0".parse().unwrap(),
+            demo: false,
+            ..Settings::default()
+        };
+        settings.roster.database.url = Some(db.url().clone());
+        settings.gateway.body_limit_bytes = 64 * 1024;
+        let shutdown = Shutdown::new();
+        let running = suite::start(
+            &settings,
+            SuiteOptions { parts: Part::ALL.to_vec(), show_progress: false },
+            shutdown.clone(),
+        )
+        .await
+        .expect("suite starts");
+        let base = format!("http://{}", running.http_addr.unwrap());
+        Suite { running: Some(running), shutdown, base, http: reqwest::Client::new(), settings, _db: db }
+    }
+
+    fn token(&self, roles: &[Role], region: &str) -> String {
+        cadre_kit::auth::issue_dev_token(
+            &self.settings.auth.dev_secret,
+            &format!("{}@{region}", roles[0]),
+            roles,
+            &RegionCode::parse(region).unwrap(),
+            Duration::from_secs(600),
+        )
+        .unwrap()
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("gateway answers");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, Some(token), None).await
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, Some(token), Some(body)).await
+    }
+
+    async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(r) = self.running.take() {
+            tokio::time::timeout(Duration::from_secs(10), r.wait()).await.expect("drains in time").unwrap();
+        }
+    }
+}
+
+fn id_number(region6: &str, birth: &str, seq: u16) -> String {
+    let birth = chrono::NaiveDate::parse_from_str(birth, "%Y-%m-%d").unwrap();
+    cadre_kit::resident_id::build(region6, birth, seq).as_str().to_string()
+}
+
+fn regions() -> Value {
+    json!({ "regions": [
+        { "code": "150000000000", "name": "内蒙古自治区" },
+        { "code": "150500000000", "name": "通辽市" },
+        { "code": COUNTY, "name": "奈曼旗" },
+        { "code": "150525100000", "name": "大沁他拉镇" },
+        { "code": "150525100201", "name": "白音他拉嘎查", "villageType": "demonstration" },
+        { "code": "150525100202", "name": "平安村", "villageType": "key-assistance" },
+        { "code": NEXT_DOOR, "name": "扎鲁特旗" },
+        { "code": "150526100000", "name": "鲁北镇" },
+        { "code": "150526100201", "name": "新村", "villageType": "ordinary" },
+    ]})
+}
+
+fn cadre_json(village: &str, name: &str, id_number: &str, education: &str) -> Value {
+    json!({
+        "regionCode": village, "name": name, "idNumber": id_number, "ethnicity": "蒙古族",
+        "phone": "13847512345", "politicalStatus": "POLITICAL_STATUS_PARTY_MEMBER",
+        "education": education, "fullTimeEducation": true, "tags": ["BACKGROUND_TAG_VETERAN"]
+    })
+}
+
+async fn a_county_administrators_day(s: &Suite) {
+    let province = s.token(&[Role::ProvinceAdmin], "150000000000");
+    let county = s.token(&[Role::CountyAdmin], COUNTY);
+    let county_pii = s.token(&[Role::CountyAdmin, Role::Pii], COUNTY);
+    let neighbour = s.token(&[Role::CountyAdmin], NEXT_DOOR);
+    let auditor = s.token(&[Role::Auditor], "150000000000");
+
+    // The province imports the hierarchy; a repeat changes nothing.
+    let (status, body) = s.post("/v1/regions:batchUpsert", &province, regions()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["created"], 9);
+    let (_, body) = s.post("/v1/regions:batchUpsert", &province, regions()).await;
+    assert_eq!(body["unchanged"], 9);
+    let (status, body) = s.get(&format!("/v1/regions/{COUNTY}/children"), &county).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["regions"][0]["name"], "大沁他拉镇");
+    assert_eq!(body["regions"][0]["level"], "REGION_LEVEL_TOWNSHIP");
+
+    // The county adds a cadre, with an idempotency key; the retry returns the same record.
+    let secretary_id = id_number("150525", "1980-06-15", 13);
+    let created = s
+        .http
+        .post(format!("{}/v1/cadres", s.base))
+        .bearer_auth(&county)
+        .header("Idempotency-Key", "add-bateer-1")
+        .json(&cadre_json("150525100201", "巴特尔", &secretary_id, "EDUCATION_BACHELOR"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200);
+    let created: Value = created.json().await.unwrap();
+    let retried: Value = s
+        .http
+        .post(format!("{}/v1/cadres", s.base))
+        .bearer_auth(&county)
+        .header("Idempotency-Key", "add-bateer-1")
+        .json(&cadre_json("150525100201", "巴特尔", &secretary_id, "EDUCATION_BACHELOR"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["id"], retried["id"]);
+    let cadre_id = created["id"].as_str().unwrap().to_string();
+    // Masked for a caller without the PII role; birth date and sex derived.
+    assert_eq!(created["idNumber"], format!("150525********{}", &secretary_id[14..]));
+    assert_eq!(created["phone"], "138****2345");
+    assert_eq!(created["piiMasked"], true);
+    assert_eq!(created["birthDate"], "1980-06-15");
+    assert_eq!(created["sex"], "SEX_MALE");
+
+    // A second cadre, a young woman with a college education.
+    let (status, member) = s
+        .post(
+            "/v1/cadres",
+            &county,
+            cadre_json("150525100201", "其木格", &id_number("150525", "1995-02-01", 24), "EDUCATION_COLLEGE"),
+        )
+        .await;
+    assert_eq!(status, 200, "{member}");
+
+    // Appoint: one shoulder (secretary and director), and a committee member.
+    for kind in ["POST_KIND_PARTY_SECRETARY", "POST_KIND_COMMITTEE_DIRECTOR"] {
+        let (status, body) = s
+            .post(
+                "/v1/posts",
+                &county,
+                json!({ "cadreId": cadre_id, "regionCode": "150525100201", "kind": kind, "term": 2021, "startDate": "2021-04-10" }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = s
+        .post(
+            "/v1/posts",
+            &county,
+            json!({ "cadreId": member["id"], "regionCode": "150525100201", "kind": "POST_KIND_COMMITTEE_MEMBER", "term": 2021, "startDate": "2021-04-10" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // The secretary's seat is taken.
+    let (status, body) = s
+        .post(
+            "/v1/posts",
+            &county,
+            json!({ "cadreId": member["id"], "regionCode": "150525100201", "kind": "POST_KIND_PARTY_SECRETARY", "term": 2021, "startDate": "2022-01-01" }),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "FAILED_PRECONDITION");
+
+    // Analytics of the county today.
+    let (status, report) = s.get(&format!("/v1/regions/{COUNTY}/structure"), &county).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["headCount"], 2);
+    assert_eq!(report["villageCount"], 2);
+    assert_eq!(report["oneShoulderVillages"], 1);
+    assert_eq!(report["oneShoulderShare"], 0.5);
+    assert_eq!(report["collegeOrAboveShare"], 1.0);
+    assert_eq!(report["womenShare"], 0.5);
+    assert_eq!(report["under35Count"], 1);
+    // Before the 2021 election nobody served.
+    let (_, before) = s.get(&format!("/v1/regions/{COUNTY}/structure?asOf=2021-01-01"), &county).await;
+    assert_eq!(before["headCount"], 0);
+
+    // Vacancies: the second village has every seat open.
+    let (_, vacancies) = s.get("/v1/vacancies?regionCode=150525100202", &county).await;
+    assert_eq!(vacancies["vacancies"].as_array().unwrap().len(), 5, "{vacancies}");
+
+    // Next door is out of reach, through the gateway and directly.
+    let (status, body) = s.get(&format!("/v1/regions/{NEXT_DOOR}/structure"), &county).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = s.get(&format!("/v1/cadres/{cadre_id}"), &neighbour).await;
+    assert_eq!(status, 403);
+    let direct = format!("http://{}", s.running.as_ref().unwrap().grpc_addr.unwrap());
+    let mut client = pb::analytics_service_client::AnalyticsServiceClient::connect(direct).await.unwrap();
+    let mut req =
+        tonic::Request::new(pb::GetStructureRequest { region_code: NEXT_DOOR.into(), as_of: String::new() });
+    req.metadata_mut().insert("authorization", format!("Bearer {county}").parse().unwrap());
+    assert_eq!(client.get_structure(req).await.unwrap_err().code(), tonic::Code::PermissionDenied);
+    // Without a token the service itself refuses, even bypassing the gateway.
+    let req =
+        tonic::Request::new(pb::GetStructureRequest { region_code: COUNTY.into(), as_of: String::new() });
+    assert_eq!(client.get_structure(req).await.unwrap_err().code(), tonic::Code::Unauthenticated);
+
+    // gRPC through the gateway's passthrough.
+    let mut via_gateway =
+        pb::cadre_service_client::CadreServiceClient::connect(s.base.clone()).await.unwrap();
+    let mut req = tonic::Request::new(pb::GetCadreRequest { id: cadre_id.clone() });
+    req.metadata_mut().insert("authorization", format!("Bearer {county}").parse().unwrap());
+    let got = via_gateway.get_cadre(req).await.unwrap().into_inner();
+    assert_eq!(got.name, "巴特尔");
+    assert!(got.pii_masked);
+    assert_eq!(got.current_posts.len(), 2);
+
+    // With the PII role the ID number is shown, and the read is audited.
+    let (_, revealed) = s.get(&format!("/v1/cadres/{cadre_id}"), &county_pii).await;
+    assert_eq!(revealed["idNumber"], secretary_id);
+    assert_eq!(revealed["piiMasked"], false);
+    let (status, audit) = s.get("/v1/roster/audit?pageSize=100", &auditor).await;
+    assert_eq!(status, 200, "{audit}");
+    let actions: Vec<&str> =
+        audit["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert!(actions.contains(&"GetCadre:unmasked"), "{actions:?}");
+    assert_eq!(actions.iter().filter(|a| a.ends_with("CreateCadre")).count(), 2, "the retry applied once");
+    let (status, verified) = s.post("/v1/roster/audit:verify", &auditor, json!({})).await;
+    assert_eq!(status, 200, "{verified}");
+    assert_eq!(verified["intact"], true);
+
+    // Optimistic concurrency: an update with a stale revision is refused.
+    let patch = |revision: i64| json!({ "cadre": { "revision": revision.to_string(), "education": "EDUCATION_POSTGRADUATE" }, "updateMask": "education" });
+    let (status, updated) = s
+        .call(reqwest::Method::PATCH, &format!("/v1/cadres/{cadre_id}"), Some(&county), Some(patch(1)))
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["education"], "EDUCATION_POSTGRADUATE");
+    assert_eq!(updated["revision"], "2");
+    let (status, body) = s
+        .call(reqwest::Method::PATCH, &format!("/v1/cadres/{cadre_id}"), Some(&county), Some(patch(1)))
+        .await;
+    assert_eq!(status, 409, "{body}");
+}
+
+async fn bad_input_gets_clear_errors_and_stores_nothing(s: &Suite) {
+    let province = s.token(&[Role::ProvinceAdmin], "150000000000");
+    let county = s.token(&[Role::CountyAdmin], COUNTY);
+    s.post("/v1/regions:batchUpsert", &province, regions()).await;
+
+    let mut bad_checksum = id_number("150525", "1985-03-12", 7);
+    let last = if bad_checksum.ends_with('1') { '2' } else { '1' };
+    bad_checksum.pop();
+    bad_checksum.push(last);
+    let cases = [
+        (cadre_json("150525100201", "甲", &bad_checksum, "EDUCATION_BACHELOR"), "cadre.id_number"),
+        (cadre_json("150525100201", "甲", "15052519850230001X", "EDUCATION_BACHELOR"), "cadre.id_number"),
+        (
+            cadre_json("150525100299", "甲", &id_number("150525", "1985-03-12", 9), "EDUCATION_BACHELOR"),
+            "cadre.region_code",
+        ),
+        (
+            cadre_json("150525100201", " ", &id_number("150525", "1985-03-12", 9), "EDUCATION_BACHELOR"),
+            "cadre.name",
+        ),
+        (
+            cadre_json("150525100201", "甲", &id_number("150525", "1985-03-12", 9), "EDUCATION_PHD"),
+            "education",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, err) = s.post("/v1/cadres", &county, body).await;
+        assert_eq!(status, 400, "{err}");
+        assert!(err["message"].as_str().unwrap().contains(field), "{field}: {err}");
+    }
+    // A wrong JSON type names the field.
+    let (status, err) = s.get("/v1/cadres?pageSize=lots", &county).await;
+    assert_eq!(status, 400, "{err}");
+    assert!(err["message"].as_str().unwrap().to_lowercase().contains("page"), "{err}");
+    // Oversized pages are refused, not truncated.
+    let (status, err) = s.get("/v1/cadres?pageSize=100000", &county).await;
+    assert_eq!(status, 400, "{err}");
+    assert!(err["message"].as_str().unwrap().contains("page_size"), "{err}");
+    // Tokens: missing, garbage, expired.
+    let (status, _) = s.call(reqwest::Method::GET, "/v1/cadres", None, None).await;
+    assert_eq!(status, 401);
+    let (status, _) = s.get("/v1/cadres", "not-a-token").await;
+    assert_eq!(status, 401);
+    // Nothing was stored by any refused request.
+    let (_, list) = s.get("/v1/cadres", &county).await;
+    assert_eq!(list["cadres"].as_array().map(Vec::len).unwrap_or(0), 0, "{list}");
+    // A region import with one bad row stores none of it.
+    let (status, err) = s
+        .post(
+            "/v1/regions:batchUpsert",
+            &province,
+            json!({ "regions": [ { "code": "150525100203", "name": "新村" }, { "code": "150525100204", "name": "" } ] }),
+        )
+        .await;
+    assert_eq!(status, 400, "{err}");
+    assert!(err["message"].as_str().unwrap().starts_with("regions[1].name"), "{err}");
+    let (status, _) = s.get("/v1/regions/150525100203", &county).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_county_administrators_day_on_every_backend() {
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = Suite::start(db).await;
+        a_county_administrators_day(&s).await;
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn bad_input_on_every_backend() {
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = Suite::start(db).await;
+        bad_input_gets_clear_errors_and_stores_nothing(&s).await;
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_gateway_serves_openapi_and_health_without_a_token() {
+    let s = Suite::start(TestDb::sqlite(cadre_roster::MIGRATIONS).await).await;
+    let (status, doc) = s.call(reqwest::Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(status, 200);
+    assert!(doc["paths"]["/v1/cadres/{id}"]["get"].is_object(), "{}", doc["paths"]);
+    let (status, _) = s.call(reqwest::Method::GET, "/healthz", None, None).await;
+    assert_eq!(status, 200);
+    let (status, ready) = s.call(reqwest::Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, 200, "{ready}");
+    let metrics = s.http.get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("rpc_requests"), "{metrics}");
+    s.stop().await;
+}
