@@ -85,12 +85,12 @@ struct Profile {
     party: f64,
 }
 
-const SECRETARY: Profile = Profile { ages: (40, 58), female: 0.08, party: 1.0 };
+const SECRETARY: Profile = Profile { ages: (40, 58), female: 0.06, party: 1.0 };
 const DIRECTOR: Profile = Profile { ages: (30, 56), female: 0.1, party: 0.6 };
-const DEPUTY: Profile = Profile { ages: (35, 56), female: 0.15, party: 1.0 };
-const WOMEN_CHAIR: Profile = Profile { ages: (31, 50), female: 1.0, party: 1.0 };
-const YOUTH: Profile = Profile { ages: (23, 29), female: 0.3, party: 0.35 };
-const MEMBER: Profile = Profile { ages: (34, 60), female: 0.12, party: 0.35 };
+const DEPUTY: Profile = Profile { ages: (35, 56), female: 0.1, party: 1.0 };
+const WOMEN_CHAIR: Profile = Profile { ages: (33, 50), female: 1.0, party: 1.0 };
+const YOUTH: Profile = Profile { ages: (23, 29), female: 0.25, party: 0.35 };
+const MEMBER: Profile = Profile { ages: (35, 60), female: 0.08, party: 0.35 };
 const SUPERVISOR: Profile = Profile { ages: (44, 60), female: 0.1, party: 0.8 };
 const SPECIALIST: Profile = Profile { ages: (24, 32), female: 0.4, party: 0.4 };
 
@@ -352,8 +352,10 @@ mod tests {
     use cadre_kit::resident_id::{ResidentId, Sex, age_on};
     use std::collections::HashMap;
 
+    /// Two-committee members of the demo county: whom the structure report counts.
     fn in_county(c: &DemoCadre) -> bool {
         c.cadre.region_code.starts_with(&DEMO_COUNTY[..6])
+            && c.posts.iter().any(|p| crate::domain::posts::is_two_committee(p.kind))
     }
 
     #[test]
