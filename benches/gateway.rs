@@ -2,10 +2,12 @@
 //! gateway (gRPC passthrough and REST/JSON), in one run on the same data.
 //!
 //! `cargo bench --bench gateway` (env: BENCH_SECONDS per mode, default 10;
-//! BENCH_CONCURRENCY in-flight calls, default 32). Targets of issue 2: passthrough
+//! BENCH_CONCURRENCY in-flight calls, default 32; BENCH_CONNECTIONS HTTP/2 connections
+//! per gRPC mode, default 8). Targets of issue 2: passthrough
 //! ≥ 0.6× direct, REST ≥ 0.4× direct.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use cadre::part::Part;
@@ -88,6 +90,15 @@ fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
     req
 }
 
+/// `n` separate HTTP/2 connections to `url`.
+async fn connections(url: &str, n: usize) -> Vec<Channel> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(Channel::from_shared(url.to_string()).unwrap().connect().await.expect("reachable"));
+    }
+    out
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(run());
@@ -96,6 +107,8 @@ fn main() {
 async fn run() {
     let seconds = env_number("BENCH_SECONDS", 10);
     let concurrency = env_number("BENCH_CONCURRENCY", 32) as usize;
+    // gRPC clients multiplex calls over HTTP/2 connections: several, like a client population.
+    let connections_per_mode = env_number("BENCH_CONNECTIONS", 8).max(1) as usize;
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = Settings {
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
@@ -133,20 +146,25 @@ async fn run() {
     )
     .expect("token");
 
-    let direct = Channel::from_shared(grpc).unwrap().connect().await.expect("roster reachable");
-    let gateway = Channel::from_shared(http.clone()).unwrap().connect().await.expect("gateway reachable");
-    let first = CadreServiceClient::new(direct.clone())
+    let direct = connections(&grpc, connections_per_mode).await;
+    let gateway = connections(&http, connections_per_mode).await;
+    let first = CadreServiceClient::new(direct[0].clone())
         .list_cadres(authorized(pb::ListCadresRequest { page_size: 1, ..Default::default() }, &token))
         .await
         .expect("list")
         .into_inner();
     let id = first.cadres[0].id.clone();
-    println!("GetCadre {id}: {concurrency} calls in flight, {seconds} s per mode, one process on 2 cores\n");
+    println!(
+        "GetCadre {id}: {concurrency} calls in flight over {connections_per_mode} connections per mode, \
+         {seconds} s per mode, one process"
+    );
 
     let mut results = Vec::new();
-    for (name, channel) in [("direct gRPC → roster", direct), ("gRPC → gateway → roster", gateway)] {
+    for (name, channels) in [("direct gRPC → roster", direct), ("gRPC → gateway → roster", gateway)] {
         let (id, token) = (id.clone(), token.clone());
+        let next = AtomicUsize::new(0);
         let outcome = drive(seconds, concurrency, move || {
+            let channel = &channels[next.fetch_add(1, Ordering::Relaxed) % channels.len()];
             let mut client = CadreServiceClient::new(channel.clone());
             let req = authorized(pb::GetCadreRequest { id: id.clone() }, &token);
             async move { client.get_cadre(req).await.is_ok() }
@@ -154,6 +172,7 @@ async fn run() {
         .await;
         results.push((name, outcome));
     }
+    // HTTP/1.1 carries one call per connection at a time: one connection per call in flight.
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().expect("http client");
     let url = format!("{http}/v1/cadres/{id}");
     let outcome = drive(seconds, concurrency, move || {

@@ -144,12 +144,9 @@ pub async fn start(
         let listener = server::bind(addr).await?;
         http_addr = Some(listener.local_addr().map_err(SuiteError::Http)?);
         let shutdown = shutdown.clone();
-        tasks.spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown.cancelled_owned())
-                .await
-                .map_err(SuiteError::Http)
-        });
+        tasks.spawn(
+            async move { server::serve_http(listener, router, shutdown).await.map_err(SuiteError::Http) },
+        );
     }
 
     Ok(RunningSuite { grpc_addr, http_addr, roster, seeded, shutdown, tasks })

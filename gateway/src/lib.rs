@@ -58,6 +58,9 @@ pub(crate) struct Gateway {
     pub(crate) auth: Authenticator,
     pub(crate) body_limit: usize,
     pub(crate) default_deadline: Duration,
+    /// `/package.Service/Method` of the RPCs whose request is a stream; every other
+    /// passthrough request is one message, read whole before it is forwarded.
+    pub(crate) client_streaming: std::collections::HashSet<String>,
     openapi: Bytes,
 }
 
@@ -88,6 +91,12 @@ pub async fn router(
         auth,
         body_limit: settings.body_limit_bytes,
         default_deadline: Duration::from_millis(settings.default_deadline_ms.max(1)),
+        client_streaming: pool
+            .services()
+            .flat_map(|s| s.methods().collect::<Vec<_>>())
+            .filter(|m| m.is_client_streaming())
+            .map(|m| format!("/{}/{}", m.parent_service().full_name(), m.name()))
+            .collect(),
         openapi: Bytes::from(openapi),
     });
     Ok(Router::new()

@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::response::Response;
 use http::Request;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 use crate::Gateway;
@@ -42,7 +43,23 @@ pub async fn forward(gw: &Gateway, mut req: Request<Body>) -> Response {
     };
     cadre_kit::telemetry::inject_current(req.headers_mut());
     let (parts, body) = req.into_parts();
-    let body = tonic::body::Body::new(http_body_util::Limited::new(body, gw.body_limit));
+    let body = http_body_util::Limited::new(body, gw.body_limit);
+    let body = if gw.client_streaming.contains(parts.uri.path()) {
+        tonic::body::Body::new(body)
+    } else {
+        // One message: read it whole so it leaves in a single frame that ends the stream,
+        // instead of data followed by an empty end-of-stream frame.
+        match body.collect().await {
+            Ok(collected) => tonic::body::Body::new(http_body_util::Full::new(collected.to_bytes())),
+            Err(e) => {
+                let status = tonic::Status::resource_exhausted(format!(
+                    "request body over the gateway's limit of {} bytes: {e}",
+                    gw.body_limit
+                ));
+                return labelled(status.into_http(), &label);
+            }
+        }
+    };
     let resp = match upstream.channel.clone().oneshot(Request::from_parts(parts, body)).await {
         Ok(resp) => {
             // The permit lives until the response body (and its trailers) is done.

@@ -94,9 +94,10 @@ impl GrpcHost {
         // Known from the first call on: the databases are asked once before serving.
         set_all(&reporter, &self.names, current_status(&self.databases, &shutdown).await).await;
         let watcher = tokio::spawn(watch_health(reporter, self.names, self.databases, shutdown.clone()));
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        // Small unary replies must not wait for delayed ACKs (Nagle): no-delay on every
+        // accepted connection (the builder's own setting applies only when it binds).
+        let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let result = tonic::transport::Server::builder()
-            .tcp_nodelay(true)
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             // Metrics and a trace span around every call, health checks included.
             .layer(GrpcServerLayer::new(metrics))
@@ -151,15 +152,30 @@ async fn watch_health(
     }
 }
 
-/// Serves a small HTTP router (e.g. `/metrics`) until shutdown, logging a failure.
+/// Serves an HTTP router (the gateway, `/metrics`) until shutdown, finishing the
+/// requests in flight; no-delay on every connection, as for gRPC.
+pub async fn serve_http(
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown: Shutdown,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("could not set TCP_NODELAY: {e}");
+        }
+    });
+    axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await
+}
+
+/// Serves a small HTTP router (e.g. `/metrics`) in the background, logging a failure.
 pub fn spawn_http(
     listener: TcpListener,
     router: axum::Router,
     shutdown: Shutdown,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await
-        {
+        if let Err(e) = serve_http(listener, router, shutdown).await {
             tracing::error!("HTTP server failed: {e}");
         }
     })
