@@ -4,15 +4,28 @@
 
 use std::path::PathBuf;
 
-const PROTOS: &[&str] =
-    &["cadre/api/v1/annotations.proto", "cadre/audit/v1/audit.proto", "cadre/roster/v1/roster.proto"];
+/// Every `.proto` under `cadre/`: a new file needs no change here.
+fn protos(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            protos(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "proto") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=cadre");
     let mut compiler = protox::Compiler::new(["."])?;
     compiler.include_imports(true);
     compiler.include_source_info(true);
-    compiler.open_files(PROTOS)?;
+    let mut files = Vec::new();
+    protos(std::path::Path::new("cadre"), &mut files)?;
+    files.sort();
+    compiler.open_files(files)?;
 
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     // `encode_file_descriptor_set` keeps extension options (our HTTP rules), which a

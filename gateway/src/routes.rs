@@ -177,6 +177,12 @@ impl RouteTable {
                 if !options.has_extension(&ext) {
                     continue;
                 }
+                if rpc.is_client_streaming() || rpc.is_server_streaming() {
+                    return Err(GatewayError::Descriptor(format!(
+                        "{}: a streaming RPC cannot have an HTTP rule (REST is unary; use gRPC)",
+                        rpc.full_name()
+                    )));
+                }
                 let value = options.get_extension(&ext);
                 let Some(rule) = value.as_message() else { continue };
                 let mut pattern = None;

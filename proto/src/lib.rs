@@ -19,6 +19,12 @@ pub mod audit {
     }
 }
 
+pub mod changes {
+    pub mod v1 {
+        tonic::include_proto!("cadre.changes.v1");
+    }
+}
+
 pub mod roster {
     pub mod v1 {
         tonic::include_proto!("cadre.roster.v1");

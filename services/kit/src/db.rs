@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -61,8 +62,10 @@ pub struct Migration {
 
 /// The kit's own tables (audit chain, idempotency); versions below 1000 are the kit's,
 /// services use date-like versions (e.g. 2026112301).
-pub const KIT_MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, description: "kit", sql: include_str!("../migrations/0001_kit.sql") }];
+pub const KIT_MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, description: "kit", sql: include_str!("../migrations/0001_kit.sql") },
+    Migration { version: 2, description: "kit changes", sql: include_str!("../migrations/0002_changes.sql") },
+];
 
 #[derive(Debug)]
 struct Embedded(Vec<Migration>);
@@ -92,6 +95,9 @@ impl<'s> MigrationSource<'s> for Embedded {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// Woken after a transaction that wrote change-feed rows commits (in this process;
+    /// watchers also poll, for writes by other replicas).
+    changed: Arc<tokio::sync::Notify>,
 }
 
 impl Db {
@@ -134,7 +140,7 @@ impl Db {
             .connect(&url)
             .await
             .map_err(DbError::Connect)?;
-        Ok(Self { pool, backend })
+        Ok(Self { pool, backend, changed: Arc::default() })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -151,6 +157,11 @@ impl Db {
         let migrator = Migrator::new(Embedded(all)).await?;
         migrator.run(&self.pool).await?;
         Ok(())
+    }
+
+    /// Resolves after the next local commit that recorded changes.
+    pub(crate) fn changed(&self) -> Arc<tokio::sync::Notify> {
+        self.changed.clone()
     }
 
     /// Whether the database answers within two seconds (health checks).
@@ -170,7 +181,7 @@ impl Db {
         // Locks the chain row until commit (a no-op update is a row lock on PostgreSQL).
         let row = sqlx::query(
             "UPDATE kit_chain SET last_sequence = last_sequence WHERE id = 1 \
-             RETURNING last_sequence, last_hash",
+             RETURNING last_sequence, last_hash, last_change",
         )
         .fetch_one(&mut *tx)
         .await?;
@@ -178,6 +189,9 @@ impl Db {
             tx,
             last_sequence: row.try_get(0)?,
             last_hash: row.try_get(1)?,
+            last_change: row.try_get(2)?,
+            changes_recorded: false,
+            changed: self.changed.clone(),
             appended: false,
             now: Utc::now(),
         })
@@ -196,6 +210,9 @@ pub struct WriteTx {
     tx: Transaction<'static, Any>,
     pub(crate) last_sequence: i64,
     pub(crate) last_hash: String,
+    pub(crate) last_change: i64,
+    changes_recorded: bool,
+    changed: Arc<tokio::sync::Notify>,
     pub(crate) appended: bool,
     now: DateTime<Utc>,
 }
@@ -218,15 +235,35 @@ impl WriteTx {
         self.last_sequence
     }
 
+    /// The position the next change-feed row gets.
+    pub fn next_change(&mut self) -> i64 {
+        self.last_change += 1;
+        self.appended = true;
+        self.changes_recorded = true;
+        self.last_change
+    }
+
+    /// The sequence of the audit entry appended last in this transaction.
+    pub fn current_sequence(&self) -> i64 {
+        self.last_sequence
+    }
+
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
         if self.appended {
-            sqlx::query("UPDATE kit_chain SET last_sequence = $1, last_hash = $2 WHERE id = 1")
-                .bind(self.last_sequence)
-                .bind(self.last_hash.clone())
-                .execute(&mut *self.tx)
-                .await?;
+            sqlx::query(
+                "UPDATE kit_chain SET last_sequence = $1, last_hash = $2, last_change = $3 WHERE id = 1",
+            )
+            .bind(self.last_sequence)
+            .bind(self.last_hash.clone())
+            .bind(self.last_change)
+            .execute(&mut *self.tx)
+            .await?;
         }
-        self.tx.commit().await
+        self.tx.commit().await?;
+        if self.changes_recorded {
+            self.changed.notify_waiters();
+        }
+        Ok(())
     }
 }
 

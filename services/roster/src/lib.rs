@@ -17,8 +17,8 @@ use cadre_kit::pii::PiiCipher;
 use cadre_kit::server::GrpcHost;
 use cadre_proto::roster::v1::{
     analytics_service_server::AnalyticsServiceServer, audit_service_server::AuditServiceServer,
-    cadre_service_server::CadreServiceServer, post_service_server::PostServiceServer,
-    region_service_server::RegionServiceServer,
+    cadre_service_server::CadreServiceServer, change_service_server::ChangeServiceServer,
+    post_service_server::PostServiceServer, region_service_server::RegionServiceServer,
 };
 
 pub use api::RosterApi;
@@ -73,7 +73,8 @@ impl RosterApi {
             .add(CadreServiceServer::with_interceptor(self.clone(), check.clone()))
             .add(PostServiceServer::with_interceptor(self.clone(), check.clone()))
             .add(AnalyticsServiceServer::with_interceptor(self.clone(), check.clone()))
-            .add(AuditServiceServer::with_interceptor(self.clone(), check))
+            .add(AuditServiceServer::with_interceptor(self.clone(), check.clone()))
+            .add(ChangeServiceServer::with_interceptor(self.clone(), check))
             .depends_on(self.db.clone());
     }
 }

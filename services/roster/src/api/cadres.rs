@@ -5,6 +5,7 @@
 use chrono::Months;
 
 use cadre_kit::audit::{self, AuditRecord, prost_types_timestamp};
+use cadre_kit::changes::{self, Mutation, Operation};
 use cadre_kit::db::{Db, from_micros};
 use cadre_kit::pagination::Page;
 use cadre_kit::pii::{self, PiiCipher};
@@ -219,13 +220,16 @@ impl CadreService for RosterApi {
                 let now = cadre_kit::db::to_micros(tx.now());
                 let row = row_from_fields(&pii, uuid::Uuid::now_v7().to_string(), &fields, 1, now, now);
                 store::insert_cadre(tx.conn(), &row).await?;
-                audit::append(
+                changes::record_mutation(
                     tx,
                     &principal,
-                    AuditRecord {
+                    Mutation {
                         action: "cadre.roster.v1.CadreService/CreateCadre",
-                        target: &format!("cadre/{}", row.id),
+                        entity: "cadre",
+                        key: &row.id,
+                        operation: Operation::Created,
                         region_code: &row.region_code,
+                        revision: row.revision,
                         detail: serde_json::json!({ "name": row.name }),
                     },
                 )
@@ -302,13 +306,16 @@ impl CadreService for RosterApi {
                     }
                     .into());
                 }
-                audit::append(
+                changes::record_mutation(
                     tx,
                     &principal,
-                    AuditRecord {
+                    Mutation {
                         action: "cadre.roster.v1.CadreService/UpdateCadre",
-                        target: &format!("cadre/{id}"),
+                        entity: "cadre",
+                        key: &id,
+                        operation: Operation::Updated,
                         region_code: &new_row.region_code,
+                        revision: new_row.revision,
                         detail: serde_json::json!({ "fields": paths, "revision": new_row.revision }),
                     },
                 )

@@ -4,6 +4,7 @@
 mod analytics;
 mod audit;
 mod cadres;
+mod changes;
 mod posts;
 mod regions;
 

@@ -1,7 +1,7 @@
 //! PostService: appointments and ends of posts within terms, vacancies and
 //! one-shoulder villages.
 
-use cadre_kit::audit::{self, AuditRecord};
+use cadre_kit::changes::{self, Mutation, Operation};
 use cadre_kit::db::to_micros;
 use cadre_kit::pagination::Page;
 use cadre_kit::{ApiError, RegionCode};
@@ -94,13 +94,16 @@ impl PostService for RosterApi {
                 };
                 let now = to_micros(tx.now());
                 store::insert_post(tx.conn(), &row, now).await?;
-                audit::append(
+                changes::record_mutation(
                     tx,
                     &principal,
-                    AuditRecord {
+                    Mutation {
                         action: "cadre.roster.v1.PostService/AppointPost",
-                        target: &format!("post/{}", row.id),
+                        entity: "post",
+                        key: &row.id,
+                        operation: Operation::Created,
                         region_code: &row.region_code,
+                        revision: 1,
                         detail: serde_json::json!({
                             "cadre_id": row.cadre_id, "kind": kind.as_str_name(), "term": req.term, "start_date": row.start_date
                         }),
@@ -142,13 +145,16 @@ impl PostService for RosterApi {
                 posts::check_end(&held, end)?;
                 let now = to_micros(tx.now());
                 store::end_post(tx.conn(), &row.id, &dates::format(end), &reason, now).await?;
-                audit::append(
+                changes::record_mutation(
                     tx,
                     &principal,
-                    AuditRecord {
+                    Mutation {
                         action: "cadre.roster.v1.PostService/EndPost",
-                        target: &format!("post/{}", row.id),
+                        entity: "post",
+                        key: &row.id,
+                        operation: Operation::Updated,
                         region_code: &row.region_code,
+                        revision: row.revision + 1,
                         detail: serde_json::json!({ "end_date": dates::format(end), "reason": reason }),
                     },
                 )

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use cadre_kit::audit::{self, AuditRecord};
+use cadre_kit::changes::{self, Mutation, Operation};
 use cadre_kit::db::to_micros;
 use cadre_kit::pagination::Page;
 use cadre_kit::{ApiError, RegionCode, RegionLevel};
@@ -101,7 +101,7 @@ impl RegionService for RosterApi {
                             };
                             store::insert_region(tx.conn(), &row, now).await?;
                             out.created += 1;
-                            Some("created")
+                            Some(("created", row.revision))
                         }
                         Some(old) if old.name == r.name && old.village_type == r.village_type => {
                             out.unchanged += 1;
@@ -116,17 +116,20 @@ impl RegionService for RosterApi {
                             };
                             store::update_region(tx.conn(), &row, now).await?;
                             out.updated += 1;
-                            Some("updated")
+                            Some(("updated", row.revision))
                         }
                     };
-                    if let Some(action) = action {
-                        audit::append(
+                    if let Some((action, revision)) = action {
+                        changes::record_mutation(
                             tx,
                             &principal,
-                            AuditRecord {
+                            Mutation {
                                 action: "cadre.roster.v1.RegionService/UpsertRegions",
-                                target: &format!("region/{code}"),
+                                entity: "region",
+                                key: &code,
+                                operation: if action == "created" { Operation::Created } else { Operation::Updated },
                                 region_code: &code,
+                                revision,
                                 detail: serde_json::json!({ "result": action, "name": r.name, "village_type": r.village_type }),
                             },
                         )

@@ -1,0 +1,312 @@
+//! The change feed (outbox): every mutation records which records it changed, in its
+//! own transaction, at gap-free positions in commit order. Readers page through it
+//! (`list`) or follow it (`watch`), from any position, filtered to their jurisdiction.
+//! Rows name the record, never its content: a consumer fetches what it needs through
+//! the normal, jurisdiction-checked and PII-masked API.
+
+use std::time::Duration;
+
+use cadre_proto::changes::v1 as cpb;
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+use sqlx::Row;
+
+use crate::db::{Db, WriteTx, from_micros, like_prefix, to_micros};
+use crate::error::ApiError;
+use crate::principal::Principal;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Created,
+    Updated,
+    Deleted,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Created => "created",
+            Operation::Updated => "updated",
+            Operation::Deleted => "deleted",
+        }
+    }
+}
+
+/// What a mutation records for each record it changed.
+#[derive(Debug, Clone, Copy)]
+pub struct ChangeRecord<'a> {
+    /// e.g. "cadre", "post", "region".
+    pub entity: &'a str,
+    pub key: &'a str,
+    pub operation: Operation,
+    /// The record's region (decides who may see the change).
+    pub region_code: &'a str,
+    /// The record's revision after the change (0 when it has none).
+    pub revision: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub position: i64,
+    pub recorded_at: DateTime<Utc>,
+    pub entity: String,
+    pub key: String,
+    pub operation: String,
+    pub region_code: String,
+    pub revision: i64,
+    /// The audit entry of the mutation that made the change.
+    pub audit_sequence: i64,
+}
+
+/// Records one change in the mutation's transaction; returns its position.
+pub async fn record(tx: &mut WriteTx, change: ChangeRecord<'_>) -> Result<i64, sqlx::Error> {
+    let position = tx.next_change();
+    let at = to_micros(tx.now());
+    let audit_sequence = tx.current_sequence();
+    sqlx::query(
+        "INSERT INTO kit_changes (position, recorded_at, entity, entity_key, operation, region_code, revision, \
+         audit_sequence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(position)
+    .bind(at)
+    .bind(change.entity.to_string())
+    .bind(change.key.to_string())
+    .bind(change.operation.as_str())
+    .bind(change.region_code.to_string())
+    .bind(change.revision)
+    .bind(audit_sequence)
+    .execute(tx.conn())
+    .await?;
+    Ok(position)
+}
+
+/// One mutation of one record, as every service writes it: its audit entry (action,
+/// actor, detail) and its change-feed row, in the mutation's transaction.
+#[derive(Debug, Clone)]
+pub struct Mutation<'a> {
+    /// The full RPC name, e.g. "cadre.roster.v1.CadreService/CreateCadre".
+    pub action: &'a str,
+    pub entity: &'a str,
+    pub key: &'a str,
+    pub operation: Operation,
+    pub region_code: &'a str,
+    pub revision: i64,
+    pub detail: serde_json::Value,
+}
+
+pub async fn record_mutation(
+    tx: &mut WriteTx,
+    actor: &Principal,
+    m: Mutation<'_>,
+) -> Result<(), sqlx::Error> {
+    let target = format!("{}/{}", m.entity, m.key);
+    crate::audit::append(
+        tx,
+        actor,
+        crate::audit::AuditRecord {
+            action: m.action,
+            target: &target,
+            region_code: m.region_code,
+            detail: m.detail,
+        },
+    )
+    .await?;
+    let change = ChangeRecord {
+        entity: m.entity,
+        key: m.key,
+        operation: m.operation,
+        region_code: m.region_code,
+        revision: m.revision,
+    };
+    record(tx, change).await?;
+    Ok(())
+}
+
+/// Up to `limit` changes after `after` whose region starts with `region_prefix`.
+pub async fn list(db: &Db, after: i64, region_prefix: &str, limit: i64) -> Result<Vec<Change>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT position, recorded_at, entity, entity_key, operation, region_code, revision, audit_sequence \
+         FROM kit_changes WHERE position > $1 AND region_code LIKE $2 ESCAPE '\\' ORDER BY position LIMIT $3",
+    )
+    .bind(after)
+    .bind(like_prefix(region_prefix))
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Change {
+                position: r.try_get(0)?,
+                recorded_at: from_micros(r.try_get(1)?),
+                entity: r.try_get(2)?,
+                key: r.try_get(3)?,
+                operation: r.try_get(4)?,
+                region_code: r.try_get(5)?,
+                revision: r.try_get(6)?,
+                audit_sequence: r.try_get(7)?,
+            })
+        })
+        .collect()
+}
+
+/// The position of the last committed change (0 for none).
+pub async fn head(db: &Db) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT last_change FROM kit_chain WHERE id = 1").fetch_one(db.pool()).await?.try_get(0)
+}
+
+/// How often a watcher looks for changes committed by other processes.
+pub const WATCH_POLL: Duration = Duration::from_millis(500);
+const WATCH_BATCH: i64 = 500;
+
+/// Every change after `after` under `region_prefix`, then each new one as it commits,
+/// until the stream is dropped. Ends with the error if the database fails.
+pub fn watch(db: Db, after: i64, region_prefix: String) -> impl Stream<Item = Result<Change, sqlx::Error>> {
+    let changed = db.changed();
+    let state = (db, after, region_prefix, std::collections::VecDeque::<Change>::new(), false);
+    futures::stream::unfold(state, move |(db, mut after, prefix, mut queue, failed)| {
+        let changed = changed.clone();
+        async move {
+            if failed {
+                return None;
+            }
+            loop {
+                if let Some(next) = queue.pop_front() {
+                    return Some((Ok(next), (db, after, prefix, queue, false)));
+                }
+                // Register before reading, so a commit between the read and the wait wakes us.
+                let notified = changed.notified();
+                match list(&db, after, &prefix, WATCH_BATCH).await {
+                    Ok(batch) if !batch.is_empty() => {
+                        after = batch.last().map_or(after, |c| c.position);
+                        queue.extend(batch);
+                    }
+                    Ok(_) => {
+                        let _ = tokio::time::timeout(WATCH_POLL, notified).await;
+                    }
+                    Err(e) => return Some((Err(e), (db, after, prefix, queue, true))),
+                }
+            }
+        }
+    })
+}
+
+impl From<Change> for cpb::Change {
+    fn from(c: Change) -> Self {
+        cpb::Change {
+            position: c.position,
+            recorded_at: Some(crate::audit::prost_types_timestamp(c.recorded_at)),
+            entity: c.entity,
+            key: c.key,
+            operation: c.operation,
+            region_code: c.region_code,
+            revision: c.revision,
+            audit_sequence: c.audit_sequence,
+        }
+    }
+}
+
+const DEFAULT_PAGE: i32 = 100;
+const MAX_PAGE: i32 = 1000;
+
+/// `ListChanges` of any service: a page of its feed within the caller's jurisdiction.
+pub async fn list_for(
+    db: &Db,
+    principal: &Principal,
+    req: &cpb::ListChangesRequest,
+) -> Result<cpb::ListChangesResponse, ApiError> {
+    let scope = principal.scope("region_code", &req.region_code)?;
+    if req.after_position < 0 {
+        return Err(ApiError::invalid("after_position", "must not be negative"));
+    }
+    let size = match req.page_size {
+        0 => DEFAULT_PAGE,
+        n if (1..=MAX_PAGE).contains(&n) => n,
+        n => return Err(ApiError::invalid("page_size", format!("must be within 1..={MAX_PAGE}, got {n}"))),
+    };
+    let head = head(db).await?;
+    let changes = list(db, req.after_position, scope.prefix(), i64::from(size)).await?;
+    // Nothing more in this region up to the head: the next poll may start at the head.
+    let next_after_position = match changes.last() {
+        Some(last) => last.position,
+        None => head.max(req.after_position),
+    };
+    Ok(cpb::ListChangesResponse {
+        changes: changes.into_iter().map(Into::into).collect(),
+        next_after_position,
+        head_position: head,
+    })
+}
+
+/// `WatchChanges` of any service: the stream to return, within the caller's jurisdiction.
+pub fn watch_for(
+    db: &Db,
+    principal: &Principal,
+    req: &cpb::WatchChangesRequest,
+) -> Result<impl Stream<Item = Result<cpb::Change, tonic::Status>> + Send + 'static, ApiError> {
+    let scope = principal.scope("region_code", &req.region_code)?;
+    if req.after_position < 0 {
+        return Err(ApiError::invalid("after_position", "must not be negative"));
+    }
+    Ok(watch(db.clone(), req.after_position, scope.prefix().to_string())
+        .map(|r| r.map(Into::into).map_err(|e| tonic::Status::from(ApiError::from(e)))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestDb;
+
+    async fn change(db: &Db, key: &str, region: &str) -> i64 {
+        let mut tx = db.write().await.unwrap();
+        let change = ChangeRecord {
+            entity: "cadre",
+            key,
+            operation: Operation::Created,
+            region_code: region,
+            revision: 1,
+        };
+        let position = record(&mut tx, change).await.unwrap();
+        tx.commit().await.unwrap();
+        position
+    }
+
+    #[tokio::test]
+    async fn positions_are_gap_free_and_rolled_back_changes_leave_no_hole() {
+        for db in TestDb::all(&[]).await {
+            assert_eq!(change(&db, "a", "150525100201").await, 1);
+            {
+                let mut tx = db.write().await.unwrap();
+                let c = ChangeRecord {
+                    entity: "cadre",
+                    key: "lost",
+                    operation: Operation::Created,
+                    region_code: "150525100201",
+                    revision: 1,
+                };
+                record(&mut tx, c).await.unwrap();
+                // dropped: rolled back
+            }
+            assert_eq!(change(&db, "b", "150526100201").await, 2);
+            assert_eq!(head(&db).await.unwrap(), 2);
+            let mine = list(&db, 0, "150525", 10).await.unwrap();
+            assert_eq!(mine.iter().map(|c| c.key.as_str()).collect::<Vec<_>>(), ["a"]);
+            assert_eq!(list(&db, 1, "15", 10).await.unwrap()[0].key, "b");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_watcher_sees_the_backlog_then_new_commits_in_its_region() {
+        let db = TestDb::sqlite(&[]).await;
+        change(&db, "old", "150525100201").await;
+        let mut stream = Box::pin(watch(db.db().clone(), 0, "150525".into()));
+        assert_eq!(stream.next().await.unwrap().unwrap().key, "old");
+        let writer = db.db().clone();
+        tokio::spawn(async move {
+            change(&writer, "elsewhere", "150526100201").await;
+            change(&writer, "new", "150525100202").await;
+        });
+        let next =
+            tokio::time::timeout(Duration::from_secs(5), stream.next()).await.unwrap().unwrap().unwrap();
+        assert_eq!((next.key.as_str(), next.position), ("new", 3));
+    }
+}

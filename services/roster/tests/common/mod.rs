@@ -1,0 +1,130 @@
+//! What every roster service test starts from: the service on port 0 over a test
+//! database, tokens for a county administrator (with and without PII), the next
+//! county's administrator and a province administrator, and a small region tree.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use cadre_kit::auth::{Authenticator, issue_dev_token};
+use cadre_kit::config::{AuthSettings, PiiSettings};
+use cadre_kit::metrics::Metrics;
+use cadre_kit::pii::PiiCipher;
+use cadre_kit::resident_id::build;
+use cadre_kit::server::GrpcHost;
+use cadre_kit::shutdown::Shutdown;
+use cadre_kit::testing::TestDb;
+use cadre_kit::{RegionCode, Role};
+use cadre_proto::roster::v1 as pb;
+use cadre_proto::roster::v1::region_service_client::RegionServiceClient;
+use chrono::NaiveDate;
+use tonic::Request;
+use tonic::transport::Channel;
+
+pub const COUNTY: &str = "150525000000";
+pub const NEXT_COUNTY: &str = "150526000000";
+pub const VILLAGE: &str = "150525100201";
+
+/// A running roster service; `stop` drains it.
+pub struct Service {
+    pub channel: Channel,
+    pub shutdown: Shutdown,
+    pub served: tokio::task::JoinHandle<()>,
+    pub admin: String,
+    pub admin_pii: String,
+    pub neighbour: String,
+    pub province: String,
+}
+
+pub async fn start(db: &TestDb) -> Service {
+    let auth_settings = AuthSettings::default();
+    let auth = Authenticator::from_settings(&auth_settings).await.unwrap();
+    let api = cadre_roster::RosterApi::new(
+        db.db().clone(),
+        PiiCipher::from_settings(&PiiSettings::default()).unwrap(),
+    );
+    let mut host = GrpcHost::new();
+    api.add_to(&mut host, &auth);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = Shutdown::new();
+    let served = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move { host.serve(listener, Metrics::new(), shutdown).await.unwrap() }
+    });
+    let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let token = |roles: &[Role], region: &str| {
+        issue_dev_token(
+            &auth_settings.dev_secret,
+            "tester",
+            roles,
+            &RegionCode::parse(region).unwrap(),
+            Duration::from_secs(600),
+        )
+        .unwrap()
+    };
+    Service {
+        channel,
+        shutdown,
+        served,
+        admin: token(&[Role::CountyAdmin], COUNTY),
+        admin_pii: token(&[Role::CountyAdmin, Role::Pii], COUNTY),
+        neighbour: token(&[Role::CountyAdmin], NEXT_COUNTY),
+        province: token(&[Role::ProvinceAdmin], "150000000000"),
+    }
+}
+
+pub fn req<T>(token: &str, message: T) -> Request<T> {
+    let mut r = Request::new(message);
+    r.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    r
+}
+
+pub fn keyed<T>(token: &str, key: &str, message: T) -> Request<T> {
+    let mut r = req(token, message);
+    r.metadata_mut().insert("idempotency-key", key.parse().unwrap());
+    r
+}
+
+pub fn region(code: &str, name: &str) -> pb::Region {
+    pb::Region { code: code.into(), name: name.into(), ..Default::default() }
+}
+
+pub fn id_number(seq: u16) -> String {
+    build("150525", NaiveDate::from_ymd_opt(1985, 3, 14).unwrap(), seq).as_str().to_string()
+}
+
+pub fn cadre(name: &str, seq: u16) -> pb::Cadre {
+    pb::Cadre {
+        region_code: VILLAGE.into(),
+        name: name.into(),
+        id_number: id_number(seq),
+        ethnicity: "蒙古族".into(),
+        phone: "13912345678".into(),
+        political_status: pb::PoliticalStatus::PartyMember as i32,
+        education: pb::Education::College as i32,
+        ..Default::default()
+    }
+}
+
+pub async fn seed_regions(s: &Service) {
+    let mut regions = RegionServiceClient::new(s.channel.clone());
+    let all = vec![
+        region("150000000000", "内蒙古自治区"),
+        region("150500000000", "通辽市"),
+        region(COUNTY, "奈曼旗"),
+        region("150525100000", "大沁他拉镇"),
+        pb::Region { village_type: "demonstration".into(), ..region(VILLAGE, "白音他拉嘎查") },
+        region("150525100202", "东村"),
+        region(NEXT_COUNTY, "扎鲁特旗"),
+    ];
+    let out =
+        regions.upsert_regions(req(&s.province, pb::UpsertRegionsRequest { regions: all })).await.unwrap();
+    assert_eq!(out.into_inner().created, 7);
+}
+
+impl Service {
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.served.await.unwrap();
+    }
+}
