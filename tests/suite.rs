@@ -256,6 +256,24 @@ async fn a_county_administrators_day(s: &Suite) {
     assert!(got.pii_masked);
     assert_eq!(got.current_posts.len(), 2);
 
+    // The change feed: paged over REST, followed over gRPC through the gateway.
+    let (status, changes) = s.get("/v1/roster/changes?pageSize=1000", &county).await;
+    assert_eq!(status, 200, "{changes}");
+    let head: i64 = changes["headPosition"].as_str().unwrap().parse().unwrap();
+    let cadre_changes: Vec<&Value> =
+        changes["changes"].as_array().unwrap().iter().filter(|c| c["entity"] == "cadre").collect();
+    assert_eq!(cadre_changes.len(), 2, "{changes}");
+    let mut feed = pb::change_service_client::ChangeServiceClient::connect(s.base.clone()).await.unwrap();
+    let mut req = tonic::Request::new(cadre_proto::changes::v1::WatchChangesRequest {
+        after_position: head - 1,
+        region_code: String::new(),
+    });
+    req.metadata_mut().insert("authorization", format!("Bearer {county}").parse().unwrap());
+    let mut stream = feed.watch_changes(req).await.unwrap().into_inner();
+    let last =
+        tokio::time::timeout(Duration::from_secs(5), stream.message()).await.unwrap().unwrap().unwrap();
+    assert_eq!(last.position, head);
+
     // With the PII role the ID number is shown, and the read is audited.
     let (_, revealed) = s.get(&format!("/v1/cadres/{cadre_id}"), &county_pii).await;
     assert_eq!(revealed["idNumber"], secretary_id);

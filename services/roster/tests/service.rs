@@ -337,3 +337,83 @@ async fn health_tells_the_truth_while_draining() {
     s.shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(10), s.served).await.expect("drains promptly").unwrap();
 }
+
+#[tokio::test]
+async fn the_change_feed_pages_and_follows_mutations_within_the_callers_region() {
+    use cadre_proto::changes::v1 as cpb;
+    use cadre_proto::roster::v1::change_service_client::ChangeServiceClient;
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = start(&db).await;
+        seed_regions(&s).await;
+        let mut cadres = CadreServiceClient::new(s.channel.clone());
+        let mut feed = ChangeServiceClient::new(s.channel.clone());
+        let created = cadres
+            .create_cadre(req(&s.admin, pb::CreateCadreRequest { cadre: Some(cadre("巴特尔", 11)) }))
+            .await
+            .unwrap()
+            .into_inner();
+
+        // The county sees its four regions and the cadre, in order; next door sees its own.
+        let page = |token: &str, after: i64, size: i32| {
+            req(
+                token,
+                cpb::ListChangesRequest { after_position: after, page_size: size, ..Default::default() },
+            )
+        };
+        let mine = feed.list_changes(page(&s.admin, 0, 0)).await.unwrap().into_inner();
+        let keys: Vec<_> = mine.changes.iter().map(|c| (c.entity.as_str(), c.key.as_str())).collect();
+        assert_eq!(
+            keys,
+            [
+                ("region", COUNTY),
+                ("region", "150525100000"),
+                ("region", VILLAGE),
+                ("region", "150525100202"),
+                ("cadre", created.id.as_str())
+            ]
+        );
+        assert!(mine.changes.windows(2).all(|w| w[0].position < w[1].position));
+        assert_eq!((mine.next_after_position, mine.head_position), (8, 8));
+        let theirs = feed.list_changes(page(&s.neighbour, 0, 0)).await.unwrap().into_inner();
+        assert_eq!(theirs.changes.len(), 1);
+        // Paging: two at a time, resuming from the position returned.
+        let first = feed.list_changes(page(&s.admin, 0, 2)).await.unwrap().into_inner();
+        let second =
+            feed.list_changes(page(&s.admin, first.next_after_position, 2)).await.unwrap().into_inner();
+        assert_eq!(second.changes[0].key, VILLAGE);
+        let bad = feed.list_changes(page(&s.admin, -1, 0)).await.unwrap_err();
+        assert!(bad.message().starts_with("after_position"), "{bad:?}");
+        let denied = feed
+            .list_changes(req(
+                &s.admin,
+                cpb::ListChangesRequest { region_code: NEXT_COUNTY.into(), ..Default::default() },
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(denied.code(), Code::PermissionDenied);
+
+        // Following from the head: a new commit arrives on the open stream.
+        let mut stream = feed
+            .watch_changes(req(
+                &s.admin,
+                cpb::WatchChangesRequest { after_position: 8, ..Default::default() },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        let another = cadres
+            .create_cadre(req(&s.admin, pb::CreateCadreRequest { cadre: Some(cadre("其其格", 12)) }))
+            .await
+            .unwrap()
+            .into_inner();
+        let next =
+            tokio::time::timeout(Duration::from_secs(5), stream.message()).await.unwrap().unwrap().unwrap();
+        assert_eq!(
+            (next.entity.as_str(), next.key.as_str(), next.operation.as_str()),
+            ("cadre", another.id.as_str(), "created")
+        );
+        assert_eq!(next.position, 9);
+        drop(stream);
+        s.stop().await;
+    }
+}
