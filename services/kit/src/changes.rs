@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use sqlx::Row;
 
+use crate::bulk;
 use crate::db::{Db, WriteTx, from_micros, like_prefix, to_micros};
 use crate::error::ApiError;
 use crate::principal::Principal;
@@ -60,24 +61,39 @@ pub struct Change {
 
 /// Records one change in the mutation's transaction; returns its position.
 pub async fn record(tx: &mut WriteTx, change: ChangeRecord<'_>) -> Result<i64, sqlx::Error> {
-    let position = tx.next_change();
+    record_many(tx, &[change]).await?;
+    Ok(tx.last_change)
+}
+
+const CHANGE_COLUMNS: &str =
+    "position, recorded_at, entity, entity_key, operation, region_code, revision, audit_sequence";
+const CHANGE_FIELDS: usize = 8;
+
+/// Records many changes (an import's) with batched statements, at consecutive positions.
+pub async fn record_many(tx: &mut WriteTx, changes: &[ChangeRecord<'_>]) -> Result<(), sqlx::Error> {
     let at = to_micros(tx.now());
     let audit_sequence = tx.current_sequence();
-    sqlx::query(
-        "INSERT INTO kit_changes (position, recorded_at, entity, entity_key, operation, region_code, revision, \
-         audit_sequence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(position)
-    .bind(at)
-    .bind(change.entity.to_string())
-    .bind(change.key.to_string())
-    .bind(change.operation.as_str())
-    .bind(change.region_code.to_string())
-    .bind(change.revision)
-    .bind(audit_sequence)
-    .execute(tx.conn())
-    .await?;
-    Ok(position)
+    let backend = tx.backend();
+    for chunk in changes.chunks(bulk::rows_per_statement(backend, CHANGE_FIELDS, 4000)) {
+        let sql = format!(
+            "INSERT INTO kit_changes ({CHANGE_COLUMNS}) VALUES {}",
+            bulk::values_placeholders(chunk.len(), CHANGE_FIELDS)
+        );
+        let mut q = sqlx::query(&sql);
+        for c in chunk {
+            q = q
+                .bind(tx.next_change())
+                .bind(at)
+                .bind(c.entity.to_string())
+                .bind(c.key.to_string())
+                .bind(c.operation.as_str())
+                .bind(c.region_code.to_string())
+                .bind(c.revision)
+                .bind(audit_sequence);
+        }
+        q.execute(tx.conn()).await?;
+    }
+    Ok(())
 }
 
 /// One mutation of one record, as every service writes it: its audit entry (action,

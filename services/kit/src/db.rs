@@ -192,6 +192,7 @@ impl Db {
             last_change: row.try_get(2)?,
             changes_recorded: false,
             changed: self.changed.clone(),
+            backend: self.backend,
             appended: false,
             now: Utc::now(),
         })
@@ -213,6 +214,7 @@ pub struct WriteTx {
     pub(crate) last_change: i64,
     changes_recorded: bool,
     changed: Arc<tokio::sync::Notify>,
+    backend: Backend,
     pub(crate) appended: bool,
     now: DateTime<Utc>,
 }
@@ -233,6 +235,10 @@ impl WriteTx {
         self.last_sequence += 1;
         self.appended = true;
         self.last_sequence
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// The position the next change-feed row gets.

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bulk;
 pub mod changes;
 pub mod config;
 pub mod db;
