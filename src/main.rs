@@ -1,5 +1,7 @@
 //! `cadre`: one binary that runs any part of the suite, or all of it.
 
+mod transfer_cli;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,11 +59,66 @@ enum Command {
         #[arg(long, default_value_t = 8)]
         ttl_hours: u64,
     },
+    /// Import a roster file (CSV or XLSX in the template) into a running roster over gRPC.
+    Import {
+        /// The file: .csv (UTF-8) or .xlsx.
+        file: PathBuf,
+        /// Check every row and report, storing nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Upsert these regions first (the regions.json `cadre demo` writes).
+        #[arg(long)]
+        regions: Option<PathBuf>,
+        #[command(flatten)]
+        conn: ConnArgs,
+    },
+    /// Export a region's roster in the import template (PII masked unless your token has the pii role).
+    Export {
+        /// Region code; default: your token's jurisdiction.
+        #[arg(long, default_value = "")]
+        region: String,
+        /// csv or xlsx; default: from the output file's extension.
+        #[arg(long)]
+        format: Option<String>,
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+        #[command(flatten)]
+        conn: ConnArgs,
+    },
+    /// Write a deterministic province-scale roster CSV (≈ 6.7 cadres per village) and its regions.json.
+    Demo {
+        #[arg(long, default_value_t = 15_000)]
+        villages: usize,
+        #[arg(long, default_value_t = 2021)]
+        seed: u64,
+        #[arg(long, default_value = "roster.csv")]
+        out: PathBuf,
+        /// Where the regions go; default: regions.json beside --out.
+        #[arg(long)]
+        regions_out: Option<PathBuf>,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
         action: AuditCommand,
     },
+}
+
+/// Where the roster runs and who is calling.
+#[derive(clap::Args)]
+struct ConnArgs {
+    /// A bearer token (`cadre token …`).
+    #[arg(long, env = "CADRE_TOKEN", hide_env_values = true)]
+    token: String,
+    /// The roster's (or the suite's) gRPC address.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    server: String,
+}
+
+impl From<ConnArgs> for transfer_cli::Connection {
+    fn from(a: ConnArgs) -> Self {
+        Self { server: a.server, token: a.token }
+    }
 }
 
 #[derive(Subcommand)]
@@ -137,6 +194,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )?;
             println!("{token}");
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Import { file, dry_run, regions, conn } => {
+            transfer_cli::import(&conn.into(), &file, regions.as_deref(), dry_run).await
+        }
+        Command::Export { region, format, out, conn } => {
+            let out = match format.as_deref() {
+                None => out,
+                Some(f @ ("csv" | "xlsx")) => out.with_extension(f),
+                Some(other) => bail!("--format {other:?}: csv or xlsx"),
+            };
+            transfer_cli::export(&conn.into(), &region, &out).await
+        }
+        Command::Demo { villages, seed, out, regions_out } => {
+            transfer_cli::demo(villages, seed, &out, regions_out)
         }
         Command::Audit { action: AuditCommand::Verify } => {
             let api = cadre_roster::open(&settings).await?;

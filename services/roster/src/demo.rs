@@ -14,6 +14,8 @@ use rand::{Rng, SeedableRng};
 
 use cadre_proto::roster::v1::PostKind as K;
 
+pub mod province;
+
 /// 奈曼旗, under 通辽市, 内蒙古自治区.
 pub const DEMO_COUNTY: &str = "150525000000";
 /// 扎鲁特旗: a second county with a township and two gacha, for jurisdiction denials.
@@ -51,11 +53,11 @@ const TOWNSHIPS: [(&str, &str, usize, usize); 8] = [
     ("202", "白音他拉苏木", 16, 0),
 ];
 // Word lists, space-separated.
-const HAN_PLACE_A: &str = "东 西 南 北 前 后 新 大 小 上 下 中";
-const HAN_PLACE_B: &str = "兴隆 太平 永安 富河 双合 胜利 光明 红星 三合 王家 李家 张家 刘家 四家子 六家子 七家子 \
+pub(crate) const HAN_PLACE_A: &str = "东 西 南 北 前 后 新 大 小 上 下 中";
+pub(crate) const HAN_PLACE_B: &str = "兴隆 太平 永安 富河 双合 胜利 光明 红星 三合 王家 李家 张家 刘家 四家子 六家子 七家子 \
     营子 窝堡 沙沟 柳树 榆树 杏树 土城子 平安";
-const MONG_PLACE_A: &str = "巴彦 乌兰 哈日 呼和 查干 敖包 宝力 塔本 伊和 白音 额勒顺 希勃";
-const MONG_PLACE_B: &str = "塔拉 敖道 花 他拉 图 昭 浩来 格勒 召 哈达 宝力皋";
+pub(crate) const MONG_PLACE_A: &str = "巴彦 乌兰 哈日 呼和 查干 敖包 宝力 塔本 伊和 白音 额勒顺 希勃";
+pub(crate) const MONG_PLACE_B: &str = "塔拉 敖道 花 他拉 图 昭 浩来 格勒 召 哈达 宝力皋";
 const COMMUNITIES: &str = "朝阳 团结 民主 建设 文化 幸福 和平 育新 富康 兴华";
 const HAN_SURNAMES: &str =
     "王 李 张 刘 杨 赵 孙 高 于 马 陈 郭 董 孟 宋 白 田 崔 姜 徐 朱 胡 周 吴 韩 邢 杜 曹 冯 任";
@@ -69,7 +71,7 @@ const MONG_FEMALE: &str = "其其格 萨仁 乌云 斯琴 图雅 娜仁 高娃 �
 const MOBILE_PREFIXES: &str =
     "130 131 132 135 136 138 139 147 150 151 152 155 158 177 180 182 186 187 189 199";
 
-fn region(code: String, name: impl Into<String>, village_type: &str) -> pb::Region {
+pub(crate) fn region(code: String, name: impl Into<String>, village_type: &str) -> pb::Region {
     pb::Region { code, name: name.into(), village_type: village_type.into(), ..Default::default() }
 }
 
@@ -94,23 +96,23 @@ const MEMBER: Profile = Profile { ages: (35, 60), female: 0.08, party: 0.35 };
 const SUPERVISOR: Profile = Profile { ages: (44, 60), female: 0.1, party: 0.8 };
 const SPECIALIST: Profile = Profile { ages: (24, 32), female: 0.4, party: 0.4 };
 
-struct Gen {
-    rng: StdRng,
-    ids: HashSet<String>,
-    phones: HashSet<String>,
-    names: HashSet<String>,
+pub(crate) struct Gen {
+    pub(crate) rng: StdRng,
+    pub(crate) ids: HashSet<String>,
+    pub(crate) phones: HashSet<String>,
+    pub(crate) names: HashSet<String>,
     /// Share of Mongols among the cadres of the township being generated.
-    mongol_share: f64,
+    pub(crate) mongol_share: f64,
 }
 
 impl Gen {
-    fn pick(&mut self, words: &'static str) -> &'static str {
+    pub(crate) fn pick(&mut self, words: &'static str) -> &'static str {
         let words: Vec<&'static str> = words.split_whitespace().collect();
         words.choose(&mut self.rng).expect("non-empty list")
     }
 
     /// A name not used yet in the county, from `make`.
-    fn unique_name(&mut self, mut make: impl FnMut(&mut Self) -> String) -> String {
+    pub(crate) fn unique_name(&mut self, mut make: impl FnMut(&mut Self) -> String) -> String {
         loop {
             let name = make(self);
             if self.names.insert(name.clone()) {
@@ -119,7 +121,7 @@ impl Gen {
         }
     }
 
-    fn village_name(&mut self, mongol: bool) -> String {
+    pub(crate) fn village_name(&mut self, mongol: bool) -> String {
         self.unique_name(|g| {
             if mongol {
                 format!("{}{}嘎查", g.pick(MONG_PLACE_A), g.pick(MONG_PLACE_B))
@@ -129,7 +131,7 @@ impl Gen {
         })
     }
 
-    fn village_type(&mut self) -> &'static str {
+    pub(crate) fn village_type(&mut self) -> &'static str {
         match self.rng.random_range(0..100) {
             0..7 => "key-assistance",
             7..22 => "lifted-out-of-poverty",
@@ -247,7 +249,7 @@ impl Gen {
     }
 
     /// The two committees and other seats of one village, elected in the first half of 2021.
-    fn village_cadres(&mut self, village: &str, one_shoulder: bool, out: &mut Vec<DemoCadre>) {
+    pub(crate) fn village_cadres(&mut self, village: &str, one_shoulder: bool, out: &mut Vec<DemoCadre>) {
         let party_day = day(2021, 1, 10) + Days::new(self.rng.random_range(0..=110));
         let committee_day = party_day + Days::new(self.rng.random_range(7..=45));
         let post = |kind: K| DemoPost {

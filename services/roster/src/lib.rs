@@ -26,11 +26,23 @@ pub use api::RosterApi;
 /// The part's name: database file, gateway upstream, metrics label.
 pub const PART: &str = "roster";
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 2026112301,
-    description: "roster",
-    sql: include_str!("../migrations/2026112301_roster.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 2026112301,
+        description: "roster",
+        sql: include_str!("../migrations/2026112301_roster.sql"),
+    },
+    Migration {
+        version: 2026112302,
+        description: "reserves_staffing",
+        sql: include_str!("../migrations/2026112302_reserves_staffing.sql"),
+    },
+    Migration {
+        version: 2026112303,
+        description: "development",
+        sql: include_str!("../migrations/2026112303_development.sql"),
+    },
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -74,6 +86,31 @@ impl RosterApi {
             .add(PostServiceServer::with_interceptor(self.clone(), check.clone()))
             .add(AnalyticsServiceServer::with_interceptor(self.clone(), check.clone()))
             .add(AuditServiceServer::with_interceptor(self.clone(), check.clone()))
+            .add(api::transfer::server(self.clone(), check.clone()))
+            .add(cadre_proto::roster::v1::reserve_service_server::ReserveServiceServer::with_interceptor(
+                self.clone(),
+                check.clone(),
+            ))
+            .add(cadre_proto::roster::v1::staffing_service_server::StaffingServiceServer::with_interceptor(
+                self.clone(),
+                check.clone(),
+            ))
+            .add(cadre_proto::roster::v1::mentoring_service_server::MentoringServiceServer::with_interceptor(
+                self.clone(),
+                check.clone(),
+            ))
+            .add(cadre_proto::roster::v1::work_team_service_server::WorkTeamServiceServer::with_interceptor(
+                self.clone(),
+                check.clone(),
+            ))
+            .add(cadre_proto::roster::v1::exit_service_server::ExitServiceServer::with_interceptor(
+                self.clone(),
+                check.clone(),
+            ))
+            .add(cadre_proto::roster::v1::term_service_server::TermServiceServer::with_interceptor(
+                self.clone(),
+                check.clone(),
+            ))
             .add(ChangeServiceServer::with_interceptor(self.clone(), check))
             .depends_on(self.db.clone());
     }

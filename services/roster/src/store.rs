@@ -12,6 +12,11 @@ use cadre_proto::roster::v1::PostKind;
 use crate::domain::posts::HeldPost;
 use crate::domain::structure::Member;
 
+pub mod development;
+pub mod reserves;
+pub mod staffing;
+pub mod transfer;
+
 // ---------------------------------------------------------------- regions
 
 #[derive(Debug, Clone, PartialEq, Eq)]

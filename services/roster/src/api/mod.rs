@@ -5,8 +5,15 @@ mod analytics;
 mod audit;
 mod cadres;
 mod changes;
+mod exits;
+mod mentoring;
 mod posts;
 mod regions;
+mod reserves;
+mod staffing;
+mod terms;
+pub mod transfer;
+mod work_teams;
 
 use cadre_kit::Principal;
 use cadre_kit::db::Db;

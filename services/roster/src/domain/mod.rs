@@ -4,6 +4,14 @@
 
 pub mod cadre;
 pub mod dates;
+pub mod exits;
+pub mod import;
+pub mod mentoring;
 pub mod posts;
 pub mod region;
+pub mod reserves;
+pub mod staffing;
 pub mod structure;
+pub mod terms;
+pub mod text;
+pub mod work_teams;

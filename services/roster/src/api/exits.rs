@@ -1,0 +1,180 @@
+//! ExitService: sanctions and exits (提醒谈话 … 免职). Dismissals and resignations end
+//! every post the cadre holds, an organisational adjustment the posts it names, all
+//! in the transaction that records the sanction, so the vacancies open at once.
+
+use cadre_kit::changes::{self, Mutation, Operation};
+use cadre_kit::db::to_micros;
+use cadre_kit::pagination::Page;
+use cadre_kit::{ApiError, RegionCode};
+use cadre_proto::roster::v1 as pb;
+use cadre_proto::roster::v1::exit_service_server::ExitService;
+use tonic::{Request, Response, Status};
+
+use super::{RosterApi, caller, idempotency_key, method};
+use crate::domain::exits::{self, MAX_REASON_CHARS};
+use crate::domain::{dates, text};
+use crate::store::development::{self as dev, SanctionFilter, SanctionRow};
+use crate::store::{self, PostRow};
+
+fn sanction_to_proto(s: SanctionRow) -> pb::Sanction {
+    pb::Sanction {
+        id: s.id,
+        cadre_id: s.cadre_id,
+        region_code: s.region_code,
+        kind: s.kind as i32,
+        date: s.decided_on,
+        reason: s.reason,
+        decided_by: s.decided_by,
+        assessment_result_id: s.assessment_result_id,
+        post_ids: s.post_ids,
+        ended_post_ids: s.ended_post_ids,
+        cadre_name: s.cadre_name,
+        revision: s.revision,
+    }
+}
+
+fn code(field: &str, s: &str) -> Result<RegionCode, ApiError> {
+    RegionCode::parse(s).map_err(|e| ApiError::invalid(field, e))
+}
+
+#[tonic::async_trait]
+impl ExitService for RosterApi {
+    async fn record_sanction(
+        &self,
+        request: Request<pb::RecordSanctionRequest>,
+    ) -> Result<Response<pb::Sanction>, Status> {
+        let principal = caller(&request)?;
+        let key = idempotency_key(&request)?;
+        let req = request.into_inner();
+        let cadre_id = req.cadre_id.trim().to_string();
+        if cadre_id.is_empty() {
+            return Err(ApiError::invalid("cadre_id", "is required").into());
+        }
+        let kind = exits::kind("kind", req.kind).map_err(ApiError::from)?;
+        let today = dates::today();
+        let date = dates::parse_or("date", &req.date, today).map_err(ApiError::from)?;
+        let reason = text::field("reason", &req.reason, true, MAX_REASON_CHARS).map_err(ApiError::from)?;
+        let decided_by = text::field("decided_by", &req.decided_by, true, 100).map_err(ApiError::from)?;
+        let assessment_result_id = text::field("assessment_result_id", &req.assessment_result_id, false, 100)
+            .map_err(ApiError::from)?;
+        let named: Vec<String> = req.post_ids.iter().map(|p| p.trim().to_string()).collect();
+        if let Some(i) = named.iter().position(String::is_empty) {
+            return Err(ApiError::invalid(&format!("post_ids[{i}]"), "is empty").into());
+        }
+        let action = method("ExitService", "RecordSanction");
+        let out = cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
+            let cadre = store::get_cadre(tx.conn(), &cadre_id)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("cadre {cadre_id}")))?;
+            principal.ensure_can_write(&code("region_code", &cadre.region_code).map_err(ApiError::internal)?)?;
+            let rows = dev::posts_of_cadre(tx.conn(), &cadre.id).await?;
+            let mut held = Vec::with_capacity(rows.len());
+            for r in &rows {
+                held.push(r.held().ok_or_else(|| ApiError::internal(format!("post {} has bad dates", r.id)))?);
+            }
+            let to_end = exits::posts_to_end(kind, date, today, &held, &named)?;
+            let now = to_micros(tx.now());
+            let end_s = dates::format(date);
+            let end_reason = format!("{}: {reason}", kind.as_str_name());
+            let sanction = SanctionRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                cadre_id: cadre.id.clone(),
+                region_code: cadre.region_code.clone(),
+                kind: kind as i64,
+                decided_on: end_s.clone(),
+                reason: reason.clone(),
+                decided_by: decided_by.clone(),
+                assessment_result_id: assessment_result_id.clone(),
+                post_ids: named.clone(),
+                ended_post_ids: to_end.iter().map(|p| p.id.clone()).collect(),
+                revision: 1,
+                cadre_name: cadre.name.clone(),
+            };
+            dev::insert_sanction(tx.conn(), &sanction, now).await?;
+            changes::record_mutation(
+                tx,
+                &principal,
+                Mutation {
+                    action: &action,
+                    entity: "sanction",
+                    key: &sanction.id,
+                    operation: Operation::Created,
+                    region_code: &sanction.region_code,
+                    revision: 1,
+                    detail: serde_json::json!({
+                        "cadre_id": sanction.cadre_id, "kind": kind.as_str_name(), "date": end_s,
+                        "decided_by": sanction.decided_by, "assessment_result_id": sanction.assessment_result_id,
+                        "ended_post_ids": sanction.ended_post_ids
+                    }),
+                },
+            )
+            .await?;
+            for p in &to_end {
+                let row: &PostRow = rows
+                    .iter()
+                    .find(|r| r.id == p.id)
+                    .ok_or_else(|| ApiError::internal("post to end is not the cadre's"))?;
+                principal.ensure_can_write(&code("region_code", &row.region_code).map_err(ApiError::internal)?)?;
+                store::end_post(tx.conn(), &row.id, &end_s, &end_reason, now).await?;
+                changes::record_mutation(
+                    tx,
+                    &principal,
+                    Mutation {
+                        action: &action,
+                        entity: "post",
+                        key: &row.id,
+                        operation: Operation::Updated,
+                        region_code: &row.region_code,
+                        revision: row.revision + 1,
+                        detail: serde_json::json!({
+                            "end_date": end_s, "reason": end_reason, "sanction_id": sanction.id
+                        }),
+                    },
+                )
+                .await?;
+            }
+            Ok(sanction_to_proto(sanction))
+        })
+        .await?;
+        Ok(Response::new(out))
+    }
+
+    async fn list_sanctions(
+        &self,
+        request: Request<pb::ListSanctionsRequest>,
+    ) -> Result<Response<pb::ListSanctionsResponse>, Status> {
+        let principal = caller(&request)?;
+        let req = request.into_inner();
+        let scope = principal.scope("region_code", &req.region_code)?;
+        let kind = if req.kind == 0 {
+            None
+        } else {
+            Some(exits::kind("kind", req.kind).map_err(ApiError::from)? as i64)
+        };
+        let year = match req.year {
+            0 => None,
+            y if (1949..=2200).contains(&y) => Some(y),
+            y => return Err(ApiError::invalid("year", format!("{y} is not a plausible year")).into()),
+        };
+        let filter = SanctionFilter {
+            region_prefix: scope.prefix().to_string(),
+            cadre_id: req.cadre_id.trim().to_string(),
+            kind,
+            year,
+        };
+        let page = Page::parse(req.page_size, &req.page_token, &format!("{filter:?}"))?;
+        let mut rows = dev::list_sanctions(
+            &self.db,
+            &filter,
+            page.after.as_deref().unwrap_or_default(),
+            page.fetch_limit(),
+        )
+        .await
+        .map_err(ApiError::from)?;
+        let next_page_token = page.finish(&mut rows, |r| r.id.clone());
+        Ok(Response::new(pb::ListSanctionsResponse {
+            sanctions: rows.into_iter().map(sanction_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+}

@@ -1,0 +1,426 @@
+//! TransferService: a county's roster imported from, or exported to, the template
+//! offices keep (CSV or XLSX). Imports are all or nothing: every row is checked
+//! first, and either every row lands in one transaction or none does and the
+//! response lists every problem with its row and column.
+
+pub mod file;
+
+use std::collections::{BTreeMap, HashMap};
+
+use sha2::{Digest, Sha256};
+use tonic::codegen::InterceptedService;
+use tonic::{Request, Response, Status};
+
+use cadre_kit::audit::{self, AuditRecord};
+use cadre_kit::changes::{self, ChangeRecord, Operation};
+use cadre_kit::db::to_micros;
+use cadre_kit::idempotency::IdempotencyKey;
+use cadre_kit::pii::{self, PiiCipher};
+use cadre_kit::{ApiError, Principal, RegionCode};
+use cadre_proto::roster::v1 as pb;
+use cadre_proto::roster::v1::TransferFormat;
+use cadre_proto::roster::v1::transfer_service_server::{TransferService, TransferServiceServer};
+
+use super::cadres::{ID_FIELD, PHONE_FIELD, row_from_fields};
+use super::{RosterApi, caller, idempotency_key, method};
+use crate::domain::import::{self, Column, ImportRow, RowError};
+use crate::domain::{dates, posts};
+use crate::store::transfer as st;
+use crate::store::{CadreRow, PostRow};
+use file::Table;
+
+/// Largest file a gRPC import may carry (the gateway's own body limit applies to REST).
+pub const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
+/// Row errors returned in one response; `error_count` has the total.
+pub const MAX_REPORTED_ERRORS: usize = 1000;
+
+const ACTION: &str = "cadre.roster.v1.TransferService/ImportRoster";
+
+/// The service behind token verification, accepting files up to [`MAX_IMPORT_BYTES`].
+pub fn server<F: tonic::service::Interceptor>(
+    api: RosterApi,
+    check: F,
+) -> InterceptedService<TransferServiceServer<RosterApi>, F> {
+    InterceptedService::new(
+        TransferServiceServer::new(api).max_decoding_message_size(MAX_IMPORT_BYTES),
+        check,
+    )
+}
+
+fn format(field: &str, v: i32, default: TransferFormat) -> Result<TransferFormat, ApiError> {
+    match TransferFormat::try_from(v) {
+        Ok(TransferFormat::Unspecified) => Ok(default),
+        Ok(f) => Ok(f),
+        Err(_) => Err(ApiError::invalid(field, format!("unknown format {v}: CSV or XLSX"))),
+    }
+}
+
+/// A checked row with its stored form.
+struct Prepared {
+    row: ImportRow,
+    cadre: CadreRow,
+}
+
+/// Encrypts and indexes the rows' PII on all cores: the slow part of a large import.
+fn prepare(pii: &PiiCipher, rows: Vec<ImportRow>, now: i64) -> Vec<Prepared> {
+    let threads = std::thread::available_parallelism().map_or(4, |n| n.get()).min(16);
+    let chunk = rows.len().div_ceil(threads).max(256);
+    let mut chunks: Vec<Vec<ImportRow>> = Vec::new();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        chunks.push(rows.by_ref().take(chunk).collect());
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|part| {
+                s.spawn(move || {
+                    part.into_iter()
+                        .map(|row| {
+                            let id = uuid::Uuid::now_v7().to_string();
+                            let cadre = row_from_fields(pii, id, &row.cadre, 1, now, now);
+                            Prepared { row, cadre }
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    })
+}
+
+/// Checks the prepared rows against what is stored: villages that exist, ID numbers
+/// not yet in the roster, single seats not held by someone else.
+async fn check_against_store(
+    conn: &mut sqlx::AnyConnection,
+    jurisdiction: &RegionCode,
+    rows: &[Prepared],
+) -> Result<Vec<RowError>, sqlx::Error> {
+    let mut errors = Vec::new();
+    let villages = st::village_codes(conn, jurisdiction.prefix()).await?;
+    let indexes: Vec<&str> = rows.iter().map(|p| p.cadre.id_number_index.as_str()).collect();
+    let existing = st::existing_indexes(conn, &indexes).await?;
+    let single: Vec<i64> =
+        posts::all_kinds().into_iter().filter(|k| posts::is_single_seat(*k)).map(|k| k as i64).collect();
+    let mut held: HashMap<String, Vec<posts::HeldPost>> = HashMap::new();
+    for p in st::posts_of_kinds_under(conn, jurisdiction.prefix(), &single).await? {
+        held.entry(p.region_code.clone()).or_default().push(p);
+    }
+    for p in rows {
+        let row = p.row.row;
+        let village = p.cadre.region_code.as_str();
+        if !villages.contains(village) {
+            errors.push(RowError::new(
+                row,
+                Column::Village,
+                format!("{village} is not a village in the roster"),
+            ));
+        }
+        if let Some(region) = existing.get(&p.cadre.id_number_index) {
+            let where_ =
+                if jurisdiction.covers_str(region) { format!(" (in {region})") } else { String::new() };
+            errors.push(RowError::new(
+                row,
+                Column::IdNumber,
+                format!("a cadre with this ID number is already in the roster{where_}"),
+            ));
+        }
+        let in_village = held.get(village).map(Vec::as_slice).unwrap_or_default();
+        for post in p.row.posts.iter().filter(|x| posts::is_single_seat(x.kind)) {
+            let appointment = posts::Appointment {
+                cadre_id: p.cadre.id.clone(),
+                region_code: village.to_string(),
+                kind: post.kind,
+                term: post.term,
+                start: post.start,
+            };
+            if let Err(e) = posts::check_appointment(&appointment, in_village) {
+                errors.push(RowError::new(row, Column::Posts, e));
+            }
+        }
+    }
+    Ok(errors)
+}
+
+fn to_proto(mut errors: Vec<RowError>) -> (Vec<pb::ImportRowError>, i32) {
+    errors.sort_by_key(|e| e.row);
+    let count = errors.len() as i32;
+    let out = errors
+        .into_iter()
+        .take(MAX_REPORTED_ERRORS)
+        .map(|e| pb::ImportRowError { row: e.row as i32, column: e.column, reason: e.reason })
+        .collect();
+    (out, count)
+}
+
+impl RosterApi {
+    /// ImportRoster for `principal`, in process (the RPC and the import bench call it).
+    pub async fn import_roster_as(
+        &self,
+        principal: &Principal,
+        key: Option<&IdempotencyKey>,
+        req: pb::ImportRosterRequest,
+    ) -> Result<pb::ImportRosterResponse, ApiError> {
+        principal.ensure_can_write(&principal.jurisdiction)?;
+        let t0 = std::time::Instant::now();
+        let fmt = format("format", req.format, TransferFormat::Unspecified)?;
+        let table: Table = file::read(fmt, &req.content).map_err(|e| ApiError::invalid("content", e))?;
+        let layout = import::layout(&table.headers).map_err(|e| ApiError::invalid("content", e))?;
+        let checksum = hex_sha256(&req.content);
+        let jurisdiction = principal.jurisdiction.clone();
+        let row_count = (table.rows.iter().filter(|r| r.iter().any(|c| !c.trim().is_empty())).count()) as i32;
+        let pii = self.pii.clone();
+        let now = to_micros(chrono::Utc::now());
+        let scope = jurisdiction.clone();
+        // CPU work (cell checks, encryption) off the async workers.
+        let (prepared, mut errors) = tokio::task::spawn_blocking(move || {
+            let (good, errors) = import::check_rows(&layout, &table.rows, &scope, dates::today());
+            drop(table);
+            (prepare(&pii, good, now), errors)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("checking rows: {e}")))?;
+        let t_parsed = t0.elapsed();
+        let report = |errors: Vec<RowError>, cadres: i32, posts: i32| {
+            let (errors, error_count) = to_proto(errors);
+            pb::ImportRosterResponse {
+                row_count,
+                cadres_created: cadres,
+                posts_created: posts,
+                errors,
+                error_count,
+                dry_run: req.dry_run,
+                checksum: checksum.clone(),
+            }
+        };
+        if !errors.is_empty() || req.dry_run {
+            // Nothing will be written: report the store's objections too, for a
+            // complete list in one pass.
+            let mut conn = self.db.pool().acquire().await?;
+            errors.extend(check_against_store(&mut conn, &jurisdiction, &prepared).await?);
+            return Ok(report(errors, 0, 0));
+        }
+        let backend = self.db.backend();
+        let file_name = req.file_name.trim().chars().take(200).collect::<String>();
+        cadre_kit::idempotency::once(
+            &self.db,
+            principal,
+            &method("TransferService", "ImportRoster"),
+            key,
+            &req,
+            async |tx| {
+                // Checked under the write lock, so no other writer slips in between; a
+                // rejected file writes nothing (its report is the keyed request's result).
+                let refused = check_against_store(tx.conn(), &jurisdiction, &prepared).await?;
+                let t_checked = t0.elapsed();
+                if !refused.is_empty() {
+                    return Ok(report(refused, 0, 0));
+                }
+                let at = to_micros(tx.now());
+                let mut cadres = Vec::with_capacity(prepared.len());
+                let mut post_rows = Vec::new();
+                for p in &prepared {
+                    let mut c = p.cadre.clone();
+                    c.created_at = at;
+                    c.updated_at = at;
+                    for post in &p.row.posts {
+                        post_rows.push(PostRow {
+                            id: uuid::Uuid::now_v7().to_string(),
+                            cadre_id: c.id.clone(),
+                            cadre_name: c.name.clone(),
+                            region_code: c.region_code.clone(),
+                            kind: post.kind as i64,
+                            term: i64::from(post.term),
+                            start_date: dates::format(post.start),
+                            end_date: None,
+                            end_reason: String::new(),
+                            revision: 1,
+                        });
+                    }
+                    cadres.push(c);
+                }
+                st::insert_cadres(tx.conn(), backend, &cadres).await?;
+                let t_cadres = t0.elapsed();
+                st::insert_posts(tx.conn(), backend, &post_rows, at).await?;
+                let t_posts = t0.elapsed();
+                audit::append(
+                    tx,
+                    principal,
+                    AuditRecord {
+                        action: ACTION,
+                        target: &format!("roster/{jurisdiction}"),
+                        region_code: jurisdiction.as_str(),
+                        detail: serde_json::json!({
+                            "file_name": file_name,
+                            "format": fmt.as_str_name(),
+                            "sha256": checksum,
+                            "bytes": req.content.len(),
+                            "rows": row_count,
+                            "cadres_created": cadres.len(),
+                            "posts_created": post_rows.len(),
+                        }),
+                    },
+                )
+                .await?;
+                let created = |entity, key, region_code| ChangeRecord {
+                    entity,
+                    key,
+                    operation: Operation::Created,
+                    region_code,
+                    revision: 1,
+                };
+                let records: Vec<ChangeRecord> = cadres
+                    .iter()
+                    .map(|c| created("cadre", &c.id, &c.region_code))
+                    .chain(post_rows.iter().map(|p| created("post", &p.id, &p.region_code)))
+                    .collect();
+                changes::record_many(tx, &records).await?;
+                let ms = |d: std::time::Duration| d.as_millis() as u64;
+                tracing::info!(
+                    rows = row_count,
+                    posts = post_rows.len(),
+                    checked_ms = ms(t_parsed),
+                    store_checked_ms = ms(t_checked),
+                    cadres_ms = ms(t_cadres),
+                    posts_ms = ms(t_posts),
+                    total_ms = ms(t0.elapsed()),
+                    "roster import written"
+                );
+                Ok(report(Vec::new(), cadres.len() as i32, post_rows.len() as i32))
+            },
+        )
+        .await
+    }
+
+    /// ExportRoster for `principal`: the template's columns, PII masked unless the
+    /// caller holds the PII role (then the export is audited as an unmasked read).
+    pub async fn export_roster_as(
+        &self,
+        principal: &Principal,
+        req: &pb::ExportRosterRequest,
+    ) -> Result<pb::ExportRosterResponse, ApiError> {
+        let scope = principal.scope("region_code", &req.region_code)?;
+        let fmt = format("format", req.format, TransferFormat::Csv)?;
+        let cadres = st::cadres_under(&self.db, scope.prefix()).await?;
+        let today = dates::format(dates::today());
+        let mut held: BTreeMap<String, Vec<PostRow>> = BTreeMap::new();
+        for p in st::posts_held_under(&self.db, scope.prefix(), &today).await? {
+            held.entry(p.cadre_id.clone()).or_default().push(p);
+        }
+        let reveal = principal.sees_pii();
+        if reveal && !cadres.is_empty() {
+            audit::record_pii_read(
+                &self.db,
+                principal,
+                AuditRecord {
+                    action: "ExportRoster:unmasked",
+                    target: &format!("roster/{scope}"),
+                    region_code: scope.as_str(),
+                    detail: serde_json::json!({ "cadres": cadres.len(), "fields": [ID_FIELD, PHONE_FIELD] }),
+                },
+            )
+            .await?;
+        }
+        let mut table =
+            Table { headers: Column::ALL.map(|c| c.header().to_string()).to_vec(), rows: Vec::new() };
+        for c in &cadres {
+            let decrypt = |field: &str, stored: &str| -> Result<String, ApiError> {
+                if stored.is_empty() {
+                    return Ok(String::new());
+                }
+                self.pii.decrypt(field, stored).map_err(|e| ApiError::internal(format!("stored PII: {e}")))
+            };
+            let mut id_number = decrypt(ID_FIELD, &c.id_number_enc)?;
+            let mut phone = decrypt(PHONE_FIELD, &c.phone_enc)?;
+            if !reveal {
+                id_number = pii::mask_id_number(&id_number);
+                if !phone.is_empty() {
+                    phone = pii::mask_phone(&phone);
+                }
+            }
+            table.rows.push(template_row(
+                c,
+                id_number,
+                phone,
+                held.get(&c.id).map(Vec::as_slice).unwrap_or_default(),
+            ));
+        }
+        let content = file::write(fmt, &table).map_err(ApiError::internal)?;
+        let ext = if fmt == TransferFormat::Xlsx { "xlsx" } else { "csv" };
+        Ok(pb::ExportRosterResponse {
+            content,
+            file_name: format!("roster-{scope}.{ext}"),
+            row_count: cadres.len() as i32,
+            pii_masked: !reveal,
+        })
+    }
+}
+
+/// One cadre as a template row; posts' terms and start dates are listed once when
+/// they are all the same, else one per post in the order of 职务.
+fn template_row(c: &CadreRow, id_number: String, phone: String, held: &[PostRow]) -> Vec<String> {
+    let joined = |values: Vec<String>| {
+        if values.windows(2).all(|w| w[0] == w[1]) {
+            values.into_iter().next().unwrap_or_default()
+        } else {
+            values.join(import::LIST_SEPARATOR)
+        }
+    };
+    let kinds: Vec<pb::PostKind> =
+        held.iter().filter_map(|p| pb::PostKind::try_from(p.kind as i32).ok()).collect();
+    Column::ALL
+        .map(|col| match col {
+            Column::Name => c.name.clone(),
+            Column::IdNumber => id_number.clone(),
+            Column::Ethnicity => c.ethnicity.clone(),
+            Column::Phone => phone.clone(),
+            Column::PoliticalStatus => import::political_name(
+                pb::PoliticalStatus::try_from(c.political_status as i32).unwrap_or_default(),
+            )
+            .to_string(),
+            Column::Education => {
+                import::education_name(pb::Education::try_from(c.education as i32).unwrap_or_default())
+                    .to_string()
+            }
+            Column::FullTime => if c.full_time_education { "是" } else { "否" }.to_string(),
+            Column::Village => c.region_code.clone(),
+            Column::Posts => {
+                kinds.iter().map(|k| import::post_name(*k)).collect::<Vec<_>>().join(import::LIST_SEPARATOR)
+            }
+            Column::Term => joined(held.iter().map(|p| p.term.to_string()).collect()),
+            Column::StartDate => joined(held.iter().map(|p| p.start_date.clone()).collect()),
+            Column::Background => c
+                .tags
+                .iter()
+                .filter_map(|t| pb::BackgroundTag::try_from(*t).ok())
+                .map(import::tag_name)
+                .collect::<Vec<_>>()
+                .join(import::LIST_SEPARATOR),
+        })
+        .to_vec()
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tonic::async_trait]
+impl TransferService for RosterApi {
+    async fn import_roster(
+        &self,
+        request: Request<pb::ImportRosterRequest>,
+    ) -> Result<Response<pb::ImportRosterResponse>, Status> {
+        let principal = caller(&request)?;
+        let key = idempotency_key(&request)?;
+        let req = request.into_inner();
+        Ok(Response::new(self.import_roster_as(&principal, key.as_ref(), req).await?))
+    }
+
+    async fn export_roster(
+        &self,
+        request: Request<pb::ExportRosterRequest>,
+    ) -> Result<Response<pb::ExportRosterResponse>, Status> {
+        let principal = caller(&request)?;
+        Ok(Response::new(self.export_roster_as(&principal, request.get_ref()).await?))
+    }
+}

@@ -1,0 +1,228 @@
+//! SQL of the staffing configuration per region (rules, vacancy priority) and the
+//! read-only views the compliance report and alerts need.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use cadre_kit::db::{Db, like_prefix};
+use cadre_proto::roster::v1 as pb;
+use cadre_proto::roster::v1::PostKind;
+
+use crate::domain::staffing::{Holder, Rules};
+
+/// A region's own rules as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesRow {
+    pub region_code: String,
+    pub rules: Rules,
+    pub revision: i64,
+}
+
+const RULE_COLUMNS: &str = "region_code, min_full_time_bachelor, youth_league_secretary_max_age, \
+     womens_federation_chair_max_age, min_reserve_seeds, age_limit, term_end_warning_days, term_end_date, revision";
+
+fn rules_row(r: &AnyRow) -> Result<RulesRow, sqlx::Error> {
+    let int = |i: usize| -> Result<i32, sqlx::Error> { Ok(r.try_get::<i64, _>(i)? as i32) };
+    let end: String = r.try_get(7)?;
+    Ok(RulesRow {
+        region_code: r.try_get(0)?,
+        rules: Rules {
+            min_full_time_bachelor: int(1)?,
+            youth_league_secretary_max_age: int(2)?,
+            womens_federation_chair_max_age: int(3)?,
+            min_reserve_seeds: int(4)?,
+            age_limit: int(5)?,
+            term_end_warning_days: int(6)?,
+            term_end_date: chrono::NaiveDate::parse_from_str(&end, "%Y-%m-%d")
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        },
+        revision: r.try_get(8)?,
+    })
+}
+
+/// Binds `codes` as `$first..` and returns the placeholder list.
+fn places(first: usize, n: usize) -> String {
+    (0..n).map(|i| format!("${}", first + i)).collect::<Vec<_>>().join(", ")
+}
+
+/// Rules configured at any of `ancestors` or anywhere under `prefix`.
+pub async fn rules_around(db: &Db, ancestors: &[String], prefix: &str) -> Result<Vec<RulesRow>, sqlx::Error> {
+    let mut sql =
+        format!("SELECT {RULE_COLUMNS} FROM roster_staffing_rules WHERE region_code LIKE $1 ESCAPE '\\'");
+    if !ancestors.is_empty() {
+        sql.push_str(&format!(" OR region_code IN ({})", places(2, ancestors.len())));
+    }
+    let mut q = sqlx::query(&sql).bind(like_prefix(prefix));
+    for a in ancestors {
+        q = q.bind(a.clone());
+    }
+    let rows = q.fetch_all(db.pool()).await?;
+    rows.iter().map(rules_row).collect()
+}
+
+pub async fn get_rules(conn: &mut AnyConnection, code: &str) -> Result<Option<RulesRow>, sqlx::Error> {
+    let sql = format!("SELECT {RULE_COLUMNS} FROM roster_staffing_rules WHERE region_code = $1");
+    sqlx::query(&sql).bind(code.to_string()).fetch_optional(conn).await?.as_ref().map(rules_row).transpose()
+}
+
+/// Inserts (revision 1) or replaces a region's rules.
+pub async fn put_rules(conn: &mut AnyConnection, row: &RulesRow, now: i64) -> Result<(), sqlx::Error> {
+    let sql = if row.revision == 1 {
+        "INSERT INTO roster_staffing_rules (min_full_time_bachelor, youth_league_secretary_max_age, \
+         womens_federation_chair_max_age, min_reserve_seeds, age_limit, term_end_warning_days, term_end_date, \
+         revision, updated_at, region_code) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    } else {
+        "UPDATE roster_staffing_rules SET min_full_time_bachelor = $1, youth_league_secretary_max_age = $2, \
+         womens_federation_chair_max_age = $3, min_reserve_seeds = $4, age_limit = $5, term_end_warning_days = $6, \
+         term_end_date = $7, revision = $8, updated_at = $9 WHERE region_code = $10"
+    };
+    let r = &row.rules;
+    sqlx::query(sql)
+        .bind(i64::from(r.min_full_time_bachelor))
+        .bind(i64::from(r.youth_league_secretary_max_age))
+        .bind(i64::from(r.womens_federation_chair_max_age))
+        .bind(i64::from(r.min_reserve_seeds))
+        .bind(i64::from(r.age_limit))
+        .bind(i64::from(r.term_end_warning_days))
+        .bind(crate::domain::dates::format(r.term_end_date))
+        .bind(row.revision)
+        .bind(now)
+        .bind(row.region_code.clone())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A region's own vacancy priority list as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriorityRow {
+    pub region_code: String,
+    pub criteria: Vec<i32>,
+    pub revision: i64,
+}
+
+fn priority_row(r: &AnyRow) -> Result<PriorityRow, sqlx::Error> {
+    let criteria: String = r.try_get(1)?;
+    Ok(PriorityRow {
+        region_code: r.try_get(0)?,
+        criteria: super::decode_tags(&criteria),
+        revision: r.try_get(2)?,
+    })
+}
+
+/// Priority lists configured at any of `codes`.
+pub async fn priorities_at(db: &Db, codes: &[String]) -> Result<Vec<PriorityRow>, sqlx::Error> {
+    if codes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT region_code, criteria, revision FROM roster_vacancy_priorities WHERE region_code IN ({})",
+        places(1, codes.len())
+    );
+    let mut q = sqlx::query(&sql);
+    for c in codes {
+        q = q.bind(c.clone());
+    }
+    let rows = q.fetch_all(db.pool()).await?;
+    rows.iter().map(priority_row).collect()
+}
+
+pub async fn get_priority(conn: &mut AnyConnection, code: &str) -> Result<Option<PriorityRow>, sqlx::Error> {
+    sqlx::query(
+        "SELECT region_code, criteria, revision FROM roster_vacancy_priorities WHERE region_code = $1",
+    )
+    .bind(code.to_string())
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(priority_row)
+    .transpose()
+}
+
+/// Inserts (revision 1) or replaces a region's priority list.
+pub async fn put_priority(conn: &mut AnyConnection, row: &PriorityRow, now: i64) -> Result<(), sqlx::Error> {
+    let sql = if row.revision == 1 {
+        "INSERT INTO roster_vacancy_priorities (criteria, revision, updated_at, region_code) VALUES ($1, $2, $3, $4)"
+    } else {
+        "UPDATE roster_vacancy_priorities SET criteria = $1, revision = $2, updated_at = $3 WHERE region_code = $4"
+    };
+    sqlx::query(sql)
+        .bind(super::encode_tags(&row.criteria))
+        .bind(row.revision)
+        .bind(now)
+        .bind(row.region_code.clone())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Everyone holding a post in villages under `prefix` on `day`: (village, holder).
+pub async fn holders_under(db: &Db, prefix: &str, day: &str) -> Result<Vec<(String, Holder)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT p.region_code, p.kind, c.id, c.name, c.birth_date, c.education, c.full_time_education \
+         FROM roster_posts p JOIN roster_cadres c ON c.id = p.cadre_id WHERE p.region_code LIKE $1 ESCAPE '\\' \
+         AND p.start_date <= $2 AND (p.end_date IS NULL OR p.end_date > $3) ORDER BY p.region_code, p.kind, c.id",
+    )
+    .bind(like_prefix(prefix))
+    .bind(day.to_string())
+    .bind(day.to_string())
+    .fetch_all(db.pool())
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let kind: i64 = r.try_get(1)?;
+        let birth: String = r.try_get(4)?;
+        let education: i64 = r.try_get(5)?;
+        let (Ok(kind), Ok(birth_date)) =
+            (PostKind::try_from(kind as i32), chrono::NaiveDate::parse_from_str(&birth, "%Y-%m-%d"))
+        else {
+            continue;
+        };
+        out.push((
+            r.try_get(0)?,
+            Holder {
+                cadre_id: r.try_get(2)?,
+                name: r.try_get(3)?,
+                kind,
+                birth_date,
+                education: pb::Education::try_from(education as i32).unwrap_or_default(),
+                full_time_education: r.try_get::<i64, _>(6)? != 0,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// Cadres (id, political status, tags) by id, for ranking specialists.
+pub async fn cadre_profiles(db: &Db, ids: &[String]) -> Result<Vec<(String, i64, Vec<i32>)>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT id, political_status, tags FROM roster_cadres WHERE id IN ({}) ORDER BY id",
+        places(1, ids.len())
+    );
+    let mut q = sqlx::query(&sql);
+    for id in ids {
+        q = q.bind(id.clone());
+    }
+    let rows = q.fetch_all(db.pool()).await?;
+    rows.iter()
+        .map(|r| {
+            let tags: String = r.try_get(2)?;
+            Ok((r.try_get(0)?, r.try_get(1)?, super::decode_tags(&tags)))
+        })
+        .collect()
+}
+
+/// Townships (code, name) under a region prefix, in code order.
+pub async fn townships_under(db: &Db, prefix: &str) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT code, name FROM roster_regions WHERE level = $1 AND code LIKE $2 ESCAPE '\\' ORDER BY code",
+    )
+    .bind(crate::domain::region::level_to_proto(cadre_kit::RegionLevel::Township) as i64)
+    .bind(like_prefix(prefix))
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}

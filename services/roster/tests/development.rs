@@ -1,0 +1,792 @@
+//! Developing the village teams over real gRPC, on SQLite and (with
+//! `CADRE_TEST_POSTGRES_URL`) PostgreSQL: mentoring coverage, stationed work teams,
+//! sanctions that open vacancies, and the term-over-term comparison.
+
+mod common;
+
+use chrono::NaiveDate;
+use common::*;
+
+use cadre_kit::testing::TestDb;
+use cadre_proto::roster::v1 as pb;
+use cadre_proto::roster::v1::cadre_service_client::CadreServiceClient;
+use cadre_proto::roster::v1::exit_service_client::ExitServiceClient;
+use cadre_proto::roster::v1::mentoring_service_client::MentoringServiceClient;
+use cadre_proto::roster::v1::post_service_client::PostServiceClient;
+use cadre_proto::roster::v1::region_service_client::RegionServiceClient;
+use cadre_proto::roster::v1::term_service_client::TermServiceClient;
+use cadre_proto::roster::v1::work_team_service_client::WorkTeamServiceClient;
+use tonic::Code;
+
+const OTHER_VILLAGE: &str = "150525100202";
+
+/// A cadre born on `birth` with `education`, created in `VILLAGE`; returns its id.
+async fn new_cadre(s: &Service, name: &str, seq: u16, birth: &str, education: pb::Education) -> String {
+    let mut cadres = CadreServiceClient::new(s.channel.clone());
+    let birth = NaiveDate::parse_from_str(birth, "%Y-%m-%d").unwrap();
+    let c = pb::Cadre {
+        id_number: cadre_kit::resident_id::build("150525", birth, seq).as_str().to_string(),
+        education: education as i32,
+        ..cadre(name, seq)
+    };
+    cadres
+        .create_cadre(req(&s.admin, pb::CreateCadreRequest { cadre: Some(c) }))
+        .await
+        .unwrap()
+        .into_inner()
+        .id
+}
+
+async fn appoint(
+    s: &Service,
+    cadre_id: &str,
+    village: &str,
+    kind: pb::PostKind,
+    term: i32,
+    start: &str,
+) -> String {
+    let mut posts = PostServiceClient::new(s.channel.clone());
+    posts
+        .appoint_post(req(
+            &s.admin,
+            pb::AppointPostRequest {
+                cadre_id: cadre_id.into(),
+                region_code: village.into(),
+                kind: kind as i32,
+                term,
+                start_date: start.into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .id
+}
+
+async fn end_post(s: &Service, post_id: &str, end: &str) {
+    let mut posts = PostServiceClient::new(s.channel.clone());
+    posts
+        .end_post(req(
+            &s.admin,
+            pb::EndPostRequest { post_id: post_id.into(), end_date: end.into(), reason: "换届".into() },
+        ))
+        .await
+        .unwrap();
+}
+
+fn assert_invalid(status: tonic::Status, field: &str) {
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(status.message().starts_with(field), "expected {field}: {status:?}");
+}
+
+#[tokio::test]
+async fn every_new_cadre_gets_one_mentor_and_coverage_shows_who_is_still_alone() {
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = start(&db).await;
+        seed_regions(&s).await;
+        let mut mentoring = MentoringServiceClient::new(s.channel.clone());
+
+        // The mentor served the previous term and was re-elected: not a new cadre.
+        let mentor = new_cadre(&s, "老书记", 31, "1970-05-01", pb::Education::Secondary).await;
+        let old = appoint(&s, &mentor, VILLAGE, pb::PostKind::PartySecretary, 2016, "2018-03-01").await;
+        end_post(&s, &old, "2021-03-01").await;
+        appoint(&s, &mentor, VILLAGE, pb::PostKind::PartySecretary, 2021, "2021-03-01").await;
+        let first = new_cadre(&s, "新委员甲", 32, "1996-01-01", pb::Education::Bachelor).await;
+        let second = new_cadre(&s, "新委员乙", 33, "1997-01-01", pb::Education::Bachelor).await;
+        for c in [&first, &second] {
+            appoint(&s, c, VILLAGE, pb::PostKind::CommitteeMember, 2021, "2021-03-01").await;
+        }
+
+        let coverage = |token: String| {
+            pb::GetMentoringCoverageRequest {
+                region_code: COUNTY.into(),
+                as_of: "2024-01-01".into(),
+                ..Default::default()
+            }
+            .with_token(token)
+        };
+        let before = mentoring.get_mentoring_coverage(coverage(s.admin.clone())).await.unwrap().into_inner();
+        assert_eq!((before.new_cadre_count, before.mentored_count, before.mentor_count), (2, 0, 0));
+        assert_eq!(before.coverage_share, 0.0);
+        assert_eq!(before.new_since, "2021-01-01");
+        assert_eq!(before.unmentored.len(), 2);
+
+        let pairing = mentoring
+            .pair_mentor(keyed(
+                &s.admin,
+                "pair-1",
+                pb::PairMentorRequest {
+                    mentor_cadre_id: mentor.clone(),
+                    mentee_cadre_id: first.clone(),
+                    start_date: "2021-04-01".into(),
+                    growth_plan: "一年熟悉村务，两年独当一面".into(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!((pairing.revision, pairing.mentor_name.as_str()), (1, "老书记"));
+
+        let after = mentoring.get_mentoring_coverage(coverage(s.admin.clone())).await.unwrap().into_inner();
+        assert_eq!((after.new_cadre_count, after.mentored_count, after.mentor_count), (2, 1, 1));
+        assert_eq!(after.coverage_share, 0.5);
+        assert_eq!(
+            after.unmentored.iter().map(|u| u.cadre_id.as_str()).collect::<Vec<_>>(),
+            [second.as_str()]
+        );
+        assert_eq!(after.unmentored[0].first_post_start, "2021-03-01");
+
+        // The same mentor may take the second; the first may not get a second mentor.
+        let twice = mentoring
+            .pair_mentor(req(
+                &s.admin,
+                pb::PairMentorRequest {
+                    mentor_cadre_id: second.clone(),
+                    mentee_cadre_id: first.clone(),
+                    start_date: "2022-01-01".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(twice.code(), Code::FailedPrecondition, "{twice:?}");
+        let selfish = mentoring
+            .pair_mentor(req(
+                &s.admin,
+                pb::PairMentorRequest {
+                    mentor_cadre_id: second.clone(),
+                    mentee_cadre_id: second.clone(),
+                    start_date: "2022-01-01".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_invalid(selfish, "mentor_cadre_id");
+
+        // Growth plans move by revision; a stale writer is told to re-read.
+        let plan = |revision: i64| pb::UpdateGrowthPlanRequest {
+            pairing_id: pairing.id.clone(),
+            growth_plan: "加上电商培训".into(),
+            revision,
+        };
+        let updated = mentoring.update_growth_plan(req(&s.admin, plan(1))).await.unwrap().into_inner();
+        assert_eq!((updated.revision, updated.growth_plan.as_str()), (2, "加上电商培训"));
+        let stale = mentoring.update_growth_plan(req(&s.admin, plan(1))).await.unwrap_err();
+        assert_eq!(stale.code(), Code::Aborted, "{stale:?}");
+
+        // Ended: the first is uncovered again, and may now get a new mentor.
+        let ended = mentoring
+            .end_mentoring(req(
+                &s.admin,
+                pb::EndMentoringRequest {
+                    pairing_id: pairing.id.clone(),
+                    end_date: "2023-06-01".into(),
+                    reason: "导师调离".into(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(ended.end_date, "2023-06-01");
+        let later = mentoring.get_mentoring_coverage(coverage(s.admin.clone())).await.unwrap().into_inner();
+        assert_eq!(later.mentored_count, 0);
+        let active = mentoring
+            .list_pairings(req(&s.admin, pb::ListPairingsRequest { active_only: true, ..Default::default() }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(active.pairings.is_empty());
+        let all = mentoring.list_pairings(req(&s.admin, pb::ListPairingsRequest::default())).await.unwrap();
+        assert_eq!(all.into_inner().pairings.len(), 1);
+
+        // Next door sees and changes nothing of ours.
+        let denied = [
+            mentoring.get_mentoring_coverage(coverage(s.neighbour.clone())).await.unwrap_err(),
+            mentoring
+                .pair_mentor(req(
+                    &s.neighbour,
+                    pb::PairMentorRequest {
+                        mentor_cadre_id: mentor.clone(),
+                        mentee_cadre_id: second.clone(),
+                        start_date: "2022-01-01".into(),
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .unwrap_err(),
+            mentoring.update_growth_plan(req(&s.neighbour, plan(3))).await.unwrap_err(),
+        ];
+        for status in denied {
+            assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+        }
+        let theirs =
+            mentoring.list_pairings(req(&s.neighbour, pb::ListPairingsRequest::default())).await.unwrap();
+        assert!(theirs.into_inner().pairings.is_empty());
+        s.stop().await;
+    }
+}
+
+trait WithToken: Sized {
+    fn with_token(self, token: String) -> tonic::Request<Self>;
+}
+
+impl<T> WithToken for T {
+    fn with_token(self, token: String) -> tonic::Request<Self> {
+        req(&token, self)
+    }
+}
+
+#[tokio::test]
+async fn a_work_team_with_members_and_villages_is_summarised_by_village_type() {
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = start(&db).await;
+        seed_regions(&s).await;
+        let mut regions = RegionServiceClient::new(s.channel.clone());
+        regions
+            .upsert_regions(req(
+                &s.province,
+                pb::UpsertRegionsRequest {
+                    regions: vec![pb::Region {
+                        village_type: "key-assistance".into(),
+                        ..region(OTHER_VILLAGE, "东村")
+                    }],
+                },
+            ))
+            .await
+            .unwrap();
+        let mut teams = WorkTeamServiceClient::new(s.channel.clone());
+        let cadre_id = new_cadre(&s, "驻村书记", 41, "1988-08-08", pb::Education::Bachelor).await;
+
+        let team = teams
+            .create_work_team(req(
+                &s.admin,
+                pb::CreateWorkTeamRequest {
+                    region_code: COUNTY.into(),
+                    name: "旗财政局驻村工作队".into(),
+                    agency: "奈曼旗财政局".into(),
+                    leader_name: "王队长".into(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(team.county_code, COUNTY);
+        let member = |role: pb::TeamRole, name: &str, cadre_id: &str| pb::AddTeamMemberRequest {
+            team_id: team.id.clone(),
+            name: name.into(),
+            agency: "奈曼旗财政局".into(),
+            role: role as i32,
+            cadre_id: cadre_id.into(),
+            start_date: "2023-03-01".into(),
+        };
+        let secretary = teams
+            .add_team_member(req(&s.admin, member(pb::TeamRole::FirstSecretary, "", &cadre_id)))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(secretary.name, "驻村书记");
+        let helper = teams
+            .add_team_member(req(&s.admin, member(pb::TeamRole::Member, "李队员", "")))
+            .await
+            .unwrap()
+            .into_inner();
+        teams.add_team_member(req(&s.admin, member(pb::TeamRole::Member, "赵队员", ""))).await.unwrap();
+        for village in [VILLAGE, OTHER_VILLAGE] {
+            teams
+                .assign_team_village(req(
+                    &s.admin,
+                    pb::AssignTeamVillageRequest {
+                        team_id: team.id.clone(),
+                        village_code: village.into(),
+                        start_date: "2023-03-01".into(),
+                    },
+                ))
+                .await
+                .unwrap();
+        }
+        teams
+            .end_team_membership(req(
+                &s.admin,
+                pb::EndTeamMembershipRequest {
+                    team_id: team.id.clone(),
+                    member_id: helper.id.clone(),
+                    end_date: "2024-01-01".into(),
+                    reason: "轮换".into(),
+                },
+            ))
+            .await
+            .unwrap();
+        // A second team also covering the demonstration village does not count it twice.
+        let second = teams
+            .create_work_team(req(
+                &s.admin,
+                pb::CreateWorkTeamRequest {
+                    region_code: VILLAGE.into(),
+                    name: "农商行工作队".into(),
+                    agency: "奈曼农商银行".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        teams
+            .assign_team_village(req(
+                &s.admin,
+                pb::AssignTeamVillageRequest {
+                    team_id: second.id.clone(),
+                    village_code: VILLAGE.into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap();
+
+        let got =
+            teams.get_work_team(req(&s.admin, pb::GetWorkTeamRequest { id: team.id.clone() })).await.unwrap();
+        let got = got.into_inner();
+        assert_eq!(got.members.len(), 3);
+        let types: Vec<(&str, &str)> =
+            got.villages.iter().map(|v| (v.village_code.as_str(), v.village_type.as_str())).collect();
+        assert_eq!(types, [(VILLAGE, "demonstration"), (OTHER_VILLAGE, "key-assistance")]);
+
+        let summary = teams
+            .get_work_team_summary(req(
+                &s.admin,
+                pb::GetWorkTeamSummaryRequest { region_code: COUNTY.into(), as_of: "2024-06-01".into() },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!((summary.team_count, summary.member_count, summary.village_count), (2, 2, 2));
+        let by_type: Vec<(&str, i32)> =
+            summary.villages_by_type.iter().map(|t| (t.village_type.as_str(), t.village_count)).collect();
+        assert_eq!(by_type, [("demonstration", 1), ("key-assistance", 1)]);
+
+        // The east village's township list holds only the team that serves there.
+        let listed = teams
+            .list_work_teams(req(
+                &s.admin,
+                pb::ListWorkTeamsRequest { region_code: OTHER_VILLAGE.into(), ..Default::default() },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(listed.teams.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), [team.id.as_str()]);
+
+        // Villages of another county are refused; next door sees nothing.
+        let outside = teams
+            .assign_team_village(req(
+                &s.admin,
+                pb::AssignTeamVillageRequest {
+                    team_id: team.id.clone(),
+                    village_code: "150526100201".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_invalid(outside, "village_code");
+        let denied = [
+            teams
+                .get_work_team(req(&s.neighbour, pb::GetWorkTeamRequest { id: team.id.clone() }))
+                .await
+                .unwrap_err(),
+            teams
+                .get_work_team_summary(req(
+                    &s.neighbour,
+                    pb::GetWorkTeamSummaryRequest { region_code: COUNTY.into(), ..Default::default() },
+                ))
+                .await
+                .unwrap_err(),
+            teams
+                .add_team_member(req(&s.neighbour, member(pb::TeamRole::Member, "外人", "")))
+                .await
+                .unwrap_err(),
+        ];
+        for status in denied {
+            assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+        }
+        let theirs =
+            teams.list_work_teams(req(&s.neighbour, pb::ListWorkTeamsRequest::default())).await.unwrap();
+        assert!(theirs.into_inner().teams.is_empty());
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn dismissing_a_one_shoulder_secretary_opens_both_seats_in_the_same_transaction() {
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = start(&db).await;
+        seed_regions(&s).await;
+        let mut posts = PostServiceClient::new(s.channel.clone());
+        let mut exits = ExitServiceClient::new(s.channel.clone());
+        let chief = new_cadre(&s, "巴特尔", 51, "1975-02-02", pb::Education::College).await;
+        appoint(&s, &chief, VILLAGE, pb::PostKind::PartySecretary, 2021, "2021-03-01").await;
+        appoint(&s, &chief, VILLAGE, pb::PostKind::CommitteeDirector, 2021, "2021-03-01").await;
+        let one_shoulder = |as_of: &str| pb::ListOneShoulderRequest {
+            region_code: COUNTY.into(),
+            as_of: as_of.into(),
+            ..Default::default()
+        };
+        let before = posts.list_one_shoulder(req(&s.admin, one_shoulder("2024-05-01"))).await.unwrap();
+        assert_eq!(before.into_inner().one_shoulder_count, 1);
+
+        // A talk first: recorded, linked to the assessment, nothing ends.
+        let talk = exits
+            .record_sanction(req(
+                &s.admin,
+                pb::RecordSanctionRequest {
+                    cadre_id: chief.clone(),
+                    kind: pb::SanctionKind::AdmonishmentTalk as i32,
+                    date: "2023-02-01".into(),
+                    reason: "年度考核基本称职".into(),
+                    decided_by: "奈曼旗委组织部".into(),
+                    assessment_result_id: "assessment-2022-17".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(talk.ended_post_ids.is_empty());
+
+        let dismissal = pb::RecordSanctionRequest {
+            cadre_id: chief.clone(),
+            kind: pb::SanctionKind::Dismissal as i32,
+            date: "2024-06-01".into(),
+            reason: "连续两年考核不称职".into(),
+            decided_by: "奈曼旗委组织部".into(),
+            ..Default::default()
+        };
+        let denied = exits.record_sanction(req(&s.neighbour, dismissal.clone())).await.unwrap_err();
+        assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
+        let missing_reason = exits
+            .record_sanction(req(
+                &s.admin,
+                pb::RecordSanctionRequest { reason: " ".into(), ..dismissal.clone() },
+            ))
+            .await
+            .unwrap_err();
+        assert_invalid(missing_reason, "reason");
+        let future = exits
+            .record_sanction(req(
+                &s.admin,
+                pb::RecordSanctionRequest { date: "2999-01-01".into(), ..dismissal.clone() },
+            ))
+            .await
+            .unwrap_err();
+        assert_invalid(future, "date");
+        let adjustment_without_posts = exits
+            .record_sanction(req(
+                &s.admin,
+                pb::RecordSanctionRequest {
+                    kind: pb::SanctionKind::OrganisationalAdjustment as i32,
+                    ..dismissal.clone()
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_invalid(adjustment_without_posts, "post_ids");
+        // Nothing of the refused attempts landed: still one-shoulder.
+        let still = posts.list_one_shoulder(req(&s.admin, one_shoulder("2024-07-01"))).await.unwrap();
+        assert_eq!(still.into_inner().one_shoulder_count, 1);
+
+        let done = exits
+            .record_sanction(keyed(&s.admin, "dismiss-1", dismissal.clone()))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(done.ended_post_ids.len(), 2);
+        let retried = exits.record_sanction(keyed(&s.admin, "dismiss-1", dismissal.clone())).await.unwrap();
+        assert_eq!(retried.into_inner().id, done.id);
+
+        let vacancies = posts
+            .list_vacancies(req(
+                &s.admin,
+                pb::ListVacanciesRequest {
+                    region_code: VILLAGE.into(),
+                    as_of: "2024-07-01".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        for kind in [pb::PostKind::PartySecretary, pb::PostKind::CommitteeDirector] {
+            let seat = vacancies.vacancies.iter().find(|v| v.kind == kind as i32).expect("seat vacant");
+            assert_eq!(seat.vacant_since, "2024-06-01");
+        }
+        let after = posts.list_one_shoulder(req(&s.admin, one_shoulder("2024-07-01"))).await.unwrap();
+        assert_eq!(after.into_inner().one_shoulder_count, 0);
+        let ended = posts
+            .list_posts(req(
+                &s.admin,
+                pb::ListPostsRequest { cadre_id: chief.clone(), include_ended: true, ..Default::default() },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(ended.posts.iter().all(|p| p.end_date == "2024-06-01" && p.end_reason.contains("连续两年")));
+
+        // A second dismissal finds nothing left to end.
+        let again = exits.record_sanction(req(&s.admin, dismissal.clone())).await.unwrap_err();
+        assert_eq!(again.code(), Code::FailedPrecondition, "{again:?}");
+
+        let listed = |year: i32, kind: pb::SanctionKind| pb::ListSanctionsRequest {
+            region_code: COUNTY.into(),
+            kind: kind as i32,
+            year,
+            ..Default::default()
+        };
+        let in_2024 =
+            exits.list_sanctions(req(&s.admin, listed(2024, pb::SanctionKind::Unspecified))).await.unwrap();
+        assert_eq!(
+            in_2024.into_inner().sanctions.iter().map(|x| x.id.as_str()).collect::<Vec<_>>(),
+            [done.id.as_str()]
+        );
+        let talks =
+            exits.list_sanctions(req(&s.admin, listed(0, pb::SanctionKind::AdmonishmentTalk))).await.unwrap();
+        assert_eq!(talks.into_inner().sanctions[0].assessment_result_id, "assessment-2022-17");
+        let theirs =
+            exits.list_sanctions(req(&s.neighbour, pb::ListSanctionsRequest::default())).await.unwrap();
+        assert!(theirs.into_inner().sanctions.is_empty());
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_younger_better_educated_team_after_the_election_is_one_up_one_down() {
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = start(&db).await;
+        seed_regions(&s).await;
+        let mut terms = TermServiceClient::new(s.channel.clone());
+        let old = new_cadre(&s, "老支书", 61, "1960-06-01", pb::Education::Secondary).await;
+        let old_post = appoint(&s, &old, VILLAGE, pb::PostKind::PartySecretary, 2016, "2018-03-01").await;
+        end_post(&s, &old_post, "2021-03-01").await;
+        let young = new_cadre(&s, "大学生书记", 62, "1995-06-01", pb::Education::Bachelor).await;
+        appoint(&s, &young, VILLAGE, pb::PostKind::PartySecretary, 2021, "2021-03-01").await;
+        appoint(&s, &young, VILLAGE, pb::PostKind::CommitteeDirector, 2021, "2021-03-01").await;
+
+        let cmp = terms
+            .compare_terms(req(
+                &s.admin,
+                pb::CompareTermsRequest {
+                    region_code: COUNTY.into(),
+                    earlier_as_of: "2020-12-31".into(),
+                    later_as_of: "2024-01-01".into(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        let (earlier, later) = (cmp.earlier.clone().unwrap(), cmp.later.clone().unwrap());
+        assert_eq!((earlier.head_count, earlier.average_age), (1, 60.0));
+        assert_eq!((later.head_count, later.average_age), (1, 28.0));
+        assert_eq!(cmp.average_age_change, -32.0);
+        assert_eq!(cmp.college_or_above_share_change, 1.0);
+        assert_eq!(cmp.under_35_change, 1);
+        assert_eq!(cmp.one_shoulder_share_change, 0.5);
+        assert!(cmp.education_up && cmp.age_down && cmp.one_up_one_down);
+
+        // Defaults: the eve of the region's current term, and today.
+        let defaults = terms
+            .compare_terms(req(
+                &s.admin,
+                pb::CompareTermsRequest { region_code: COUNTY.into(), ..Default::default() },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(defaults.earlier.unwrap().as_of, "2020-12-31");
+        assert!(defaults.one_up_one_down);
+
+        let denied = terms
+            .compare_terms(req(
+                &s.neighbour,
+                pb::CompareTermsRequest { region_code: COUNTY.into(), ..Default::default() },
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn bad_input_to_the_development_services_names_the_field() {
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = start(&db).await;
+        seed_regions(&s).await;
+        let mut mentoring = MentoringServiceClient::new(s.channel.clone());
+        let mut teams = WorkTeamServiceClient::new(s.channel.clone());
+        let mut exits = ExitServiceClient::new(s.channel.clone());
+        let mut terms = TermServiceClient::new(s.channel.clone());
+        let someone = new_cadre(&s, "某人", 71, "1990-01-01", pb::Education::College).await;
+
+        let cases = [
+            (
+                mentoring
+                    .pair_mentor(req(
+                        &s.admin,
+                        pb::PairMentorRequest {
+                            mentor_cadre_id: "a".into(),
+                            mentee_cadre_id: "b".into(),
+                            ..Default::default()
+                        },
+                    ))
+                    .await
+                    .unwrap_err(),
+                "start_date",
+            ),
+            (
+                mentoring
+                    .pair_mentor(req(
+                        &s.admin,
+                        pb::PairMentorRequest { start_date: "2024-01-01".into(), ..Default::default() },
+                    ))
+                    .await
+                    .unwrap_err(),
+                "mentor_cadre_id",
+            ),
+            (
+                mentoring
+                    .update_growth_plan(req(
+                        &s.admin,
+                        pb::UpdateGrowthPlanRequest { pairing_id: "x".into(), ..Default::default() },
+                    ))
+                    .await
+                    .unwrap_err(),
+                "revision",
+            ),
+            (
+                mentoring
+                    .get_mentoring_coverage(req(
+                        &s.admin,
+                        pb::GetMentoringCoverageRequest {
+                            region_code: COUNTY.into(),
+                            as_of: "2024-13-01".into(),
+                            ..Default::default()
+                        },
+                    ))
+                    .await
+                    .unwrap_err(),
+                "as_of",
+            ),
+            (
+                teams
+                    .create_work_team(req(
+                        &s.admin,
+                        pb::CreateWorkTeamRequest {
+                            region_code: COUNTY.into(),
+                            agency: "某局".into(),
+                            ..Default::default()
+                        },
+                    ))
+                    .await
+                    .unwrap_err(),
+                "name",
+            ),
+            (
+                teams
+                    .create_work_team(req(
+                        &s.admin,
+                        pb::CreateWorkTeamRequest {
+                            region_code: "150500000000".into(),
+                            name: "队".into(),
+                            agency: "局".into(),
+                            ..Default::default()
+                        },
+                    ))
+                    .await
+                    .unwrap_err(),
+                "region_code",
+            ),
+            (
+                teams
+                    .add_team_member(req(
+                        &s.admin,
+                        pb::AddTeamMemberRequest {
+                            team_id: "t".into(),
+                            name: "人".into(),
+                            agency: "局".into(),
+                            start_date: "2024-01-01".into(),
+                            ..Default::default()
+                        },
+                    ))
+                    .await
+                    .unwrap_err(),
+                "role",
+            ),
+            (
+                exits
+                    .record_sanction(req(
+                        &s.admin,
+                        pb::RecordSanctionRequest {
+                            cadre_id: someone.clone(),
+                            reason: "原因".into(),
+                            decided_by: "组织部".into(),
+                            ..Default::default()
+                        },
+                    ))
+                    .await
+                    .unwrap_err(),
+                "kind",
+            ),
+            (
+                exits
+                    .record_sanction(req(
+                        &s.admin,
+                        pb::RecordSanctionRequest {
+                            cadre_id: someone.clone(),
+                            kind: pb::SanctionKind::ReminderTalk as i32,
+                            reason: "原因".into(),
+                            ..Default::default()
+                        },
+                    ))
+                    .await
+                    .unwrap_err(),
+                "decided_by",
+            ),
+            (
+                exits
+                    .list_sanctions(req(
+                        &s.admin,
+                        pb::ListSanctionsRequest { year: 99, ..Default::default() },
+                    ))
+                    .await
+                    .unwrap_err(),
+                "year",
+            ),
+            (
+                terms
+                    .compare_terms(req(
+                        &s.admin,
+                        pb::CompareTermsRequest { region_code: "15".into(), ..Default::default() },
+                    ))
+                    .await
+                    .unwrap_err(),
+                "region_code",
+            ),
+            (
+                terms
+                    .compare_terms(req(
+                        &s.admin,
+                        pb::CompareTermsRequest {
+                            region_code: COUNTY.into(),
+                            earlier_as_of: "2024-01-01".into(),
+                            later_as_of: "2023-01-01".into(),
+                        },
+                    ))
+                    .await
+                    .unwrap_err(),
+                "earlier_as_of",
+            ),
+        ];
+        for (status, field) in cases {
+            assert_invalid(status, field);
+        }
+        s.stop().await;
+    }
+}
