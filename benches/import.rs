@@ -4,7 +4,7 @@
 //! `COPY … FROM STDIN` of the same stored rows (same encrypted values) into fresh
 //! copies of the tables; then GetStructure over the whole province.
 //!
-//! `cargo bench --bench import` (env: BENCH_VILLAGES, default 15000; BENCH_SEED;
+//! `cargo bench --bench import` (env: BENCH_VILLAGES, default 15000; BENCH_SEED; BENCH_LOG;
 //! CADRE_TEST_POSTGRES_URL for the PostgreSQL part, skipped when unset). Targets:
 //! import ≥ 0.5× COPY, 100k rows in < 10 s, GetStructure < 1 s.
 
@@ -131,6 +131,12 @@ async fn copy_same_rows(url: &str) -> Result<Duration, sqlx::Error> {
 
 #[tokio::main]
 async fn main() {
+    // BENCH_LOG=info shows the import's phases (checked, store-checked, cadres, posts).
+    let telemetry = cadre_kit::config::TelemetrySettings {
+        log_filter: std::env::var("BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+        ..Default::default()
+    };
+    let _telemetry = cadre_kit::telemetry::init(&telemetry, "bench-import").expect("telemetry");
     let villages = env_number("BENCH_VILLAGES", 15_000) as usize;
     let seed = env_number("BENCH_SEED", 2021);
     let started = Instant::now();

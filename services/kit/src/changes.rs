@@ -67,29 +67,32 @@ pub async fn record(tx: &mut WriteTx, change: ChangeRecord<'_>) -> Result<i64, s
 
 const CHANGE_COLUMNS: &str =
     "position, recorded_at, entity, entity_key, operation, region_code, revision, audit_sequence";
-const CHANGE_FIELDS: usize = 8;
 
 /// Records many changes (an import's) with batched statements, at consecutive positions.
+/// Changes of one call share their instant and audit entry; those are bound once per
+/// statement, as are the operation and revision when every change has the same.
 pub async fn record_many(tx: &mut WriteTx, changes: &[ChangeRecord<'_>]) -> Result<(), sqlx::Error> {
+    use bulk::Slot::{Row, Shared};
     let at = to_micros(tx.now());
     let audit_sequence = tx.current_sequence();
     let backend = tx.backend();
-    for chunk in changes.chunks(bulk::rows_per_statement(backend, CHANGE_FIELDS, 4000)) {
+    // position, recorded_at, entity, entity_key, operation, region_code, revision, audit_sequence
+    const SLOTS: [bulk::Slot; 8] = [Row, Shared(0), Row, Row, Row, Row, Row, Shared(1)];
+    const PER_ROW: usize = 6;
+    for chunk in changes.chunks(bulk::rows_per_statement_shared(backend, PER_ROW, 2, 4000)) {
         let sql = format!(
             "INSERT INTO kit_changes ({CHANGE_COLUMNS}) VALUES {}",
-            bulk::values_placeholders(chunk.len(), CHANGE_FIELDS)
+            bulk::values_with_shared(chunk.len(), &SLOTS, 2)
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query(&sql).bind(at).bind(audit_sequence);
         for c in chunk {
             q = q
                 .bind(tx.next_change())
-                .bind(at)
                 .bind(c.entity.to_string())
                 .bind(c.key.to_string())
                 .bind(c.operation.as_str())
                 .bind(c.region_code.to_string())
-                .bind(c.revision)
-                .bind(audit_sequence);
+                .bind(c.revision);
         }
         q.execute(tx.conn()).await?;
     }

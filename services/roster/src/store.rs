@@ -187,10 +187,10 @@ fn cadre_row(r: &AnyRow) -> Result<CadreRow, sqlx::Error> {
     })
 }
 
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 /// Binds $1..$14 of both the insert and the update: id through revision.
-fn bind_cadre<'q>(q: AnyQuery<'q>, c: &CadreRow) -> AnyQuery<'q> {
+pub(crate) fn bind_cadre<'q>(q: AnyQuery<'q>, c: &CadreRow) -> AnyQuery<'q> {
     q.bind(c.id.clone())
         .bind(c.region_code.clone())
         .bind(c.name.clone())

@@ -9,7 +9,7 @@ use sqlx::{AnyConnection, Row};
 use cadre_kit::bulk;
 use cadre_kit::db::{Backend, Db, like_prefix};
 
-use super::{CADRE_COLUMNS, CadreRow, POST_COLUMNS, POST_FROM, PostRow, cadre_row, encode_tags, post_row};
+use super::{CADRE_COLUMNS, CadreRow, POST_COLUMNS, POST_FROM, PostRow, cadre_row, post_row};
 use crate::domain::posts::HeldPost;
 
 /// Codes of the villages under `prefix`.
@@ -82,30 +82,13 @@ pub async fn insert_cadres(
         );
         let mut q = sqlx::query(&sql);
         for c in chunk {
-            q = q
-                .bind(c.id.clone())
-                .bind(c.region_code.clone())
-                .bind(c.name.clone())
-                .bind(c.id_number_enc.clone())
-                .bind(c.id_number_index.clone())
-                .bind(c.birth_date.clone())
-                .bind(c.sex)
-                .bind(c.ethnicity.clone())
-                .bind(c.phone_enc.clone())
-                .bind(c.political_status)
-                .bind(c.education)
-                .bind(i64::from(c.full_time_education))
-                .bind(encode_tags(&c.tags))
-                .bind(c.revision)
-                .bind(c.created_at)
-                .bind(c.updated_at);
+            q = super::bind_cadre(q, c).bind(c.created_at).bind(c.updated_at);
         }
         q.execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-const POST_FIELDS: usize = 11;
 const POST_INSERT_COLUMNS: &str = "id, cadre_id, region_code, kind, term, start_date, end_date, end_reason, revision, created_at, updated_at";
 
 pub async fn insert_posts(
@@ -114,12 +97,15 @@ pub async fn insert_posts(
     posts: &[PostRow],
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    for chunk in posts.chunks(bulk::rows_per_statement(backend, POST_FIELDS, 3000)) {
+    use bulk::Slot::{Row, Shared};
+    // The batch's instant is bound once per statement for created_at and updated_at.
+    const SLOTS: [bulk::Slot; 11] = [Row, Row, Row, Row, Row, Row, Row, Row, Row, Shared(0), Shared(0)];
+    for chunk in posts.chunks(bulk::rows_per_statement_shared(backend, 9, 1, 3000)) {
         let sql = format!(
             "INSERT INTO roster_posts ({POST_INSERT_COLUMNS}) VALUES {}",
-            bulk::values_placeholders(chunk.len(), POST_FIELDS)
+            bulk::values_with_shared(chunk.len(), &SLOTS, 1)
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query(&sql).bind(now);
         for p in chunk {
             q = q
                 .bind(p.id.clone())
@@ -130,9 +116,7 @@ pub async fn insert_posts(
                 .bind(p.start_date.clone())
                 .bind(p.end_date.clone())
                 .bind(p.end_reason.clone())
-                .bind(p.revision)
-                .bind(now)
-                .bind(now);
+                .bind(p.revision);
         }
         q.execute(&mut *conn).await?;
     }
