@@ -362,6 +362,135 @@ async fn bad_input_gets_clear_errors_and_stores_nothing(s: &Suite) {
     assert_eq!(status, 404);
 }
 
+/// The rest of the roster through the gateway's REST routes: import, reserves and
+/// vacancy ranking, staffing compliance and alerts, a dismissal, the term comparison,
+/// export with masked PII — and next door refused.
+async fn a_season_of_roster_work(s: &Suite) {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let province = s.token(&[Role::ProvinceAdmin], "150000000000");
+    let county = s.token(&[Role::CountyAdmin], COUNTY);
+    let neighbour = s.token(&[Role::CountyAdmin], NEXT_DOOR);
+    s.post("/v1/regions:batchUpsert", &province, regions()).await;
+
+    // A spreadsheet of two cadres: a one-shoulder secretary-director and a member.
+    let secretary_id = id_number("150525", "1972-04-02", 31);
+    let csv = format!(
+        "姓名,公民身份号码,民族,联系电话,政治面貌,学历,全日制,所在村(区划代码),职务,届次,任职时间\n\
+         巴特尔,{secretary_id},蒙古族,13847500001,中共党员,大专,是,150525100201,党支部书记、村委会主任,2021,2021-04-20\n\
+         王芳,{},汉族,13847500002,群众,大学本科,是,150525100201,村委会委员,2021,2021-05-10\n",
+        id_number("150525", "1990-08-15", 42)
+    );
+    let import =
+        json!({ "format": "TRANSFER_FORMAT_CSV", "content": b64.encode(&csv), "fileName": "roster.csv" });
+    let (status, done) = s.post("/v1/roster:import", &county, import.clone()).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!((done["cadresCreated"].as_i64(), done["postsCreated"].as_i64()), (Some(2), Some(3)), "{done}");
+    // The same file again: every row is a duplicate now, and nothing more is stored.
+    let (status, again) = s.post("/v1/roster:import", &county, import).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["cadresCreated"], 0, "{again}");
+    let duplicate_rows: Vec<i64> = again["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["column"] == "公民身份号码")
+        .map(|e| e["row"].as_i64().unwrap())
+        .collect();
+    assert_eq!(duplicate_rows, [2, 3], "{again}");
+    let (_, list) = s.get("/v1/cadres?regionCode=150525100201", &county).await;
+    assert_eq!(list["cadres"].as_array().unwrap().len(), 2, "{list}");
+    let secretary =
+        list["cadres"].as_array().unwrap().iter().find(|c| c["name"] == "巴特尔").unwrap().clone();
+
+    // A reserve through the pipeline, then ranked for the director's seat.
+    // (The HTTP rule's body is the reserve itself.)
+    let reserve = json!({
+        "regionCode": "150525100201", "name": "乌日娜", "idNumber": id_number("150525", "1994-02-11", 52),
+        "source": "RESERVE_SOURCE_RETURNEE_PROGRAMME", "politicalStatus": "POLITICAL_STATUS_PARTY_MEMBER",
+        "education": "EDUCATION_BACHELOR", "fullTimeEducation": true, "stageDate": "2025-02-01" });
+    let (status, created) = s.post("/v1/reserves", &county, reserve).await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let mut revision = created["revision"].as_str().unwrap().to_string();
+    for (stage, date) in [
+        ("RESERVE_STAGE_SELECTED", "2025-03-01"),
+        ("RESERVE_STAGE_EXAMINED", "2025-04-01"),
+        ("RESERVE_STAGE_IN_POOL", "2025-05-01"),
+    ] {
+        let step = json!({ "toStage": stage, "date": date, "note": "按程序", "revision": revision });
+        let (status, advanced) = s.post(&format!("/v1/reserves/{id}:advance"), &county, step).await;
+        assert_eq!(status, 200, "{advanced}");
+        revision = advanced["revision"].as_str().unwrap().to_string();
+    }
+    let skip = json!({ "toStage": "RESERVE_STAGE_APPOINTED", "revision": revision });
+    let (status, refused) = s.post(&format!("/v1/reserves/{id}:advance"), &county, skip).await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["code"], "FAILED_PRECONDITION");
+
+    // Staffing compliance and alerts for the county.
+    let (status, report) = s.get(&format!("/v1/regions/{COUNTY}/compliance"), &county).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["villages"].as_array().unwrap().len(), 2, "{report}");
+    let (status, alerts) = s.get(&format!("/v1/alerts?regionCode={COUNTY}"), &county).await;
+    assert_eq!(status, 200, "{alerts}");
+    assert!(
+        !alerts["alerts"].as_array().unwrap().is_empty(),
+        "the second village has no secretary: {alerts}"
+    );
+
+    // Dismissal ends both of the secretary's posts; the seats open and the reserve is ranked.
+    let dismissal = json!({ "cadreId": secretary["id"], "kind": "SANCTION_KIND_DISMISSAL", "date": "2026-03-01",
+        "reason": "年度考核不称职", "decidedBy": "奈曼旗委组织部" });
+    let (status, sanction) = s.post("/v1/sanctions", &county, dismissal).await;
+    assert_eq!(status, 200, "{sanction}");
+    let (_, vacancies) = s.get("/v1/vacancies?regionCode=150525100201", &county).await;
+    let kinds: Vec<&str> =
+        vacancies["vacancies"].as_array().unwrap().iter().map(|v| v["kind"].as_str().unwrap()).collect();
+    assert!(
+        kinds.contains(&"POST_KIND_PARTY_SECRETARY") && kinds.contains(&"POST_KIND_COMMITTEE_DIRECTOR"),
+        "{kinds:?}"
+    );
+    let (status, ranked) =
+        s.get("/v1/vacancies/150525100201/candidates?postKind=POST_KIND_COMMITTEE_DIRECTOR", &county).await;
+    assert_eq!(status, 200, "{ranked}");
+    assert_eq!(ranked["candidates"][0]["name"], "乌日娜", "{ranked}");
+
+    // The term comparison: nobody served before the 2021 term.
+    let (status, terms) =
+        s.get(&format!("/v1/regions/{COUNTY}/term-comparison?laterAsOf=2025-01-01"), &county).await;
+    assert_eq!(status, 200, "{terms}");
+    assert_eq!(terms["earlier"]["headCount"], 0, "{terms}");
+    assert_eq!(terms["later"]["headCount"], 2, "{terms}");
+
+    // Export: the spreadsheet comes back with ID numbers masked.
+    let (status, export) =
+        s.get(&format!("/v1/roster:export?regionCode={COUNTY}&format=TRANSFER_FORMAT_CSV"), &county).await;
+    assert_eq!(status, 200, "{export}");
+    let text = String::from_utf8(b64.decode(export["content"].as_str().unwrap()).unwrap()).unwrap();
+    assert!(text.contains("王芳") && !text.contains(&secretary_id), "{text}");
+
+    // Next door, each of these is refused.
+    for path in [
+        format!("/v1/regions/{COUNTY}/compliance"),
+        format!("/v1/reserves/{id}"),
+        format!("/v1/regions/{COUNTY}/term-comparison"),
+        format!("/v1/roster:export?regionCode={COUNTY}&format=TRANSFER_FORMAT_CSV"),
+    ] {
+        let (status, body) = s.get(&path, &neighbour).await;
+        assert_eq!(status, 403, "{path}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_season_of_roster_work_on_every_backend() {
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = Suite::start(db).await;
+        a_season_of_roster_work(&s).await;
+        s.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn a_county_administrators_day_on_every_backend() {
     for db in TestDb::all(cadre_roster::MIGRATIONS).await {
