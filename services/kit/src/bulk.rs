@@ -18,7 +18,7 @@ pub fn rows_per_statement(backend: Backend, columns: usize, cap: usize) -> usize
     // past a few hundred (SQLite) or thousand (PostgreSQL) more rows per statement
     // cost more than the round trips they save (measured by benches/import.rs).
     let sweet_spot = match backend {
-        Backend::Postgres => 8_000,
+        Backend::Postgres => 2_000,
         Backend::Sqlite => 500,
     };
     (sweet_spot.min(bind_limit(backend)) / columns.max(1)).clamp(1, cap.max(1))
