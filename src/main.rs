@@ -59,16 +59,19 @@ enum Command {
         #[arg(long, default_value_t = 8)]
         ttl_hours: u64,
     },
-    /// Import a roster file (CSV or XLSX in the template) into a running roster over gRPC.
+    /// Import a roster file (CSV or XLSX in the template) and/or reserves into a running roster over gRPC.
     Import {
         /// The file: .csv (UTF-8) or .xlsx.
-        file: PathBuf,
+        file: Option<PathBuf>,
         /// Check every row and report, storing nothing.
         #[arg(long)]
         dry_run: bool,
         /// Upsert these regions first (the regions.json `cadre demo` writes).
         #[arg(long)]
         regions: Option<PathBuf>,
+        /// Then create these reserves (the JSON lines `cadre demo` writes), moving each through its steps.
+        #[arg(long)]
+        reserves: Option<PathBuf>,
         #[command(flatten)]
         conn: ConnArgs,
     },
@@ -85,7 +88,8 @@ enum Command {
         #[command(flatten)]
         conn: ConnArgs,
     },
-    /// Write a deterministic province-scale roster CSV (≈ 6.7 cadres per village) and its regions.json.
+    /// Write a deterministic province-scale roster CSV (≈ 6.7 cadres per village), its regions.json
+    /// and reserves (≈ 3.3 per village) as JSON lines.
     Demo {
         #[arg(long, default_value_t = 15_000)]
         villages: usize,
@@ -96,6 +100,9 @@ enum Command {
         /// Where the regions go; default: regions.json beside --out.
         #[arg(long)]
         regions_out: Option<PathBuf>,
+        /// Where the reserves go; default: reserves.jsonl beside --out.
+        #[arg(long)]
+        reserves_out: Option<PathBuf>,
     },
     /// The audit log.
     Audit {
@@ -195,8 +202,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{token}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Import { file, dry_run, regions, conn } => {
-            transfer_cli::import(&conn.into(), &file, regions.as_deref(), dry_run).await
+        Command::Import { file, dry_run, regions, reserves, conn } => {
+            let conn = conn.into();
+            let mut code = ExitCode::SUCCESS;
+            match &file {
+                Some(file) => code = transfer_cli::import(&conn, file, regions.as_deref(), dry_run).await?,
+                None if reserves.is_none() => bail!("name a roster file, --reserves FILE or both"),
+                None => transfer_cli::upsert_regions(&conn, regions.as_deref()).await?,
+            }
+            match reserves {
+                Some(path) if code == ExitCode::SUCCESS => {
+                    transfer_cli::import_reserves(&conn, &path, dry_run).await
+                }
+                _ => Ok(code),
+            }
         }
         Command::Export { region, format, out, conn } => {
             let out = match format.as_deref() {
@@ -206,8 +225,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             transfer_cli::export(&conn.into(), &region, &out).await
         }
-        Command::Demo { villages, seed, out, regions_out } => {
-            transfer_cli::demo(villages, seed, &out, regions_out)
+        Command::Demo { villages, seed, out, regions_out, reserves_out } => {
+            transfer_cli::demo(villages, seed, &out, regions_out, reserves_out)
         }
         Command::Audit { action: AuditCommand::Verify } => {
             let api = cadre_roster::open(&settings).await?;
@@ -238,8 +257,8 @@ async fn serve(settings: &Settings, parts: Vec<Part>, service_name: &str) -> any
             .await?;
     if let Some(seeded) = running.seeded {
         println!(
-            "seeded the demo county: {} regions, {} cadres, {} posts",
-            seeded.regions, seeded.cadres, seeded.posts
+            "seeded the demo county: {} regions, {} cadres, {} posts, {} reserves",
+            seeded.regions, seeded.cadres, seeded.posts, seeded.reserves
         );
     }
     println!("cadre is up ({})", parts.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "));

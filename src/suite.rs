@@ -162,7 +162,10 @@ async fn seed_demo(
     let seeded = cadre_roster::seed::load(api, demo, |done, total| {
         if show_progress && (done == total || done >= last_shown + total / 20) {
             last_shown = done;
-            eprint!("\rseeding the demo county: {done}/{total} cadres ({}%)", done * 100 / total.max(1));
+            eprint!(
+                "\rseeding the demo county: {done}/{total} cadres and reserves ({}%)",
+                done * 100 / total.max(1)
+            );
             if done == total {
                 eprintln!();
             }
@@ -174,6 +177,7 @@ async fn seed_demo(
         regions = seeded.regions,
         cadres = seeded.cadres,
         posts = seeded.posts,
+        reserves = seeded.reserves,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "demo county seeded"
     );

@@ -1,4 +1,4 @@
-//! `cadre import`, `cadre export` and `cadre demo`: roster files to and from a
+//! `cadre import`, `cadre export` and `cadre demo`: roster files (and reserves) to and from a
 //! running roster over gRPC, with progress for the person waiting, and a
 //! deterministic province-scale roster to try them on.
 
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::region_service_client::RegionServiceClient;
+use cadre_proto::roster::v1::reserve_service_client::ReserveServiceClient;
 use cadre_proto::roster::v1::transfer_service_client::TransferServiceClient;
 use cadre_roster::demo::province;
 use tonic::transport::Channel;
@@ -91,6 +92,40 @@ fn print_errors(r: &pb::ImportRosterResponse) {
     }
 }
 
+/// Upserts the regions of a `regions.json` (when given), in chunks, parents first.
+pub async fn upsert_regions(conn: &Connection, regions: Option<&Path>) -> anyhow::Result<()> {
+    if regions.is_some() {
+        upsert_regions_on(conn, &conn.channel().await?, regions).await?;
+    }
+    Ok(())
+}
+
+async fn upsert_regions_on(
+    conn: &Connection,
+    channel: &Channel,
+    regions: Option<&Path>,
+) -> anyhow::Result<()> {
+    let Some(path) = regions else { return Ok(()) };
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let all =
+        province::regions_from_json_text(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let mut client = RegionServiceClient::new(channel.clone());
+    let (mut created, mut updated) = (0, 0);
+    for chunk in all.chunks(REGIONS_PER_CALL) {
+        let out = with_progress(
+            &format!("upserting regions ({} of {})", created + updated + chunk.len(), all.len()),
+            client.upsert_regions(conn.request(pb::UpsertRegionsRequest { regions: chunk.to_vec() })?),
+        )
+        .await
+        .context("UpsertRegions")?
+        .into_inner();
+        created += out.created as usize;
+        updated += (out.updated + out.unchanged) as usize;
+    }
+    eprintln!("regions: {created} created, {updated} already there");
+    Ok(())
+}
+
 /// `cadre import FILE`: regions first (if given), then a dry run (the server checks
 /// every row), then the import itself if the file is clean.
 pub async fn import(
@@ -104,25 +139,7 @@ pub async fn import(
     let content = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     eprintln!("read {} ({})", file.display(), mib(content.len()));
     let channel = conn.channel().await?;
-    if let Some(path) = regions {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let all = province::regions_from_json_text(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let mut client = RegionServiceClient::new(channel.clone());
-        let (mut created, mut updated) = (0, 0);
-        for chunk in all.chunks(REGIONS_PER_CALL) {
-            let out = with_progress(
-                &format!("upserting regions ({} of {})", created + updated + chunk.len(), all.len()),
-                client.upsert_regions(conn.request(pb::UpsertRegionsRequest { regions: chunk.to_vec() })?),
-            )
-            .await
-            .context("UpsertRegions")?
-            .into_inner();
-            created += out.created as usize;
-            updated += (out.updated + out.unchanged) as usize;
-        }
-        eprintln!("regions: {created} created, {updated} already there");
-    }
+    upsert_regions_on(conn, &channel, regions).await?;
     let mut client = TransferServiceClient::new(channel)
         .max_encoding_message_size(MAX_MESSAGE)
         .max_decoding_message_size(MAX_MESSAGE);
@@ -197,6 +214,7 @@ pub fn demo(
     seed: u64,
     out: &Path,
     regions_out: Option<PathBuf>,
+    reserves_out: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     if villages == 0 || villages > 100_000 {
         bail!("--villages must be within 1..=100000");
@@ -218,6 +236,193 @@ pub fn demo(
         regions_out.display(),
         started.elapsed().as_secs_f64()
     );
-    println!("load it: cadre import {} --regions {}", out.display(), regions_out.display());
+    let reserves_out = reserves_out.unwrap_or_else(|| out.with_file_name("reserves.jsonl"));
+    std::fs::write(&reserves_out, province::reserves_jsonl(&demo))
+        .with_context(|| format!("writing {}", reserves_out.display()))?;
+    println!("wrote {} reserves to {}", demo.reserves.len(), reserves_out.display());
+    println!(
+        "load it: cadre import {} --regions {} --reserves {}",
+        out.display(),
+        regions_out.display(),
+        reserves_out.display()
+    );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reserves created at once by `cadre import --reserves`.
+const RESERVE_CONCURRENCY: usize = 16;
+
+/// The idempotency key of a reserves-file line: a rerun of the same file creates nothing twice.
+fn reserve_key(line: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(line.trim().as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("import-reserve-{hex}")
+}
+
+async fn import_reserve(
+    conn: &Connection,
+    client: &mut ReserveServiceClient<Channel>,
+    line: &str,
+) -> anyhow::Result<usize> {
+    let r = province::reserve_from_json_line(line).map_err(anyhow::Error::msg)?;
+    let key = reserve_key(line);
+    fn keyed<T>(conn: &Connection, message: T, key: String) -> anyhow::Result<tonic::Request<T>> {
+        let mut req = conn.request(message)?;
+        req.metadata_mut()
+            .insert(cadre_kit::idempotency::METADATA_KEY, key.parse().context("idempotency key")?);
+        Ok(req)
+    }
+    let mut at = client
+        .create_reserve(keyed(conn, pb::CreateReserveRequest { reserve: Some(r.reserve) }, key.clone())?)
+        .await
+        .map_err(|s| anyhow::anyhow!("CreateReserve: {}: {}", s.code(), s.message()))?
+        .into_inner();
+    // A rerun gets the reserve as it is now: go on from its current stage.
+    let skip = if at.stage == pb::ReserveStage::Recommended as i32 {
+        0
+    } else {
+        match r.steps.iter().position(|s| s.stage as i32 == at.stage) {
+            Some(p) => p + 1,
+            None => r.steps.len(),
+        }
+    };
+    let mut moved = 0;
+    for step in &r.steps[skip..] {
+        let message = pb::AdvanceReserveRequest {
+            id: at.id.clone(),
+            to_stage: step.stage as i32,
+            date: cadre_roster::domain::dates::format(step.date),
+            revision: at.revision,
+            ..Default::default()
+        };
+        at = client
+            .advance_reserve(keyed(conn, message, format!("{key}-{}", step.stage as i32))?)
+            .await
+            .map_err(|s| {
+                anyhow::anyhow!(
+                    "AdvanceReserve to {}: {}: {}",
+                    step.stage.as_str_name(),
+                    s.code(),
+                    s.message()
+                )
+            })?
+            .into_inner();
+        moved += 1;
+    }
+    Ok(moved)
+}
+
+/// `cadre import --reserves FILE`: each line created through CreateReserve and moved
+/// through its steps with AdvanceReserve, 16 at a time, each call with an idempotency
+/// key from the line (a rerun after a failure picks up where it stopped). With
+/// `dry_run`, only checks every line.
+pub async fn import_reserves(conn: &Connection, path: &Path, dry_run: bool) -> anyhow::Result<ExitCode> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let lines: Vec<(usize, String)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| (i + 1, l.to_string()))
+        .collect();
+    if dry_run {
+        let mut problems = 0;
+        for (n, line) in &lines {
+            let checked = province::reserve_from_json_line(line).and_then(|r| {
+                cadre_roster::domain::reserves::validate_new("reserve", &r.reserve)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            });
+            if let Err(e) = checked {
+                problems += 1;
+                if problems <= 20 {
+                    println!("{}:{n}: {e}", path.display());
+                }
+            }
+        }
+        println!("{} reserves read, {problems} problems; dry run: nothing stored", lines.len());
+        return Ok(if problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) });
+    }
+    let channel = conn.channel().await?;
+    let total = lines.len();
+    let lines = Arc::new(lines);
+    let next = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let steps = Arc::new(AtomicUsize::new(0));
+    let conn = Arc::new(Connection { server: conn.server.clone(), token: conn.token.clone() });
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..RESERVE_CONCURRENCY {
+        let (lines, next, done, steps, conn) =
+            (lines.clone(), next.clone(), done.clone(), steps.clone(), conn.clone());
+        let mut client = ReserveServiceClient::new(channel.clone());
+        workers.spawn(async move {
+            let mut failed = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((n, line)) = lines.get(i) else { break };
+                match import_reserve(&conn, &mut client, line).await {
+                    Ok(moved) => {
+                        steps.fetch_add(moved, Ordering::Relaxed);
+                    }
+                    Err(e) => failed.push(format!("line {n}: {e:#}")),
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            failed
+        });
+    }
+    let show = |done: usize| {
+        let secs = started.elapsed().as_secs_f64();
+        eprint!(
+            "\rreserves: {done}/{total} ({:.0}/s, {} steps)   ",
+            done as f64 / secs.max(0.001),
+            steps.load(Ordering::Relaxed)
+        );
+        let _ = std::io::stderr().flush();
+    };
+    let mut failed = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            joined = workers.join_next() => match joined {
+                Some(result) => failed.extend(result.context("an import worker stopped")?),
+                None => break,
+            },
+            _ = tick.tick() => show(done.load(Ordering::Relaxed)),
+        }
+    }
+    show(done.load(Ordering::Relaxed));
+    eprintln!();
+    failed.sort();
+    let ok = total - failed.len();
+    println!(
+        "{ok} reserves created (or already there) and {} pipeline steps taken in {:.1} s; {} failed",
+        steps.load(Ordering::Relaxed),
+        started.elapsed().as_secs_f64(),
+        failed.len()
+    );
+    for why in failed.iter().take(20) {
+        println!("  {why}");
+    }
+    if failed.len() > 20 {
+        println!("  … and {} more", failed.len() - 20);
+    }
+    Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserve_keys_follow_the_line_and_are_valid_keys() {
+        let (a, b) = (r#"{"reserve":{"name":"甲"}}"#, r#"{"reserve":{"name":"乙"}}"#);
+        assert_eq!(reserve_key(a), reserve_key(&format!("{a}\r")));
+        assert_ne!(reserve_key(a), reserve_key(b));
+        let step = format!("{}-{}", reserve_key(a), pb::ReserveStage::InTraining as i32);
+        assert!(cadre_kit::idempotency::IdempotencyKey::parse(&step).is_ok());
+    }
 }

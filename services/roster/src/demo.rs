@@ -13,6 +13,9 @@ use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
 
 use cadre_proto::roster::v1::PostKind as K;
+use cadre_proto::roster::v1::ReserveStage as Stage;
+
+use crate::domain::dates;
 
 pub mod province;
 
@@ -26,6 +29,25 @@ pub struct DemoCounty {
     /// Parents before children.
     pub regions: Vec<pb::Region>,
     pub cadres: Vec<DemoCadre>,
+    /// Reserves (后备力量), after the cadres they may have become.
+    pub reserves: Vec<DemoReserve>,
+}
+
+/// A reserve to create (recommended on `reserve.stage_date`) and move through the pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoReserve {
+    pub reserve: pb::Reserve,
+    /// Later steps in order, each dated on or after the one before.
+    pub steps: Vec<DemoStep>,
+    /// For a reserve appointed to a post: the index in `DemoCounty::cadres` of the
+    /// cadre record it became (the same person: same name and ID number).
+    pub cadre: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoStep {
+    pub stage: pb::ReserveStage,
+    pub date: NaiveDate,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -297,6 +319,173 @@ impl Gen {
     }
 }
 
+/// Reserves are younger than the cadres: ages on 2026-01-01.
+const RESERVE_AGES: (u32, u32) = (25, 40);
+/// Pipeline dates fall between these days.
+const RESERVES_FROM: (i32, u32, u32) = (2022, 9, 1);
+const RESERVES_UNTIL: (i32, u32, u32) = (2025, 9, 30);
+
+impl Gen {
+    /// Education of a reserve: ≈ 60% college or above, ≈ 40% full-time bachelor.
+    fn reserve_education(&mut self) -> (pb::Education, bool) {
+        use pb::Education as E;
+        match self.rng.random_range(0..100) {
+            0..3 => (E::Postgraduate, true),
+            3..43 => (E::Bachelor, true),
+            43..48 => (E::Bachelor, false),
+            48..60 => (E::College, self.rng.random_bool(0.5)),
+            60..90 => (E::Secondary, true),
+            _ => (E::BelowSecondary, true),
+        }
+    }
+
+    /// A new person for the pool of `village`, recommended on `recommended`.
+    fn reserve_person(&mut self, village: &str, recommended: NaiveDate) -> pb::Reserve {
+        let female = self.rng.random_bool(0.3);
+        let age = self.rng.random_range(RESERVE_AGES.0..=RESERVE_AGES.1);
+        let birth = day(2025 - age as i32, 1, 2) + Days::new(self.rng.random_range(0..364));
+        let mongol = self.rng.random_bool(self.mongol_share);
+        let source = match self.rng.random_range(0..100) {
+            0..50 => pb::ReserveSource::Recommendation,
+            50..85 => pb::ReserveSource::ReturneeProgramme,
+            _ => pb::ReserveSource::EntranceExam,
+        };
+        let (education, full_time) = self.reserve_education();
+        let political_status = match self.rng.random_range(0..100) {
+            0..45 => pb::PoliticalStatus::PartyMember,
+            45..55 => pb::PoliticalStatus::ProbationaryMember,
+            _ => pb::PoliticalStatus::None,
+        };
+        let mut tags = Vec::new();
+        let returnee = source == pb::ReserveSource::ReturneeProgramme;
+        let chances = [
+            (
+                pb::BackgroundTag::ReturnedGraduate,
+                if education <= pb::Education::College { if returnee { 0.7 } else { 0.15 } } else { 0.0 },
+            ),
+            (
+                pb::BackgroundTag::ReturnedMigrant,
+                if returnee && education > pb::Education::College { 0.8 } else { 0.05 },
+            ),
+            (pb::BackgroundTag::Veteran, if female { 0.0 } else { 0.05 }),
+            (pb::BackgroundTag::BusinessLeader, 0.08),
+        ];
+        for (tag, chance) in chances {
+            if self.rng.random_bool(chance) {
+                tags.push(tag as i32);
+            }
+        }
+        pb::Reserve {
+            region_code: village.to_string(),
+            name: self.person_name(mongol, female),
+            id_number: self.id_number(&village[..6], birth, !female),
+            sex: (if female { pb::Sex::Female } else { pb::Sex::Male }) as i32,
+            source: source as i32,
+            political_status: political_status as i32,
+            education: education as i32,
+            full_time_education: full_time,
+            tags,
+            stage_date: dates::format(recommended),
+            ..Default::default()
+        }
+    }
+
+    /// Steps from RECOMMENDED through `path` (the stages after it, in order), 20–90 days apart,
+    /// ending no later than `last` (when given) or [`RESERVES_UNTIL`]; returns the date
+    /// recommended and the steps.
+    fn reserve_steps(&mut self, path: &[Stage], last: Option<NaiveDate>) -> (NaiveDate, Vec<DemoStep>) {
+        let gaps: Vec<u64> = path.iter().map(|_| self.rng.random_range(20..=90)).collect();
+        let span: u64 = gaps.iter().sum();
+        let recommended = match last {
+            Some(end) => end - Days::new(span),
+            None => {
+                let from = day(RESERVES_FROM.0, RESERVES_FROM.1, RESERVES_FROM.2);
+                let until = day(RESERVES_UNTIL.0, RESERVES_UNTIL.1, RESERVES_UNTIL.2);
+                let room = (until - from).num_days() as u64 - span;
+                // Those still early in the pipeline were recommended recently.
+                let earliest = if path.len() <= 2 { room * 2 / 3 } else { 0 };
+                from + Days::new(self.rng.random_range(earliest..=room))
+            }
+        };
+        let mut date = recommended;
+        let steps = path
+            .iter()
+            .zip(gaps)
+            .map(|(stage, gap)| {
+                date = date + Days::new(gap);
+                DemoStep { stage: *stage, date }
+            })
+            .collect();
+        (recommended, steps)
+    }
+
+    /// `count` reserves of `village` spread over the pipeline (none appointed: see
+    /// [`Gen::appointed_reserve`]).
+    pub(crate) fn village_reserves(&mut self, village: &str, count: usize, out: &mut Vec<DemoReserve>) {
+        const MAIN: [Stage; 4] = [Stage::Selected, Stage::Examined, Stage::InPool, Stage::InTraining];
+        for _ in 0..count {
+            let reached = match self.rng.random_range(0..100) {
+                0..6 => 0,
+                6..12 => 1,
+                12..18 => 2,
+                18..58 => 3,
+                58..88 => 4,
+                // Dropped after any stage before training ends.
+                _ => {
+                    let at = self.rng.random_range(0..=4);
+                    let mut path = MAIN[..at].to_vec();
+                    path.push(Stage::Dropped);
+                    let (recommended, steps) = self.reserve_steps(&path, None);
+                    let reserve = self.reserve_person(village, recommended);
+                    out.push(DemoReserve { reserve, steps, cadre: None });
+                    continue;
+                }
+            };
+            let (recommended, steps) = self.reserve_steps(&MAIN[..reached], None);
+            let reserve = self.reserve_person(village, recommended);
+            out.push(DemoReserve { reserve, steps, cadre: None });
+        }
+    }
+
+    /// The reserve that cadre `index` of `cadres` (appointed to a post on `appointed`) was:
+    /// the whole pipeline, ending APPOINTED on that day.
+    pub(crate) fn appointed_reserve(
+        &mut self,
+        cadres: &[DemoCadre],
+        index: usize,
+        appointed: NaiveDate,
+    ) -> DemoReserve {
+        let c = &cadres[index].cadre;
+        let path = [Stage::Selected, Stage::Examined, Stage::InPool, Stage::InTraining, Stage::Appointed];
+        let (recommended, steps) = self.reserve_steps(&path, Some(appointed));
+        let returnee = c.tags.iter().any(|t| {
+            *t == pb::BackgroundTag::ReturnedGraduate as i32
+                || *t == pb::BackgroundTag::ReturnedMigrant as i32
+        });
+        let source = if returnee {
+            pb::ReserveSource::ReturneeProgramme
+        } else if self.rng.random_bool(0.5) {
+            pb::ReserveSource::EntranceExam
+        } else {
+            pb::ReserveSource::Recommendation
+        };
+        let reserve = pb::Reserve {
+            region_code: c.region_code.clone(),
+            name: c.name.clone(),
+            id_number: c.id_number.clone(),
+            sex: c.sex,
+            source: source as i32,
+            political_status: c.political_status,
+            education: c.education,
+            full_time_education: c.full_time_education,
+            tags: c.tags.clone(),
+            stage_date: dates::format(recommended),
+            ..Default::default()
+        };
+        DemoReserve { reserve, steps, cadre: Some(index) }
+    }
+}
+
 /// The demo county; the same `seed` always gives the same data.
 pub fn demo_county(seed: u64) -> DemoCounty {
     let mut g = Gen {
@@ -344,7 +533,48 @@ pub fn demo_county(seed: u64) -> DemoCounty {
             .to_vec();
         cadres.push(g.cadre(code, SECRETARY, posts));
     }
-    DemoCounty { regions, cadres }
+    // ≈ 4.4 a village (749 in a 201-village banner), one in each neighbouring gacha.
+    let reserves = reserves_for(&mut g, seed, &regions, &cadres, true, |rng, code| {
+        if code.starts_with(&DEMO_COUNTY[..6]) {
+            rng.random_range(3..=5) + usize::from(rng.random_bool(0.4))
+        } else {
+            1
+        }
+    });
+    DemoCounty { regions, cadres, reserves }
+}
+
+/// Reserves for every village of `regions`, `per_village(rng, code)` of them, and (with
+/// `link_specialists`) the reserve most revitalisation specialists among `cadres` were
+/// before appointed.
+/// Drawn from their own stream so that the cadres of a seed stay the same.
+pub(crate) fn reserves_for(
+    g: &mut Gen,
+    seed: u64,
+    regions: &[pb::Region],
+    cadres: &[DemoCadre],
+    link_specialists: bool,
+    mut per_village: impl FnMut(&mut StdRng, &str) -> usize,
+) -> Vec<DemoReserve> {
+    g.rng = StdRng::seed_from_u64(seed ^ 0x5245_5345_5256_4553);
+    let mut specialists: std::collections::HashMap<&str, Vec<(usize, NaiveDate)>> = Default::default();
+    for (i, c) in cadres.iter().enumerate() {
+        for p in c.posts.iter().filter(|p| link_specialists && p.kind == K::RevitalisationSpecialist) {
+            specialists.entry(c.cadre.region_code.as_str()).or_default().push((i, p.start_date));
+        }
+    }
+    let mut out = Vec::new();
+    for village in regions.iter().filter(|r| !r.village_type.is_empty()) {
+        g.mongol_share = if village.name.ends_with("嘎查") { 0.8 } else { 0.2 };
+        let count = per_village(&mut g.rng, &village.code);
+        g.village_reserves(&village.code, count, &mut out);
+        for (i, appointed) in specialists.get(village.code.as_str()).into_iter().flatten() {
+            if g.rng.random_bool(0.6) {
+                out.push(g.appointed_reserve(cadres, *i, *appointed));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -417,6 +647,77 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn reserves_pass_the_roster_rules_and_move_legally() {
+        use crate::domain::reserves::{self, Level};
+        let demo = demo_county(2021);
+        let villages: HashSet<_> =
+            demo.regions.iter().filter(|r| !r.village_type.is_empty()).map(|r| &r.code).collect();
+        let county =
+            demo.reserves.iter().filter(|r| r.reserve.region_code.starts_with(&DEMO_COUNTY[..6])).count();
+        assert!((560..=700).contains(&county), "{county}");
+        let cadre_ids: HashSet<&str> = demo.cadres.iter().map(|c| c.cadre.id_number.as_str()).collect();
+        let mut ids = HashSet::new();
+        let until = day(2025, 12, 31);
+        for r in &demo.reserves {
+            let fields = reserves::validate_new("reserve", &r.reserve).unwrap();
+            assert!(villages.contains(&r.reserve.region_code));
+            let id = fields.id_number.as_str().to_string();
+            assert!(ids.insert(id.clone()), "duplicate reserve ID number");
+            match r.cadre {
+                Some(c) => {
+                    let cadre = &demo.cadres[c];
+                    assert_eq!((&cadre.cadre.id_number, &cadre.cadre.name), (&id, &r.reserve.name));
+                    assert_eq!(r.steps.last().map(|s| s.stage), Some(Stage::Appointed));
+                    let specialist =
+                        cadre.posts.iter().find(|p| p.kind == K::RevitalisationSpecialist).unwrap();
+                    assert_eq!(r.steps.last().map(|s| s.date), Some(specialist.start_date));
+                }
+                None => {
+                    assert!(!cadre_ids.contains(id.as_str()), "a reserve has a cadre's ID number");
+                    let age = age_on(fields.id_number.birth_date(), day(2026, 1, 1));
+                    assert!((25..=40).contains(&age), "{age}");
+                    assert!(r.steps.iter().all(|s| s.stage != Stage::Appointed));
+                }
+            }
+            let (mut from, mut from_date) =
+                (Stage::Recommended, dates::parse("d", &r.reserve.stage_date).unwrap());
+            for step in &r.steps {
+                reserves::check_move(from, from_date, step.stage, step.date, Some(Level::Province)).unwrap();
+                assert!(step.date <= until);
+                (from, from_date) = (step.stage, step.date);
+            }
+        }
+        let n = demo.reserves.len() as f64;
+        let stage_of = |r: &DemoReserve| r.steps.last().map_or(Stage::Recommended, |s| s.stage);
+        let share =
+            |f: &dyn Fn(&DemoReserve) -> bool| demo.reserves.iter().filter(|r| f(r)).count() as f64 / n;
+        let seeds = share(&|r| reserves::is_seed(stage_of(r)));
+        let appointed = share(&|r| stage_of(r) == Stage::Appointed);
+        let dropped = share(&|r| stage_of(r) == Stage::Dropped);
+        let early = share(&|r| stage_of(r) < Stage::InPool);
+        let college = share(&|r| r.reserve.education <= pb::Education::College as i32);
+        let bachelor = share(&|r| {
+            r.reserve.full_time_education && r.reserve.education <= pb::Education::Bachelor as i32
+        });
+        let exam = share(&|r| r.reserve.source == pb::ReserveSource::EntranceExam as i32);
+        let report = format!(
+            "seeds {seeds:.2}, appointed {appointed:.2}, dropped {dropped:.2}, early {early:.2}, \
+             college+ {college:.2}, full-time bachelor {bachelor:.2}, exam {exam:.2}"
+        );
+        assert!((0.6..=0.8).contains(&seeds), "{report}");
+        assert!((0.01..=0.06).contains(&appointed), "{report}");
+        assert!((0.06..=0.16).contains(&dropped), "{report}");
+        assert!((0.1..=0.26).contains(&early), "{report}");
+        assert!((0.52..=0.68).contains(&college), "{report}");
+        assert!((0.33..=0.5).contains(&bachelor), "{report}");
+        assert!((0.08..=0.25).contains(&exam), "{report}");
+        // The reserves come from their own random stream: the cadres of a seed do not move.
+        let mut without = demo_county(2021);
+        without.reserves.clear();
+        assert_eq!(without.cadres, demo.cadres);
     }
 
     #[test]

@@ -6,11 +6,13 @@ use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::cadre_service_server::CadreService;
 use cadre_proto::roster::v1::post_service_server::PostService;
 use cadre_proto::roster::v1::region_service_server::RegionService;
+use cadre_proto::roster::v1::reserve_service_server::ReserveService;
+use futures::StreamExt;
 use tonic::Request;
 use tonic::Status;
 
 use crate::RosterApi;
-use crate::demo::DemoCounty;
+use crate::demo::{DemoCounty, DemoReserve};
 use crate::domain::dates;
 
 /// The principal that seeds: a province administrator of the demo's province.
@@ -33,6 +35,7 @@ pub struct Seeded {
     pub regions: usize,
     pub cadres: usize,
     pub posts: usize,
+    pub reserves: usize,
 }
 
 /// Whether the roster holds no region yet (first start).
@@ -43,7 +46,8 @@ pub async fn is_empty(api: &RosterApi) -> Result<bool, sqlx::Error> {
     Ok(n == 0)
 }
 
-/// Stores the demo county; `progress(done, total)` is called as cadres land.
+/// Stores the demo county; `progress(done, total)` is called as cadres, then reserves
+/// (created and moved through their steps), land.
 pub async fn load(
     api: &RosterApi,
     demo: DemoCounty,
@@ -53,7 +57,9 @@ pub async fn load(
     let who = seeder(&province)?;
     let regions = demo.regions.len();
     api.upsert_regions(as_caller(&who, pb::UpsertRegionsRequest { regions: demo.regions })).await?;
-    let total = demo.cadres.len();
+    let cadres = demo.cadres.len();
+    let total = cadres + demo.reserves.len();
+    let mut cadre_ids = Vec::with_capacity(cadres);
     let mut posts = 0;
     for (i, c) in demo.cadres.into_iter().enumerate() {
         let village = c.cadre.region_code.clone();
@@ -75,7 +81,59 @@ pub async fn load(
             .await?;
             posts += 1;
         }
+        cadre_ids.push(created.id);
         progress(i + 1, total);
     }
-    Ok(Seeded { regions, cadres: total, posts })
+    // Reserves a few at a time: each is its own chain of calls, and the writes of one
+    // overlap the reads of the next.
+    let reserves = demo.reserves.len();
+    let (who, cadre_ids) = (&who, &cadre_ids);
+    let mut landing = futures::stream::iter(demo.reserves)
+        .map(|r| seed_reserve(api, who, r, cadre_ids))
+        .buffer_unordered(RESERVES_AT_ONCE);
+    let mut done = cadres;
+    while let Some(landed) = landing.next().await {
+        landed?;
+        done += 1;
+        progress(done, total);
+    }
+    Ok(Seeded { regions, cadres, posts, reserves })
+}
+
+/// Reserves seeded at once.
+const RESERVES_AT_ONCE: usize = 8;
+
+/// Creates one reserve and moves it through its steps; an APPOINTED step links the
+/// cadre it became (`cadre_ids` holds the created cadres' ids in demo order).
+async fn seed_reserve(
+    api: &RosterApi,
+    who: &Principal,
+    r: DemoReserve,
+    cadre_ids: &[String],
+) -> Result<(), Status> {
+    let mut at = api
+        .create_reserve(as_caller(who, pb::CreateReserveRequest { reserve: Some(r.reserve) }))
+        .await?
+        .into_inner();
+    for step in r.steps {
+        let cadre_id = match (step.stage, r.cadre) {
+            (pb::ReserveStage::Appointed, Some(c)) => cadre_ids.get(c).cloned().unwrap_or_default(),
+            _ => String::new(),
+        };
+        at = api
+            .advance_reserve(as_caller(
+                who,
+                pb::AdvanceReserveRequest {
+                    id: at.id.clone(),
+                    to_stage: step.stage as i32,
+                    date: dates::format(step.date),
+                    note: String::new(),
+                    revision: at.revision,
+                    cadre_id,
+                },
+            ))
+            .await?
+            .into_inner();
+    }
+    Ok(())
 }

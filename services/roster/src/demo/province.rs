@@ -1,7 +1,8 @@
 //! A deterministic province-scale roster for `cadre demo`, the import bench and load
 //! tests: ≈ 150 villages per county, 10 counties per city, the demo county's
 //! generators for people and posts (≈ 6.7 cadres per village: 15,000 villages give
-//! ≈ 100,000 cadres), written in the import template.
+//! ≈ 100,000 cadres, and ≈ 3.3 reserves per village), written in the import template
+//! (reserves as JSON lines).
 
 use std::collections::HashSet;
 
@@ -9,7 +10,9 @@ use cadre_proto::roster::v1 as pb;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::{DemoCounty, Gen, HAN_PLACE_A, HAN_PLACE_B, MONG_PLACE_A, MONG_PLACE_B, region};
+use super::{
+    DemoCounty, DemoReserve, DemoStep, Gen, HAN_PLACE_A, HAN_PLACE_B, MONG_PLACE_A, MONG_PLACE_B, region,
+};
 use crate::api::transfer::file::{self, Table};
 use crate::domain::dates;
 use crate::domain::import::{self, Column};
@@ -95,7 +98,11 @@ pub fn demo_province(villages: usize, seed: u64) -> DemoCounty {
             }
         }
     }
-    DemoCounty { regions, cadres }
+    // ≈ 3.3 a village (50,000 for 15,000 villages).
+    let reserves = super::reserves_for(&mut g, seed, &regions, &cadres, false, |rng, _| {
+        rng.random_range(1..=5) + usize::from(rng.random_bool(0.3))
+    });
+    DemoCounty { regions, cadres, reserves }
 }
 
 /// The cadres as an import file (template columns, in template order).
@@ -187,6 +194,102 @@ pub fn regions_from_json(v: &serde_json::Value) -> Result<Vec<pb::Region>, Strin
         .collect()
 }
 
+/// One reserve as a JSON line: `{"reserve": {...}, "steps": [{"stage", "date"}...]}`, the
+/// reserve in the REST form of `POST /v1/reserves` (recommended on `stageDate`).
+pub fn reserve_json(r: &DemoReserve) -> serde_json::Value {
+    let p = &r.reserve;
+    let name = |s: Option<&str>| s.unwrap_or_default().to_string();
+    let tags: Vec<String> =
+        p.tags.iter().map(|t| name(pb::BackgroundTag::try_from(*t).ok().map(|t| t.as_str_name()))).collect();
+    let steps: Vec<serde_json::Value> = r
+        .steps
+        .iter()
+        .map(|s| serde_json::json!({ "stage": s.stage.as_str_name(), "date": dates::format(s.date) }))
+        .collect();
+    serde_json::json!({
+        "reserve": {
+            "regionCode": p.region_code,
+            "name": p.name,
+            "idNumber": p.id_number,
+            "sex": name(pb::Sex::try_from(p.sex).ok().map(|s| s.as_str_name())),
+            "source": name(pb::ReserveSource::try_from(p.source).ok().map(|s| s.as_str_name())),
+            "politicalStatus": name(pb::PoliticalStatus::try_from(p.political_status).ok().map(|s| s.as_str_name())),
+            "education": name(pb::Education::try_from(p.education).ok().map(|s| s.as_str_name())),
+            "fullTimeEducation": p.full_time_education,
+            "tags": tags,
+            "stageDate": p.stage_date,
+        },
+        "steps": steps,
+    })
+}
+
+/// The reserves as JSON lines, one per reserve.
+pub fn reserves_jsonl(demo: &DemoCounty) -> String {
+    let mut out = String::new();
+    for r in &demo.reserves {
+        out.push_str(&reserve_json(r).to_string());
+        out.push('\n');
+    }
+    out
+}
+
+/// A reserve back from one line of [`reserves_jsonl`]; the error names the field.
+pub fn reserve_from_json_line(line: &str) -> Result<DemoReserve, String> {
+    let v: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    let r = v.get("reserve").ok_or("reserve is required")?;
+    let text = |k: &str| r.get(k).and_then(|x| x.as_str()).unwrap_or_default().to_string();
+    fn named<T>(field: &str, value: &str, from: impl Fn(&str) -> Option<T>) -> Result<T, String> {
+        from(value).ok_or_else(|| format!("{field}: unknown value {value:?}"))
+    }
+    let tags = match r.get("tags") {
+        None => Vec::new(),
+        Some(t) => t
+            .as_array()
+            .ok_or("reserve.tags: expected a list")?
+            .iter()
+            .map(|t| {
+                named("reserve.tags", t.as_str().unwrap_or_default(), pb::BackgroundTag::from_str_name)
+                    .map(|t| t as i32)
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let reserve = pb::Reserve {
+        region_code: text("regionCode"),
+        name: text("name"),
+        id_number: text("idNumber"),
+        sex: match text("sex").as_str() {
+            "" => 0,
+            s => named("reserve.sex", s, pb::Sex::from_str_name)? as i32,
+        },
+        source: named("reserve.source", &text("source"), pb::ReserveSource::from_str_name)? as i32,
+        political_status: named(
+            "reserve.politicalStatus",
+            &text("politicalStatus"),
+            pb::PoliticalStatus::from_str_name,
+        )? as i32,
+        education: named("reserve.education", &text("education"), pb::Education::from_str_name)? as i32,
+        full_time_education: r.get("fullTimeEducation").and_then(|x| x.as_bool()).unwrap_or(false),
+        tags,
+        stage_date: text("stageDate"),
+        ..Default::default()
+    };
+    let mut steps = Vec::new();
+    for (i, s) in
+        v.get("steps").and_then(|s| s.as_array()).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
+    {
+        let field = format!("steps[{i}]");
+        let stage = s.get("stage").and_then(|x| x.as_str()).unwrap_or_default();
+        let stage = named(&format!("{field}.stage"), stage, pb::ReserveStage::from_str_name)?;
+        let date = dates::parse(
+            &format!("{field}.date"),
+            s.get("date").and_then(|x| x.as_str()).unwrap_or_default(),
+        )
+        .map_err(|e| e.to_string())?;
+        steps.push(DemoStep { stage, date });
+    }
+    Ok(DemoReserve { reserve, steps, cadre: None })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,5 +309,34 @@ mod tests {
         assert_eq!(good.len(), demo.cadres.len());
         let back = regions_from_json(&regions_json(&demo)).unwrap();
         assert_eq!(back, demo.regions);
+    }
+
+    #[test]
+    fn province_reserves_are_valid_unique_and_about_three_a_village() {
+        use crate::domain::reserves::{self, Level};
+        let demo = demo_province(300, 5);
+        assert_eq!(demo.reserves, demo_province(300, 5).reserves);
+        let per_village = demo.reserves.len() as f64 / 300.0;
+        assert!((3.0..=3.6).contains(&per_village), "{per_village}");
+        let villages: HashSet<&str> =
+            demo.regions.iter().filter(|r| !r.village_type.is_empty()).map(|r| r.code.as_str()).collect();
+        let mut ids: HashSet<&str> = demo.cadres.iter().map(|c| c.cadre.id_number.as_str()).collect();
+        for r in &demo.reserves {
+            reserves::validate_new("reserve", &r.reserve).unwrap();
+            assert!(villages.contains(r.reserve.region_code.as_str()));
+            assert!(ids.insert(&r.reserve.id_number), "{} twice", r.reserve.id_number);
+            assert_eq!(r.cadre, None);
+            let mut at = (pb::ReserveStage::Recommended, dates::parse("d", &r.reserve.stage_date).unwrap());
+            for s in &r.steps {
+                reserves::check_move(at.0, at.1, s.stage, s.date, Some(Level::Province)).unwrap();
+                at = (s.stage, s.date);
+            }
+            assert_ne!(at.0, pb::ReserveStage::Appointed, "appointed without a cadre record");
+        }
+        let text = reserves_jsonl(&demo);
+        let back: Vec<DemoReserve> = text.lines().map(|l| reserve_from_json_line(l).unwrap()).collect();
+        assert!(back == demo.reserves, "the JSON lines do not read back the same");
+        let err = reserve_from_json_line(r#"{"reserve": {"source": "EXAM"}}"#).unwrap_err();
+        assert!(err.starts_with("reserve.source"), "{err}");
     }
 }
