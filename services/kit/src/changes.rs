@@ -69,32 +69,38 @@ const CHANGE_COLUMNS: &str =
     "position, recorded_at, entity, entity_key, operation, region_code, revision, audit_sequence";
 
 /// Records many changes (an import's) with batched statements, at consecutive positions.
-/// Changes of one call share their instant and audit entry; those are bound once per
-/// statement, as are the operation and revision when every change has the same.
+/// Changes of one call share their instant and audit entry, and runs of changes with the
+/// same entity, operation and revision share those too: each is bound once per statement.
 pub async fn record_many(tx: &mut WriteTx, changes: &[ChangeRecord<'_>]) -> Result<(), sqlx::Error> {
     use bulk::Slot::{Row, Shared};
     let at = to_micros(tx.now());
     let audit_sequence = tx.current_sequence();
     let backend = tx.backend();
     // position, recorded_at, entity, entity_key, operation, region_code, revision, audit_sequence
-    const SLOTS: [bulk::Slot; 8] = [Row, Shared(0), Row, Row, Row, Row, Row, Shared(1)];
-    const PER_ROW: usize = 6;
-    for chunk in changes.chunks(bulk::rows_per_statement_shared(backend, PER_ROW, 2, 4000)) {
-        let sql = format!(
-            "INSERT INTO kit_changes ({CHANGE_COLUMNS}) VALUES {}",
-            bulk::values_with_shared(chunk.len(), &SLOTS, 2)
-        );
-        let mut q = sqlx::query(&sql).bind(at).bind(audit_sequence);
-        for c in chunk {
-            q = q
-                .bind(tx.next_change())
-                .bind(c.entity.to_string())
-                .bind(c.key.to_string())
-                .bind(c.operation.as_str())
-                .bind(c.region_code.to_string())
-                .bind(c.revision);
+    const SLOTS: [bulk::Slot; 8] = [Row, Shared(0), Shared(2), Row, Shared(3), Row, Shared(4), Shared(1)];
+    const SHARED: usize = 5;
+    const PER_ROW: usize = 3;
+    let alike = |a: &ChangeRecord, b: &ChangeRecord| {
+        (a.entity, a.operation, a.revision) == (b.entity, b.operation, b.revision)
+    };
+    for run in changes.chunk_by(alike) {
+        let first = run[0];
+        for chunk in run.chunks(bulk::rows_per_statement_shared(backend, PER_ROW, SHARED, 8000)) {
+            let sql = format!(
+                "INSERT INTO kit_changes ({CHANGE_COLUMNS}) VALUES {}",
+                bulk::values_with_shared(chunk.len(), &SLOTS, SHARED)
+            );
+            let mut q = sqlx::query(&sql)
+                .bind(at)
+                .bind(audit_sequence)
+                .bind(first.entity.to_string())
+                .bind(first.operation.as_str())
+                .bind(first.revision);
+            for c in chunk {
+                q = q.bind(tx.next_change()).bind(c.key.to_string()).bind(c.region_code.to_string());
+            }
+            q.execute(tx.conn()).await?;
         }
-        q.execute(tx.conn()).await?;
     }
     Ok(())
 }
