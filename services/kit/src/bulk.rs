@@ -84,8 +84,8 @@ pub fn rows_per_statement_shared(backend: Backend, per_row: usize, shared: usize
     rows_per_statement(backend, per_row, cap).min(room / per_row.max(1)).max(1)
 }
 
-/// "$from, $from+1, …" (`n` of them), e.g. for `IN (…)`.
-pub fn placeholder_list(from: usize, n: usize) -> String {
+/// "$from, $from+1, …" (`n` of them).
+fn placeholder_list(from: usize, n: usize) -> String {
     (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 

@@ -22,6 +22,7 @@ pub mod region_code;
 pub mod resident_id;
 pub mod server;
 pub mod shutdown;
+pub mod sql;
 pub mod telemetry;
 pub mod testing;
 

@@ -6,6 +6,7 @@ use sqlx::{AnyConnection, Row};
 
 use cadre_kit::db::{Db, like_contains, like_prefix};
 use cadre_kit::resident_id::Sex;
+use cadre_kit::sql::{AnyQuery, Sql};
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::PostKind;
 
@@ -187,8 +188,6 @@ fn cadre_row(r: &AnyRow) -> Result<CadreRow, sqlx::Error> {
     })
 }
 
-pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
-
 /// Binds $1..$14 of both the insert and the update: id through revision.
 pub(crate) fn bind_cadre<'q>(q: AnyQuery<'q>, c: &CadreRow) -> AnyQuery<'q> {
     q.bind(c.id.clone())
@@ -265,64 +264,40 @@ pub async fn list_cadres(
     after: &str,
     limit: i64,
 ) -> Result<Vec<CadreRow>, sqlx::Error> {
-    let mut sql = format!(
-        "SELECT {CADRE_COLUMNS} FROM roster_cadres c WHERE region_code LIKE $1 ESCAPE '\\' AND id > $2"
-    );
-    let mut n = 2;
-    let mut next = || {
-        n += 1;
-        format!("${n}")
-    };
-    let mut binds: Vec<Bind> = vec![Bind::S(like_prefix(&f.region_prefix)), Bind::S(after.to_string())];
+    let mut s = Sql::new(format!("SELECT {CADRE_COLUMNS} FROM roster_cadres c WHERE region_code LIKE "));
+    s.bind(like_prefix(&f.region_prefix)).push(" ESCAPE '\\' AND id > ").bind(after);
     if let Some(kind) = f.holding_kind {
-        let (k, t1, t2) = (next(), next(), next());
-        sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM roster_posts p WHERE p.cadre_id = c.id AND p.kind = {k} \
-             AND p.start_date <= {t1} AND (p.end_date IS NULL OR p.end_date > {t2}))"
-        ));
-        binds.extend([Bind::I(kind), Bind::S(f.today.clone()), Bind::S(f.today.clone())]);
+        s.push(" AND EXISTS (SELECT 1 FROM roster_posts p WHERE p.cadre_id = c.id AND p.kind = ").bind(kind);
+        held_on(s.push(" AND"), "p", &f.today).push(")");
     }
     if let Some(d) = &f.born_on_or_before {
-        sql.push_str(&format!(" AND birth_date <= {}", next()));
-        binds.push(Bind::S(d.clone()));
+        s.push(" AND birth_date <= ").bind(d);
     }
     if let Some(d) = &f.born_after {
-        sql.push_str(&format!(" AND birth_date > {}", next()));
-        binds.push(Bind::S(d.clone()));
+        s.push(" AND birth_date > ").bind(d);
     }
     if !f.educations.is_empty() {
-        let places: Vec<String> = f.educations.iter().map(|_| next()).collect();
-        sql.push_str(&format!(" AND education IN ({})", places.join(", ")));
-        binds.extend(f.educations.iter().map(|e| Bind::I(*e)));
+        s.push(" AND education IN (").bind_list(f.educations.iter().copied()).push(")");
     }
     if let Some(p) = f.political_status {
-        sql.push_str(&format!(" AND political_status = {}", next()));
-        binds.push(Bind::I(p));
+        s.push(" AND political_status = ").bind(p);
     }
     for tag in &f.tags {
-        sql.push_str(&format!(" AND tags LIKE {} ESCAPE '\\'", next()));
-        binds.push(Bind::S(like_contains(&format!(",{tag},"))));
+        s.push(" AND tags LIKE ").bind(like_contains(&format!(",{tag},"))).push(" ESCAPE '\\'");
     }
     if !f.name_contains.is_empty() {
-        sql.push_str(&format!(" AND name LIKE {} ESCAPE '\\'", next()));
-        binds.push(Bind::S(like_contains(&f.name_contains)));
+        s.push(" AND name LIKE ").bind(like_contains(&f.name_contains)).push(" ESCAPE '\\'");
     }
-    sql.push_str(&format!(" ORDER BY id LIMIT {}", next()));
-    binds.push(Bind::I(limit));
-    let mut q = sqlx::query(&sql);
-    for b in binds {
-        q = match b {
-            Bind::S(s) => q.bind(s),
-            Bind::I(i) => q.bind(i),
-        };
-    }
-    let rows = q.fetch_all(db.pool()).await?;
+    s.push(" ORDER BY id LIMIT ").bind(limit);
+    let rows = s.query().fetch_all(db.pool()).await?;
     rows.iter().map(cadre_row).collect()
 }
 
-enum Bind {
-    S(String),
-    I(i64),
+/// Appends "`alias`.start_date <= day AND (`alias`.end_date IS NULL OR `alias`.end_date > day)":
+/// held on `day` (the end date is the first day no longer held).
+pub(crate) fn held_on<'s>(s: &'s mut Sql, alias: &str, day: &str) -> &'s mut Sql {
+    s.push(&format!(" {alias}.start_date <= ")).bind(day);
+    s.push(&format!(" AND ({alias}.end_date IS NULL OR {alias}.end_date > ")).bind(day).push(")")
 }
 
 // ---------------------------------------------------------------- posts
@@ -436,17 +411,12 @@ pub async fn posts_held_by(db: &Db, cadre_ids: &[String], day: &str) -> Result<V
     if cadre_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let places: Vec<String> = (0..cadre_ids.len()).map(|i| format!("${}", i + 3)).collect();
-    let sql = format!(
-        "SELECT {POST_COLUMNS} {POST_FROM} WHERE p.start_date <= $1 AND (p.end_date IS NULL OR p.end_date > $2) \
-         AND p.cadre_id IN ({}) ORDER BY p.cadre_id, p.kind",
-        places.join(", ")
-    );
-    let mut q = sqlx::query(&sql).bind(day.to_string()).bind(day.to_string());
-    for id in cadre_ids {
-        q = q.bind(id.clone());
-    }
-    let rows = q.fetch_all(db.pool()).await?;
+    let mut s = Sql::new(format!("SELECT {POST_COLUMNS} {POST_FROM} WHERE"));
+    held_on(&mut s, "p", day)
+        .push(" AND p.cadre_id IN (")
+        .bind_list(cadre_ids)
+        .push(") ORDER BY p.cadre_id, p.kind");
+    let rows = s.query().fetch_all(db.pool()).await?;
     rows.iter().map(post_row).collect()
 }
 
@@ -465,33 +435,19 @@ pub async fn list_posts(
     after: &str,
     limit: i64,
 ) -> Result<Vec<PostRow>, sqlx::Error> {
-    let mut sql =
-        format!("SELECT {POST_COLUMNS} {POST_FROM} WHERE p.region_code LIKE $1 ESCAPE '\\' AND p.id > $2");
-    let mut binds: Vec<Bind> = vec![Bind::S(like_prefix(&f.region_prefix)), Bind::S(after.to_string())];
+    let mut s = Sql::new(format!("SELECT {POST_COLUMNS} {POST_FROM} WHERE p.region_code LIKE "));
+    s.bind(like_prefix(&f.region_prefix)).push(" ESCAPE '\\' AND p.id > ").bind(after);
     if !f.cadre_id.is_empty() {
-        binds.push(Bind::S(f.cadre_id.clone()));
-        sql.push_str(&format!(" AND p.cadre_id = ${}", binds.len()));
+        s.push(" AND p.cadre_id = ").bind(&f.cadre_id);
     }
     if let Some(k) = f.kind {
-        binds.push(Bind::I(k));
-        sql.push_str(&format!(" AND p.kind = ${}", binds.len()));
+        s.push(" AND p.kind = ").bind(k);
     }
     if let Some(day) = &f.held_on {
-        binds.push(Bind::S(day.clone()));
-        sql.push_str(&format!(" AND p.start_date <= ${}", binds.len()));
-        binds.push(Bind::S(day.clone()));
-        sql.push_str(&format!(" AND (p.end_date IS NULL OR p.end_date > ${})", binds.len()));
+        held_on(s.push(" AND"), "p", day);
     }
-    binds.push(Bind::I(limit));
-    sql.push_str(&format!(" ORDER BY p.id LIMIT ${}", binds.len()));
-    let mut q = sqlx::query(&sql);
-    for b in binds {
-        q = match b {
-            Bind::S(s) => q.bind(s),
-            Bind::I(i) => q.bind(i),
-        };
-    }
-    let rows = q.fetch_all(db.pool()).await?;
+    s.push(" ORDER BY p.id LIMIT ").bind(limit);
+    let rows = s.query().fetch_all(db.pool()).await?;
     rows.iter().map(post_row).collect()
 }
 
@@ -503,17 +459,10 @@ pub async fn posts_under(
     kinds: &[PostKind],
     day: &str,
 ) -> Result<Vec<HeldPost>, sqlx::Error> {
-    let places: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect();
-    let sql = format!(
-        "SELECT {POST_COLUMNS} {POST_FROM} WHERE p.region_code LIKE $1 ESCAPE '\\' AND p.start_date <= $2 \
-         AND p.kind IN ({})",
-        places.join(", ")
-    );
-    let mut q = sqlx::query(&sql).bind(like_prefix(prefix)).bind(day.to_string());
-    for k in kinds {
-        q = q.bind(*k as i64);
-    }
-    let rows = q.fetch_all(db.pool()).await?;
+    let mut s = Sql::new(format!("SELECT {POST_COLUMNS} {POST_FROM} WHERE p.region_code LIKE "));
+    s.bind(like_prefix(prefix)).push(" ESCAPE '\\' AND p.start_date <= ").bind(day);
+    s.push(" AND p.kind IN (").bind_list(kinds.iter().map(|k| *k as i64)).push(")");
+    let rows = s.query().fetch_all(db.pool()).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         if let Some(held) = post_row(r)?.held() {
@@ -527,18 +476,13 @@ pub async fn posts_under(
 pub async fn members_under(db: &Db, prefix: &str, day: &str) -> Result<Vec<Member>, sqlx::Error> {
     let kinds: Vec<String> =
         crate::domain::posts::two_committee_kinds().into_iter().map(|k| (k as i32).to_string()).collect();
-    let sql = format!(
+    let mut s = Sql::new(
         "SELECT c.birth_date, c.sex, c.education, c.political_status FROM roster_cadres c WHERE EXISTS ( \
-           SELECT 1 FROM roster_posts p WHERE p.cadre_id = c.id AND p.region_code LIKE $1 ESCAPE '\\' \
-           AND p.start_date <= $2 AND (p.end_date IS NULL OR p.end_date > $3) AND p.kind IN ({}))",
-        kinds.join(", ")
+         SELECT 1 FROM roster_posts p WHERE p.cadre_id = c.id AND p.region_code LIKE ",
     );
-    let rows = sqlx::query(&sql)
-        .bind(like_prefix(prefix))
-        .bind(day.to_string())
-        .bind(day.to_string())
-        .fetch_all(db.pool())
-        .await?;
+    held_on(s.bind(like_prefix(prefix)).push(" ESCAPE '\\' AND"), "p", day);
+    s.push(&format!(" AND p.kind IN ({}))", kinds.join(", ")));
+    let rows = s.query().fetch_all(db.pool()).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         let birth: String = r.try_get(0)?;

@@ -8,17 +8,9 @@ use cadre_kit::db::{Db, like_prefix};
 
 use crate::domain::mentoring::Pairing;
 
-use super::{AnyQuery, Bind};
+use cadre_kit::sql::Sql;
 
-fn bind_all(mut q: AnyQuery<'_>, binds: Vec<Bind>) -> AnyQuery<'_> {
-    for b in binds {
-        q = match b {
-            Bind::S(s) => q.bind(s),
-            Bind::I(i) => q.bind(i),
-        };
-    }
-    q
-}
+use super::held_on;
 
 fn date(s: &str) -> Option<chrono::NaiveDate> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
@@ -163,15 +155,13 @@ pub async fn list_pairings(
     after: &str,
     limit: i64,
 ) -> Result<Vec<PairingRow>, sqlx::Error> {
-    let mut sql = format!("{PAIRING_SELECT} WHERE m.region_code LIKE $1 ESCAPE '\\' AND m.id > $2");
-    let mut binds = vec![Bind::S(like_prefix(prefix)), Bind::S(after.to_string())];
+    let mut s = Sql::new(format!("{PAIRING_SELECT} WHERE m.region_code LIKE "));
+    s.bind(like_prefix(prefix)).push(" ESCAPE '\\' AND m.id > ").bind(after);
     if let Some(day) = active_on {
-        sql.push_str(" AND m.start_date <= $3 AND (m.end_date IS NULL OR m.end_date > $4)");
-        binds.extend([Bind::S(day.to_string()), Bind::S(day.to_string())]);
+        held_on(s.push(" AND"), "m", day);
     }
-    binds.push(Bind::I(limit));
-    sql.push_str(&format!(" ORDER BY m.id LIMIT ${}", binds.len()));
-    let rows = bind_all(sqlx::query(&sql), binds).fetch_all(db.pool()).await?;
+    s.push(" ORDER BY m.id LIMIT ").bind(limit);
+    let rows = s.query().fetch_all(db.pool()).await?;
     rows.iter().map(pairing_row).collect()
 }
 
@@ -181,16 +171,12 @@ pub async fn active_pairings_of_post_holders(
     prefix: &str,
     day: &str,
 ) -> Result<Vec<Pairing>, sqlx::Error> {
-    let sql = format!(
-        "{PAIRING_SELECT} WHERE m.start_date <= $1 AND (m.end_date IS NULL OR m.end_date > $2) AND \
-         m.mentee_cadre_id IN (SELECT p.cadre_id FROM roster_posts p WHERE p.region_code LIKE $3 ESCAPE '\\')"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(day.to_string())
-        .bind(day.to_string())
+    let mut s = Sql::new(format!("{PAIRING_SELECT} WHERE"));
+    held_on(&mut s, "m", day)
+        .push(" AND m.mentee_cadre_id IN (SELECT p.cadre_id FROM roster_posts p WHERE p.region_code LIKE ")
         .bind(like_prefix(prefix))
-        .fetch_all(db.pool())
-        .await?;
+        .push(" ESCAPE '\\')");
+    let rows = s.query().fetch_all(db.pool()).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         if let Some(p) = pairing_row(r)?.pairing() {
@@ -387,13 +373,9 @@ pub async fn members_of(
     if team_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "SELECT {MEMBER_COLUMNS} FROM roster_work_team_members WHERE team_id IN ({}) \
-         ORDER BY team_id, start_date, id",
-        cadre_kit::bulk::placeholder_list(1, team_ids.len())
-    );
-    let binds = team_ids.iter().map(|t| Bind::S(t.clone())).collect();
-    let rows = bind_all(sqlx::query(&sql), binds).fetch_all(conn).await?;
+    let mut s = Sql::new(format!("SELECT {MEMBER_COLUMNS} FROM roster_work_team_members WHERE team_id IN ("));
+    s.bind_list(team_ids).push(") ORDER BY team_id, start_date, id");
+    let rows = s.query().fetch_all(conn).await?;
     rows.iter().map(member_row).collect()
 }
 
@@ -405,30 +387,26 @@ pub async fn villages_of(
     if team_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "{TEAM_VILLAGE_SELECT} WHERE v.team_id IN ({}) ORDER BY v.team_id, v.village_code",
-        cadre_kit::bulk::placeholder_list(1, team_ids.len())
-    );
-    let binds = team_ids.iter().map(|t| Bind::S(t.clone())).collect();
-    let rows = bind_all(sqlx::query(&sql), binds).fetch_all(conn).await?;
+    let mut s = Sql::new(format!("{TEAM_VILLAGE_SELECT} WHERE v.team_id IN ("));
+    s.bind_list(team_ids).push(") ORDER BY v.team_id, v.village_code");
+    let rows = s.query().fetch_all(conn).await?;
     rows.iter().map(team_village_row).collect()
 }
 
 /// Teams serving under a region: a county under it, or any village under it.
-const TEAMS_UNDER: &str = "(t.county_code LIKE $1 ESCAPE '\\' OR EXISTS (SELECT 1 FROM \
-     roster_work_team_villages v WHERE v.team_id = t.id AND v.village_code LIKE $2 ESCAPE '\\'))";
+fn teams_under<'s>(s: &'s mut Sql, prefix: &str) -> &'s mut Sql {
+    s.push(" (t.county_code LIKE ")
+        .bind(like_prefix(prefix))
+        .push(" ESCAPE '\\' OR EXISTS (SELECT 1 FROM roster_work_team_villages v WHERE v.team_id = t.id")
+        .push(" AND v.village_code LIKE ")
+        .bind(like_prefix(prefix))
+        .push(" ESCAPE '\\'))")
+}
 
 pub async fn list_teams(db: &Db, prefix: &str, after: &str, limit: i64) -> Result<Vec<TeamRow>, sqlx::Error> {
-    let sql = format!(
-        "SELECT {TEAM_COLUMNS} FROM roster_work_teams t WHERE {TEAMS_UNDER} AND t.id > $3 ORDER BY t.id LIMIT $4"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(like_prefix(prefix))
-        .bind(like_prefix(prefix))
-        .bind(after.to_string())
-        .bind(limit)
-        .fetch_all(db.pool())
-        .await?;
+    let mut s = Sql::new(format!("SELECT {TEAM_COLUMNS} FROM roster_work_teams t WHERE"));
+    teams_under(&mut s, prefix).push(" AND t.id > ").bind(after).push(" ORDER BY t.id LIMIT ").bind(limit);
+    let rows = s.query().fetch_all(db.pool()).await?;
     rows.iter().map(team_row).collect()
 }
 
@@ -442,23 +420,13 @@ pub struct TeamCounts {
 }
 
 pub async fn team_counts(db: &Db, prefix: &str, day: &str) -> Result<TeamCounts, sqlx::Error> {
-    let teams: i64 = sqlx::query(&format!("SELECT COUNT(*) FROM roster_work_teams t WHERE {TEAMS_UNDER}"))
-        .bind(like_prefix(prefix))
-        .bind(like_prefix(prefix))
-        .fetch_one(db.pool())
-        .await?
-        .try_get(0)?;
-    let members: i64 = sqlx::query(&format!(
-        "SELECT COUNT(*) FROM roster_work_team_members m JOIN roster_work_teams t ON t.id = m.team_id \
-         WHERE {TEAMS_UNDER} AND m.start_date <= $3 AND (m.end_date IS NULL OR m.end_date > $4)"
-    ))
-    .bind(like_prefix(prefix))
-    .bind(like_prefix(prefix))
-    .bind(day.to_string())
-    .bind(day.to_string())
-    .fetch_one(db.pool())
-    .await?
-    .try_get(0)?;
+    let mut s = Sql::new("SELECT COUNT(*) FROM roster_work_teams t WHERE");
+    let teams: i64 = teams_under(&mut s, prefix).query().fetch_one(db.pool()).await?.try_get(0)?;
+    let mut s = Sql::new(
+        "SELECT COUNT(*) FROM roster_work_team_members m JOIN roster_work_teams t ON t.id = m.team_id WHERE",
+    );
+    held_on(teams_under(&mut s, prefix).push(" AND"), "m", day);
+    let members: i64 = s.query().fetch_one(db.pool()).await?.try_get(0)?;
     // A village covered by two teams counts once, with the type its first assignment recorded.
     let rows = sqlx::query(
         "SELECT village_code, MIN(village_type) FROM roster_work_team_villages \
@@ -562,25 +530,20 @@ pub async fn list_sanctions(
     after: &str,
     limit: i64,
 ) -> Result<Vec<SanctionRow>, sqlx::Error> {
-    let mut sql = format!("{SANCTION_SELECT} WHERE s.region_code LIKE $1 ESCAPE '\\' AND s.id > $2");
-    let mut binds = vec![Bind::S(like_prefix(&f.region_prefix)), Bind::S(after.to_string())];
+    let mut s = Sql::new(format!("{SANCTION_SELECT} WHERE s.region_code LIKE "));
+    s.bind(like_prefix(&f.region_prefix)).push(" ESCAPE '\\' AND s.id > ").bind(after);
     if !f.cadre_id.is_empty() {
-        binds.push(Bind::S(f.cadre_id.clone()));
-        sql.push_str(&format!(" AND s.cadre_id = ${}", binds.len()));
+        s.push(" AND s.cadre_id = ").bind(&f.cadre_id);
     }
     if let Some(k) = f.kind {
-        binds.push(Bind::I(k));
-        sql.push_str(&format!(" AND s.kind = ${}", binds.len()));
+        s.push(" AND s.kind = ").bind(k);
     }
     if let Some(y) = f.year {
-        binds.push(Bind::S(format!("{y:04}-01-01")));
-        sql.push_str(&format!(" AND s.decided_on >= ${}", binds.len()));
-        binds.push(Bind::S(format!("{:04}-01-01", y + 1)));
-        sql.push_str(&format!(" AND s.decided_on < ${}", binds.len()));
+        s.push(" AND s.decided_on >= ").bind(format!("{y:04}-01-01"));
+        s.push(" AND s.decided_on < ").bind(format!("{:04}-01-01", y + 1));
     }
-    binds.push(Bind::I(limit));
-    sql.push_str(&format!(" ORDER BY s.id LIMIT ${}", binds.len()));
-    let rows = bind_all(sqlx::query(&sql), binds).fetch_all(db.pool()).await?;
+    s.push(" ORDER BY s.id LIMIT ").bind(limit);
+    let rows = s.query().fetch_all(db.pool()).await?;
     rows.iter().map(sanction_row).collect()
 }
 

@@ -6,7 +6,9 @@ use sqlx::{AnyConnection, Row};
 
 use cadre_kit::db::{Db, like_prefix};
 
-use super::{Bind, decode_tags, encode_tags};
+use cadre_kit::sql::Sql;
+
+use super::{decode_tags, encode_tags};
 
 /// A reserve as stored: ID number encrypted and blind-indexed, tags as ",n,m,".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,27 +147,16 @@ pub async fn list_reserves(
     after: &str,
     limit: i64,
 ) -> Result<Vec<ReserveRow>, sqlx::Error> {
-    let mut sql =
-        format!("SELECT {COLUMNS} FROM roster_reserves WHERE region_code LIKE $1 ESCAPE '\\' AND id > $2");
-    let mut binds = vec![Bind::S(like_prefix(&f.region_prefix)), Bind::S(after.to_string())];
-    if let Some(s) = f.stage {
-        binds.push(Bind::I(s));
-        sql.push_str(&format!(" AND stage = ${}", binds.len()));
+    let mut s = Sql::new(format!("SELECT {COLUMNS} FROM roster_reserves WHERE region_code LIKE "));
+    s.bind(like_prefix(&f.region_prefix)).push(" ESCAPE '\\' AND id > ").bind(after);
+    if let Some(stage) = f.stage {
+        s.push(" AND stage = ").bind(stage);
     }
-    if let Some(s) = f.source {
-        binds.push(Bind::I(s));
-        sql.push_str(&format!(" AND source = ${}", binds.len()));
+    if let Some(source) = f.source {
+        s.push(" AND source = ").bind(source);
     }
-    binds.push(Bind::I(limit));
-    sql.push_str(&format!(" ORDER BY id LIMIT ${}", binds.len()));
-    let mut q = sqlx::query(&sql);
-    for b in binds {
-        q = match b {
-            Bind::S(s) => q.bind(s),
-            Bind::I(i) => q.bind(i),
-        };
-    }
-    let rows = q.fetch_all(db.pool()).await?;
+    s.push(" ORDER BY id LIMIT ").bind(limit);
+    let rows = s.query().fetch_all(db.pool()).await?;
     rows.iter().map(reserve_row).collect()
 }
 

@@ -5,9 +5,11 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use cadre_kit::db::{Db, like_prefix};
+use cadre_kit::sql::Sql;
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::PostKind;
 
+use super::held_on;
 use crate::domain::staffing::{Holder, Rules};
 
 /// A region's own rules as stored.
@@ -40,23 +42,14 @@ fn rules_row(r: &AnyRow) -> Result<RulesRow, sqlx::Error> {
     })
 }
 
-/// Binds `codes` as `$first..` and returns the placeholder list.
-fn places(first: usize, n: usize) -> String {
-    (0..n).map(|i| format!("${}", first + i)).collect::<Vec<_>>().join(", ")
-}
-
 /// Rules configured at any of `ancestors` or anywhere under `prefix`.
 pub async fn rules_around(db: &Db, ancestors: &[String], prefix: &str) -> Result<Vec<RulesRow>, sqlx::Error> {
-    let mut sql =
-        format!("SELECT {RULE_COLUMNS} FROM roster_staffing_rules WHERE region_code LIKE $1 ESCAPE '\\'");
+    let mut s = Sql::new(format!("SELECT {RULE_COLUMNS} FROM roster_staffing_rules WHERE region_code LIKE "));
+    s.bind(like_prefix(prefix)).push(" ESCAPE '\\'");
     if !ancestors.is_empty() {
-        sql.push_str(&format!(" OR region_code IN ({})", places(2, ancestors.len())));
+        s.push(" OR region_code IN (").bind_list(ancestors).push(")");
     }
-    let mut q = sqlx::query(&sql).bind(like_prefix(prefix));
-    for a in ancestors {
-        q = q.bind(a.clone());
-    }
-    let rows = q.fetch_all(db.pool()).await?;
+    let rows = s.query().fetch_all(db.pool()).await?;
     rows.iter().map(rules_row).collect()
 }
 
@@ -115,15 +108,11 @@ pub async fn priorities_at(db: &Db, codes: &[String]) -> Result<Vec<PriorityRow>
     if codes.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "SELECT region_code, criteria, revision FROM roster_vacancy_priorities WHERE region_code IN ({})",
-        places(1, codes.len())
+    let mut s = Sql::new(
+        "SELECT region_code, criteria, revision FROM roster_vacancy_priorities WHERE region_code IN (",
     );
-    let mut q = sqlx::query(&sql);
-    for c in codes {
-        q = q.bind(c.clone());
-    }
-    let rows = q.fetch_all(db.pool()).await?;
+    s.bind_list(codes).push(")");
+    let rows = s.query().fetch_all(db.pool()).await?;
     rows.iter().map(priority_row).collect()
 }
 
@@ -158,16 +147,13 @@ pub async fn put_priority(conn: &mut AnyConnection, row: &PriorityRow, now: i64)
 
 /// Everyone holding a post in villages under `prefix` on `day`: (village, holder).
 pub async fn holders_under(db: &Db, prefix: &str, day: &str) -> Result<Vec<(String, Holder)>, sqlx::Error> {
-    let rows = sqlx::query(
+    let mut s = Sql::new(
         "SELECT p.region_code, p.kind, c.id, c.name, c.birth_date, c.education, c.full_time_education \
-         FROM roster_posts p JOIN roster_cadres c ON c.id = p.cadre_id WHERE p.region_code LIKE $1 ESCAPE '\\' \
-         AND p.start_date <= $2 AND (p.end_date IS NULL OR p.end_date > $3) ORDER BY p.region_code, p.kind, c.id",
-    )
-    .bind(like_prefix(prefix))
-    .bind(day.to_string())
-    .bind(day.to_string())
-    .fetch_all(db.pool())
-    .await?;
+         FROM roster_posts p JOIN roster_cadres c ON c.id = p.cadre_id WHERE p.region_code LIKE ",
+    );
+    held_on(s.bind(like_prefix(prefix)).push(" ESCAPE '\\' AND"), "p", day)
+        .push(" ORDER BY p.region_code, p.kind, c.id");
+    let rows = s.query().fetch_all(db.pool()).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         let kind: i64 = r.try_get(1)?;
@@ -198,15 +184,9 @@ pub async fn cadre_profiles(db: &Db, ids: &[String]) -> Result<Vec<(String, i64,
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "SELECT id, political_status, tags FROM roster_cadres WHERE id IN ({}) ORDER BY id",
-        places(1, ids.len())
-    );
-    let mut q = sqlx::query(&sql);
-    for id in ids {
-        q = q.bind(id.clone());
-    }
-    let rows = q.fetch_all(db.pool()).await?;
+    let mut s = Sql::new("SELECT id, political_status, tags FROM roster_cadres WHERE id IN (");
+    s.bind_list(ids).push(") ORDER BY id");
+    let rows = s.query().fetch_all(db.pool()).await?;
     rows.iter()
         .map(|r| {
             let tags: String = r.try_get(2)?;

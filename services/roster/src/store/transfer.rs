@@ -9,7 +9,9 @@ use sqlx::{AnyConnection, Row};
 use cadre_kit::bulk;
 use cadre_kit::db::{Backend, Db, like_prefix};
 
-use super::{CADRE_COLUMNS, CadreRow, POST_COLUMNS, POST_FROM, PostRow, cadre_row, post_row};
+use cadre_kit::sql::Sql;
+
+use super::{CADRE_COLUMNS, CadreRow, POST_COLUMNS, POST_FROM, PostRow, cadre_row, held_on, post_row};
 use crate::domain::posts::HeldPost;
 
 /// Codes of the villages under `prefix`.
@@ -134,15 +136,9 @@ pub async fn cadres_under(db: &Db, prefix: &str) -> Result<Vec<CadreRow>, sqlx::
 
 /// Posts under `prefix` held on `day`, by cadre then kind (exports).
 pub async fn posts_held_under(db: &Db, prefix: &str, day: &str) -> Result<Vec<PostRow>, sqlx::Error> {
-    let sql = format!(
-        "SELECT {POST_COLUMNS} {POST_FROM} WHERE p.region_code LIKE $1 ESCAPE '\\' AND p.start_date <= $2 \
-         AND (p.end_date IS NULL OR p.end_date > $3) ORDER BY p.cadre_id, p.kind"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(like_prefix(prefix))
-        .bind(day.to_string())
-        .bind(day.to_string())
-        .fetch_all(db.pool())
-        .await?;
+    let mut s = Sql::new(format!("SELECT {POST_COLUMNS} {POST_FROM} WHERE p.region_code LIKE "));
+    held_on(s.bind(like_prefix(prefix)).push(" ESCAPE '\\' AND"), "p", day)
+        .push(" ORDER BY p.cadre_id, p.kind");
+    let rows = s.query().fetch_all(db.pool()).await?;
     rows.iter().map(post_row).collect()
 }
