@@ -6,7 +6,7 @@ use cadre_proto::roster::v1::analytics_service_server::AnalyticsService;
 use tonic::{Request, Response, Status};
 
 use super::{RosterApi, caller};
-use crate::domain::{dates, posts, structure};
+use crate::domain::{dates, fields, posts, structure};
 use crate::store;
 
 impl RosterApi {
@@ -47,7 +47,7 @@ impl AnalyticsService for RosterApi {
     ) -> Result<Response<pb::StructureReport>, Status> {
         let principal = caller(&request)?;
         let req = request.into_inner();
-        let region = RegionCode::parse(&req.region_code).map_err(|e| ApiError::invalid("region_code", e))?;
+        let region = fields::region("region_code", &req.region_code)?;
         principal.ensure_can_read(&region)?;
         let day = dates::parse_or("as_of", &req.as_of, dates::today()).map_err(ApiError::from)?;
         Ok(Response::new(self.structure(&region, day).await?))

@@ -18,7 +18,7 @@ use tonic::{Request, Response, Status};
 use super::posts::post_to_proto;
 use super::{RosterApi, caller, idempotency_key, method};
 use crate::domain::cadre::{self, CadreFields};
-use crate::domain::dates;
+use crate::domain::{dates, fields};
 use crate::error::RosterError;
 use crate::store::{self, CadreFilter, CadreRow};
 
@@ -164,9 +164,7 @@ impl RosterApi {
 }
 
 async fn load(db: &Db, id: &str) -> Result<CadreRow, ApiError> {
-    if id.trim().is_empty() {
-        return Err(ApiError::invalid("id", "is required"));
-    }
+    fields::required_id("id", id)?;
     let mut conn = db.pool().acquire().await?;
     store::get_cadre(&mut conn, id).await?.ok_or_else(|| ApiError::not_found(format!("cadre {id}")))
 }
@@ -267,9 +265,7 @@ impl CadreService for RosterApi {
             key.as_ref(),
             &req,
             async |tx| {
-                if id.trim().is_empty() {
-                    return Err(ApiError::invalid("cadre.id", "is required"));
-                }
+                fields::required_id("cadre.id", &id)?;
                 let row = store::get_cadre(tx.conn(), &id)
                     .await?
                     .ok_or_else(|| ApiError::not_found(format!("cadre {id}")))?;
@@ -369,24 +365,14 @@ impl CadreService for RosterApi {
             let d = today.checked_sub_months(Months::new(12 * (req.max_age as u32 + 1))).unwrap_or(today);
             filter.born_after = Some(dates::format(d));
         }
-        if req.education != 0 {
-            let e = pb::Education::try_from(req.education)
-                .map_err(|_| ApiError::invalid("education", format!("unknown value {}", req.education)))?;
+        if let Some(e) = fields::optional_enum::<pb::Education>("education", req.education, "value")? {
             let levels = if req.education_or_above { cadre::at_or_above(e) } else { vec![e] };
             filter.educations = levels.into_iter().map(|e| e as i64).collect();
         }
-        if req.political_status != 0 {
-            pb::PoliticalStatus::try_from(req.political_status).map_err(|_| {
-                ApiError::invalid("political_status", format!("unknown value {}", req.political_status))
-            })?;
-            filter.political_status = Some(i64::from(req.political_status));
-        }
-        for (i, t) in req.tags.iter().enumerate() {
-            match pb::BackgroundTag::try_from(*t) {
-                Ok(tag) if tag != pb::BackgroundTag::Unspecified => filter.tags.push(*t),
-                _ => return Err(ApiError::invalid(&format!("tags[{i}]"), format!("unknown tag {t}")).into()),
-            }
-        }
+        let party =
+            fields::optional_enum::<pb::PoliticalStatus>("political_status", req.political_status, "value")?;
+        filter.political_status = party.map(|p| p as i64);
+        filter.tags = fields::tags("tags", &req.tags)?.into_iter().map(|t| t as i32).collect();
         let page_query = format!("{filter:?}|{}|{}", req.min_age, req.max_age);
         let page = Page::parse(req.page_size, &req.page_token, &page_query)?;
         let mut rows = store::list_cadres(

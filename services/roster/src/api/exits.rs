@@ -2,17 +2,17 @@
 //! every post the cadre holds, an organisational adjustment the posts it names, all
 //! in the transaction that records the sanction, so the vacancies open at once.
 
+use cadre_kit::ApiError;
 use cadre_kit::changes::{self, Mutation, Operation};
 use cadre_kit::db::to_micros;
 use cadre_kit::pagination::Page;
-use cadre_kit::{ApiError, RegionCode};
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::exit_service_server::ExitService;
 use tonic::{Request, Response, Status};
 
 use super::{RosterApi, caller, idempotency_key, method};
 use crate::domain::exits::{self, MAX_REASON_CHARS};
-use crate::domain::{dates, text};
+use crate::domain::{dates, fields};
 use crate::store::development::{self as dev, SanctionFilter, SanctionRow};
 use crate::store::{self, PostRow};
 
@@ -33,10 +33,6 @@ fn sanction_to_proto(s: SanctionRow) -> pb::Sanction {
     }
 }
 
-fn code(field: &str, s: &str) -> Result<RegionCode, ApiError> {
-    RegionCode::parse(s).map_err(|e| ApiError::invalid(field, e))
-}
-
 #[tonic::async_trait]
 impl ExitService for RosterApi {
     async fn record_sanction(
@@ -53,10 +49,11 @@ impl ExitService for RosterApi {
         let kind = exits::kind("kind", req.kind).map_err(ApiError::from)?;
         let today = dates::today();
         let date = dates::parse_or("date", &req.date, today).map_err(ApiError::from)?;
-        let reason = text::field("reason", &req.reason, true, MAX_REASON_CHARS).map_err(ApiError::from)?;
-        let decided_by = text::field("decided_by", &req.decided_by, true, 100).map_err(ApiError::from)?;
-        let assessment_result_id = text::field("assessment_result_id", &req.assessment_result_id, false, 100)
-            .map_err(ApiError::from)?;
+        let reason = fields::text("reason", &req.reason, true, MAX_REASON_CHARS).map_err(ApiError::from)?;
+        let decided_by = fields::text("decided_by", &req.decided_by, true, 100).map_err(ApiError::from)?;
+        let assessment_result_id =
+            fields::text("assessment_result_id", &req.assessment_result_id, false, 100)
+                .map_err(ApiError::from)?;
         let named: Vec<String> = req.post_ids.iter().map(|p| p.trim().to_string()).collect();
         if let Some(i) = named.iter().position(String::is_empty) {
             return Err(ApiError::invalid(&format!("post_ids[{i}]"), "is empty").into());
@@ -66,7 +63,7 @@ impl ExitService for RosterApi {
             let cadre = store::get_cadre(tx.conn(), &cadre_id)
                 .await?
                 .ok_or_else(|| ApiError::not_found(format!("cadre {cadre_id}")))?;
-            principal.ensure_can_write(&code("region_code", &cadre.region_code).map_err(ApiError::internal)?)?;
+            principal.ensure_can_write(&fields::region("region_code", &cadre.region_code).map_err(ApiError::internal)?)?;
             let rows = dev::posts_of_cadre(tx.conn(), &cadre.id).await?;
             let mut held = Vec::with_capacity(rows.len());
             for r in &rows {
@@ -114,7 +111,7 @@ impl ExitService for RosterApi {
                     .iter()
                     .find(|r| r.id == p.id)
                     .ok_or_else(|| ApiError::internal("post to end is not the cadre's"))?;
-                principal.ensure_can_write(&code("region_code", &row.region_code).map_err(ApiError::internal)?)?;
+                principal.ensure_can_write(&fields::region("region_code", &row.region_code).map_err(ApiError::internal)?)?;
                 store::end_post(tx.conn(), &row.id, &end_s, &end_reason, now).await?;
                 changes::record_mutation(
                     tx,

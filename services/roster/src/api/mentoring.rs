@@ -4,14 +4,14 @@
 use cadre_kit::changes::{self, Mutation, Operation};
 use cadre_kit::db::to_micros;
 use cadre_kit::pagination::Page;
-use cadre_kit::{ApiError, Principal, RegionCode};
+use cadre_kit::{ApiError, Principal};
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::mentoring_service_server::MentoringService;
 use tonic::{Request, Response, Status};
 
 use super::{RosterApi, caller, idempotency_key, method};
 use crate::domain::mentoring::{self, MAX_GROWTH_PLAN_CHARS, Pairing};
-use crate::domain::{dates, posts, text};
+use crate::domain::{dates, fields, posts};
 use crate::store::development::{self as dev, PairingRow};
 use crate::store::{self, CadreRow};
 
@@ -31,14 +31,6 @@ fn pairing_to_proto(p: PairingRow) -> pb::MentorPairing {
     }
 }
 
-fn code(field: &str, s: &str) -> Result<RegionCode, ApiError> {
-    RegionCode::parse(s).map_err(|e| ApiError::invalid(field, e))
-}
-
-fn required(field: &str, s: &str) -> Result<(), ApiError> {
-    if s.trim().is_empty() { Err(ApiError::invalid(field, "is required")) } else { Ok(()) }
-}
-
 /// A cadre the caller may change: exists, and lies in the caller's writable jurisdiction.
 async fn writable_cadre(
     tx: &mut cadre_kit::db::WriteTx,
@@ -47,7 +39,8 @@ async fn writable_cadre(
 ) -> Result<CadreRow, ApiError> {
     let cadre =
         store::get_cadre(tx.conn(), id).await?.ok_or_else(|| ApiError::not_found(format!("cadre {id}")))?;
-    principal.ensure_can_write(&code("region_code", &cadre.region_code).map_err(ApiError::internal)?)?;
+    principal
+        .ensure_can_write(&fields::region("region_code", &cadre.region_code).map_err(ApiError::internal)?)?;
     Ok(cadre)
 }
 
@@ -60,7 +53,8 @@ async fn writable_pairing(
     let row = dev::get_pairing(tx.conn(), id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("mentor pairing {id}")))?;
-    principal.ensure_can_write(&code("region_code", &row.region_code).map_err(ApiError::internal)?)?;
+    principal
+        .ensure_can_write(&fields::region("region_code", &row.region_code).map_err(ApiError::internal)?)?;
     let pairing =
         row.pairing().ok_or_else(|| ApiError::internal(format!("pairing {} has bad dates", row.id)))?;
     Ok((row, pairing))
@@ -75,10 +69,10 @@ impl MentoringService for RosterApi {
         let principal = caller(&request)?;
         let key = idempotency_key(&request)?;
         let req = request.into_inner();
-        required("mentor_cadre_id", &req.mentor_cadre_id)?;
-        required("mentee_cadre_id", &req.mentee_cadre_id)?;
+        fields::required_id("mentor_cadre_id", &req.mentor_cadre_id)?;
+        fields::required_id("mentee_cadre_id", &req.mentee_cadre_id)?;
         let start = dates::parse("start_date", &req.start_date).map_err(ApiError::from)?;
-        let plan = text::field("growth_plan", &req.growth_plan, false, MAX_GROWTH_PLAN_CHARS)
+        let plan = fields::text("growth_plan", &req.growth_plan, false, MAX_GROWTH_PLAN_CHARS)
             .map_err(ApiError::from)?;
         let action = method("MentoringService", "PairMentor");
         let out =
@@ -143,9 +137,9 @@ impl MentoringService for RosterApi {
         let principal = caller(&request)?;
         let key = idempotency_key(&request)?;
         let req = request.into_inner();
-        required("pairing_id", &req.pairing_id)?;
+        fields::required_id("pairing_id", &req.pairing_id)?;
         let end = dates::parse("end_date", &req.end_date).map_err(ApiError::from)?;
-        let reason = text::field("reason", &req.reason, false, 200).map_err(ApiError::from)?;
+        let reason = fields::text("reason", &req.reason, false, 200).map_err(ApiError::from)?;
         let action = method("MentoringService", "EndMentoring");
         let out =
             cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
@@ -183,11 +177,11 @@ impl MentoringService for RosterApi {
         let principal = caller(&request)?;
         let key = idempotency_key(&request)?;
         let req = request.into_inner();
-        required("pairing_id", &req.pairing_id)?;
+        fields::required_id("pairing_id", &req.pairing_id)?;
         if req.revision <= 0 {
             return Err(ApiError::invalid("revision", "is required (the revision last read)").into());
         }
-        let plan = text::field("growth_plan", &req.growth_plan, false, MAX_GROWTH_PLAN_CHARS)
+        let plan = fields::text("growth_plan", &req.growth_plan, false, MAX_GROWTH_PLAN_CHARS)
             .map_err(ApiError::from)?;
         let action = method("MentoringService", "UpdateGrowthPlan");
         let out =
@@ -261,7 +255,7 @@ impl MentoringService for RosterApi {
     ) -> Result<Response<pb::MentoringCoverage>, Status> {
         let principal = caller(&request)?;
         let req = request.into_inner();
-        let region = code("region_code", &req.region_code)?;
+        let region = fields::region("region_code", &req.region_code)?;
         principal.ensure_can_read(&region)?;
         let day = dates::parse_or("as_of", &req.as_of, dates::today()).map_err(ApiError::from)?;
         let since = dates::parse_or("new_since", &req.new_since, mentoring::default_new_since())

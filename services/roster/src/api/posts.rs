@@ -1,18 +1,18 @@
 //! PostService: appointments and ends of posts within terms, vacancies and
 //! one-shoulder villages.
 
+use cadre_kit::ApiError;
 use cadre_kit::changes::{self, Mutation, Operation};
 use cadre_kit::db::to_micros;
 use cadre_kit::pagination::Page;
-use cadre_kit::{ApiError, RegionCode};
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::post_service_server::PostService;
 use tonic::{Request, Response, Status};
 
 use super::regions::is_village;
 use super::{RosterApi, caller, idempotency_key, method};
-use crate::domain::dates;
 use crate::domain::posts::{self, Appointment, DEFAULT_VACANCY_SEATS};
+use crate::domain::{dates, fields};
 use crate::store::{self, PostFilter, PostRow};
 
 pub(crate) fn post_to_proto(p: PostRow) -> pb::Post {
@@ -30,10 +30,6 @@ pub(crate) fn post_to_proto(p: PostRow) -> pb::Post {
     }
 }
 
-fn region(field: &str, code: &str) -> Result<RegionCode, ApiError> {
-    RegionCode::parse(code).map_err(|e| ApiError::invalid(field, e))
-}
-
 #[tonic::async_trait]
 impl PostService for RosterApi {
     async fn appoint_post(
@@ -43,10 +39,8 @@ impl PostService for RosterApi {
         let principal = caller(&request)?;
         let key = idempotency_key(&request)?;
         let req = request.into_inner();
-        if req.cadre_id.trim().is_empty() {
-            return Err(ApiError::invalid("cadre_id", "is required").into());
-        }
-        let village = region("region_code", &req.region_code)?;
+        fields::required_id("cadre_id", &req.cadre_id)?;
+        let village = fields::region("region_code", &req.region_code)?;
         principal.ensure_can_write(&village)?;
         let kind = posts::kind("kind", req.kind).map_err(ApiError::from)?;
         let start = dates::parse("start_date", &req.start_date).map_err(ApiError::from)?;
@@ -121,9 +115,7 @@ impl PostService for RosterApi {
         let principal = caller(&request)?;
         let key = idempotency_key(&request)?;
         let req = request.into_inner();
-        if req.post_id.trim().is_empty() {
-            return Err(ApiError::invalid("post_id", "is required").into());
-        }
+        fields::required_id("post_id", &req.post_id)?;
         let end = dates::parse("end_date", &req.end_date).map_err(ApiError::from)?;
         let reason = req.reason.trim().to_string();
         if reason.chars().count() > 200 {
@@ -139,7 +131,7 @@ impl PostService for RosterApi {
                 let row = store::get_post(tx.conn(), &req.post_id)
                     .await?
                     .ok_or_else(|| ApiError::not_found(format!("post {}", req.post_id)))?;
-                principal.ensure_can_write(&region("region_code", &row.region_code)?)?;
+                principal.ensure_can_write(&fields::region("region_code", &row.region_code)?)?;
                 let held =
                     row.held().ok_or_else(|| ApiError::internal(format!("post {} has bad dates", row.id)))?;
                 posts::check_end(&held, end)?;

@@ -5,12 +5,13 @@ use std::collections::HashSet;
 use cadre_kit::changes::{self, Mutation, Operation};
 use cadre_kit::db::to_micros;
 use cadre_kit::pagination::Page;
-use cadre_kit::{ApiError, RegionCode, RegionLevel};
+use cadre_kit::{ApiError, RegionLevel};
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::region_service_server::RegionService;
 use tonic::{Request, Response, Status};
 
 use super::{RosterApi, caller, idempotency_key, method};
+use crate::domain::fields;
 use crate::domain::region::{self, level_to_proto};
 use crate::error::RosterError;
 use crate::store::{self, RegionRow};
@@ -27,10 +28,6 @@ pub(crate) fn region_to_proto(r: RegionRow) -> pb::Region {
         village_type: r.village_type,
         revision: r.revision,
     }
-}
-
-fn parse_code(field: &str, code: &str) -> Result<RegionCode, Status> {
-    RegionCode::parse(code).map_err(|e| ApiError::invalid(field, e).into())
 }
 
 #[tonic::async_trait]
@@ -149,7 +146,7 @@ impl RegionService for RosterApi {
         request: Request<pb::GetRegionRequest>,
     ) -> Result<Response<pb::Region>, Status> {
         let principal = caller(&request)?;
-        let code = parse_code("code", &request.get_ref().code)?;
+        let code = fields::region("code", &request.get_ref().code)?;
         principal.ensure_can_read(&code)?;
         let mut conn = self.db.pool().acquire().await.map_err(ApiError::from)?;
         let row = store::get_region(&mut conn, code.as_str())
@@ -165,7 +162,7 @@ impl RegionService for RosterApi {
     ) -> Result<Response<pb::ListChildRegionsResponse>, Status> {
         let principal = caller(&request)?;
         let req = request.into_inner();
-        let code = parse_code("code", &req.code)?;
+        let code = fields::region("code", &req.code)?;
         principal.ensure_can_read(&code)?;
         let page = Page::parse(req.page_size, &req.page_token, &code.to_string())?;
         let mut rows = store::list_child_regions(

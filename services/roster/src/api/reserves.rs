@@ -15,8 +15,8 @@ use tonic::{Request, Response, Status};
 use super::cadres::ID_FIELD;
 use super::regions::is_village;
 use super::{RosterApi, caller, idempotency_key, method};
-use crate::domain::dates;
 use crate::domain::reserves::{self, MoveError, NeedsRole};
+use crate::domain::{dates, fields};
 use crate::error::RosterError;
 use crate::store;
 use crate::store::reserves::{ReserveFilter, ReserveRow, StageRow};
@@ -113,9 +113,7 @@ impl RosterApi {
 }
 
 async fn load(db: &Db, id: &str) -> Result<(ReserveRow, Vec<StageRow>), ApiError> {
-    if id.trim().is_empty() {
-        return Err(ApiError::invalid("id", "is required"));
-    }
+    fields::required_id("id", id)?;
     let mut conn = db.pool().acquire().await?;
     let row = store::reserves::get_reserve(&mut conn, id)
         .await?
@@ -241,14 +239,8 @@ impl ReserveService for RosterApi {
         if req.stage != 0 {
             filter.stage = Some(reserves::stage("stage", req.stage).map_err(ApiError::from)? as i64);
         }
-        if req.source != 0 {
-            match pb::ReserveSource::try_from(req.source) {
-                Ok(s) => filter.source = Some(s as i64),
-                Err(_) => {
-                    return Err(ApiError::invalid("source", format!("unknown value {}", req.source)).into());
-                }
-            }
-        }
+        let source = fields::optional_enum::<pb::ReserveSource>("source", req.source, "value")?;
+        filter.source = source.map(|s| s as i64);
         let page = Page::parse(req.page_size, &req.page_token, &format!("{filter:?}"))?;
         let mut rows = store::reserves::list_reserves(
             &self.db,
@@ -272,9 +264,7 @@ impl ReserveService for RosterApi {
         let principal = caller(&request)?;
         let key = idempotency_key(&request)?;
         let req = request.into_inner();
-        if req.id.trim().is_empty() {
-            return Err(ApiError::invalid("id", "is required").into());
-        }
+        fields::required_id("id", &req.id)?;
         let to = reserves::stage("to_stage", req.to_stage).map_err(ApiError::from)?;
         let date = dates::parse_or("date", &req.date, dates::today()).map_err(ApiError::from)?;
         let note = reserves::note("note", &req.note).map_err(ApiError::from)?;

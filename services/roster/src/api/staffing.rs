@@ -17,10 +17,11 @@ use tonic::{Request, Response, Status};
 
 use super::regions::is_village;
 use super::{RosterApi, caller, idempotency_key, method};
-use crate::domain::dates;
 use crate::domain::posts::{self, DEFAULT_VACANCY_SEATS};
 use crate::domain::reserves::{self, Level};
 use crate::domain::staffing::{self, Candidate, CandidateKind, Check, Holder, Rollup, Rules, VillageFacts};
+use crate::domain::{dates, fields};
+use crate::error::RosterError;
 use crate::store::staffing::{PriorityRow, RulesRow};
 use crate::store::{self, RegionRow};
 
@@ -35,11 +36,9 @@ fn lineage(region: &RegionCode) -> Vec<String> {
     out
 }
 
-fn parse_region(field: &str, code: &str) -> Result<RegionCode, ApiError> {
-    if code.trim().is_empty() {
-        return Err(ApiError::invalid(field, "is required"));
-    }
-    RegionCode::parse(code).map_err(|e| ApiError::invalid(field, e))
+fn parse_region(field: &str, code: &str) -> Result<RegionCode, RosterError> {
+    fields::required_id(field, code)?;
+    fields::region(field, code)
 }
 
 /// Configuration is the county's (or a higher office's) decision.

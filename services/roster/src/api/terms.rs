@@ -1,14 +1,14 @@
 //! TermService: the structure of a region's teams before and after a term began,
 //! and whether it went "one up, one down" (一升一降).
 
-use cadre_kit::{ApiError, RegionCode};
+use cadre_kit::ApiError;
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::term_service_server::TermService;
 use chrono::Datelike;
 use tonic::{Request, Response, Status};
 
 use super::{RosterApi, caller};
-use crate::domain::{dates, terms};
+use crate::domain::{dates, fields, terms};
 use crate::store::development as dev;
 
 #[tonic::async_trait]
@@ -19,7 +19,7 @@ impl TermService for RosterApi {
     ) -> Result<Response<pb::TermComparison>, Status> {
         let principal = caller(&request)?;
         let req = request.into_inner();
-        let region = RegionCode::parse(&req.region_code).map_err(|e| ApiError::invalid("region_code", e))?;
+        let region = fields::region("region_code", &req.region_code)?;
         principal.ensure_can_read(&region)?;
         let later =
             dates::parse_or("later_as_of", &req.later_as_of, dates::today()).map_err(ApiError::from)?;

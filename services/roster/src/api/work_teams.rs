@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use cadre_kit::changes::{self, Mutation, Operation};
 use cadre_kit::db::{WriteTx, to_micros};
 use cadre_kit::pagination::Page;
-use cadre_kit::{ApiError, Principal, RegionCode};
+use cadre_kit::{ApiError, Principal};
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::work_team_service_server::WorkTeamService;
 use sqlx::AnyConnection;
@@ -14,19 +14,11 @@ use tonic::{Request, Response, Status};
 
 use super::regions::is_village;
 use super::{RosterApi, caller, idempotency_key, method};
-use crate::domain::{dates, text, work_teams};
+use crate::domain::{dates, fields, work_teams};
 use crate::store;
 use crate::store::development::{self as dev, MemberRow, TeamRow, TeamVillageRow};
 
 const MAX_NAME_CHARS: usize = 100;
-
-fn code(field: &str, s: &str) -> Result<RegionCode, ApiError> {
-    RegionCode::parse(s).map_err(|e| ApiError::invalid(field, e))
-}
-
-fn required(field: &str, s: &str) -> Result<(), ApiError> {
-    if s.trim().is_empty() { Err(ApiError::invalid(field, "is required")) } else { Ok(()) }
-}
 
 fn member_to_proto(m: MemberRow) -> pb::TeamMember {
     pb::TeamMember {
@@ -85,7 +77,8 @@ async fn teams_to_proto(
 async fn writable_team(tx: &mut WriteTx, principal: &Principal, id: &str) -> Result<TeamRow, ApiError> {
     let team =
         dev::get_team(tx.conn(), id).await?.ok_or_else(|| ApiError::not_found(format!("work team {id}")))?;
-    principal.ensure_can_write(&code("county_code", &team.county_code).map_err(ApiError::internal)?)?;
+    principal
+        .ensure_can_write(&fields::region("county_code", &team.county_code).map_err(ApiError::internal)?)?;
     Ok(team)
 }
 
@@ -98,13 +91,13 @@ impl WorkTeamService for RosterApi {
         let principal = caller(&request)?;
         let key = idempotency_key(&request)?;
         let req = request.into_inner();
-        let county = work_teams::county_of("region_code", &code("region_code", &req.region_code)?)
+        let county = work_teams::county_of("region_code", &fields::region("region_code", &req.region_code)?)
             .map_err(ApiError::from)?;
         principal.ensure_can_write(&county)?;
-        let name = text::field("name", &req.name, true, MAX_NAME_CHARS).map_err(ApiError::from)?;
-        let agency = text::field("agency", &req.agency, true, MAX_NAME_CHARS).map_err(ApiError::from)?;
+        let name = fields::text("name", &req.name, true, MAX_NAME_CHARS).map_err(ApiError::from)?;
+        let agency = fields::text("agency", &req.agency, true, MAX_NAME_CHARS).map_err(ApiError::from)?;
         let leader =
-            text::field("leader_name", &req.leader_name, false, MAX_NAME_CHARS).map_err(ApiError::from)?;
+            fields::text("leader_name", &req.leader_name, false, MAX_NAME_CHARS).map_err(ApiError::from)?;
         let action = method("WorkTeamService", "CreateWorkTeam");
         let out =
             cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
@@ -149,11 +142,11 @@ impl WorkTeamService for RosterApi {
         let principal = caller(&request)?;
         let key = idempotency_key(&request)?;
         let req = request.into_inner();
-        required("team_id", &req.team_id)?;
+        fields::required_id("team_id", &req.team_id)?;
         let role = work_teams::role("role", req.role).map_err(ApiError::from)?;
         let start = dates::parse("start_date", &req.start_date).map_err(ApiError::from)?;
-        let name = text::field("name", &req.name, false, MAX_NAME_CHARS).map_err(ApiError::from)?;
-        let agency = text::field("agency", &req.agency, true, MAX_NAME_CHARS).map_err(ApiError::from)?;
+        let name = fields::text("name", &req.name, false, MAX_NAME_CHARS).map_err(ApiError::from)?;
+        let agency = fields::text("agency", &req.agency, true, MAX_NAME_CHARS).map_err(ApiError::from)?;
         let cadre_id = req.cadre_id.trim().to_string();
         if cadre_id.is_empty() && name.is_empty() {
             return Err(ApiError::invalid("name", "is required when no cadre_id is given").into());
@@ -224,9 +217,9 @@ impl WorkTeamService for RosterApi {
         let principal = caller(&request)?;
         let key = idempotency_key(&request)?;
         let req = request.into_inner();
-        required("member_id", &req.member_id)?;
+        fields::required_id("member_id", &req.member_id)?;
         let end = dates::parse("end_date", &req.end_date).map_err(ApiError::from)?;
-        let reason = text::field("reason", &req.reason, false, 200).map_err(ApiError::from)?;
+        let reason = fields::text("reason", &req.reason, false, 200).map_err(ApiError::from)?;
         let action = method("WorkTeamService", "EndTeamMembership");
         let out =
             cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
@@ -287,14 +280,14 @@ impl WorkTeamService for RosterApi {
         let principal = caller(&request)?;
         let key = idempotency_key(&request)?;
         let req = request.into_inner();
-        required("team_id", &req.team_id)?;
-        let village = code("village_code", &req.village_code)?;
+        fields::required_id("team_id", &req.team_id)?;
+        let village = fields::region("village_code", &req.village_code)?;
         let start = dates::parse_or("start_date", &req.start_date, dates::today()).map_err(ApiError::from)?;
         let action = method("WorkTeamService", "AssignTeamVillage");
         let out =
             cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
                 let team = writable_team(tx, &principal, req.team_id.trim()).await?;
-                let county = code("county_code", &team.county_code).map_err(ApiError::internal)?;
+                let county = fields::region("county_code", &team.county_code).map_err(ApiError::internal)?;
                 work_teams::check_village(&county, &village)?;
                 let place = store::get_region(tx.conn(), village.as_str()).await?.ok_or_else(|| {
                     ApiError::invalid("village_code", format!("region {village} does not exist"))
@@ -352,7 +345,7 @@ impl WorkTeamService for RosterApi {
     ) -> Result<Response<pb::WorkTeam>, Status> {
         let principal = caller(&request)?;
         let req = request.into_inner();
-        required("id", &req.id)?;
+        fields::required_id("id", &req.id)?;
         let mut conn = self.db.pool().acquire().await.map_err(ApiError::from)?;
         let team = dev::get_team(&mut conn, req.id.trim())
             .await
@@ -397,7 +390,7 @@ impl WorkTeamService for RosterApi {
     ) -> Result<Response<pb::WorkTeamSummary>, Status> {
         let principal = caller(&request)?;
         let req = request.into_inner();
-        let region = code("region_code", &req.region_code)?;
+        let region = fields::region("region_code", &req.region_code)?;
         principal.ensure_can_read(&region)?;
         let day =
             dates::format(dates::parse_or("as_of", &req.as_of, dates::today()).map_err(ApiError::from)?);

@@ -6,6 +6,7 @@ use cadre_kit::RegionCode;
 use cadre_kit::resident_id::ResidentId;
 use cadre_proto::roster::v1 as pb;
 
+use super::fields::{education, id_number, person_name, political_status, region, tags};
 use crate::error::RosterError;
 
 /// A cadre's editable fields, validated.
@@ -36,28 +37,6 @@ pub const UPDATABLE: &[&str] = &[
     "tags",
 ];
 
-fn name(field: &str, s: &str) -> Result<String, RosterError> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Err(RosterError::invalid(field, "must not be empty"));
-    }
-    if s.chars().count() > 50 {
-        return Err(RosterError::invalid(field, "must be at most 50 characters"));
-    }
-    if s.chars().any(char::is_control) {
-        return Err(RosterError::invalid(field, "must not contain control characters"));
-    }
-    Ok(s.to_string())
-}
-
-fn region(field: &str, s: &str) -> Result<RegionCode, RosterError> {
-    RegionCode::parse(s).map_err(|e| RosterError::invalid(field, e))
-}
-
-fn id_number(field: &str, s: &str) -> Result<ResidentId, RosterError> {
-    ResidentId::parse(s).map_err(|e| RosterError::invalid(field, e))
-}
-
 fn ethnicity(field: &str, s: &str) -> Result<String, RosterError> {
     let s = s.trim();
     if s.chars().count() > 16 || s.chars().any(char::is_control) {
@@ -80,43 +59,12 @@ fn phone(field: &str, s: &str) -> Result<String, RosterError> {
     Ok(digits.to_string())
 }
 
-fn political_status(field: &str, v: i32) -> Result<pb::PoliticalStatus, RosterError> {
-    match pb::PoliticalStatus::try_from(v) {
-        Ok(pb::PoliticalStatus::Unspecified) => Err(RosterError::invalid(field, "is required")),
-        Ok(p) => Ok(p),
-        Err(_) => Err(RosterError::invalid(field, format!("unknown value {v}"))),
-    }
-}
-
-fn education(field: &str, v: i32) -> Result<pb::Education, RosterError> {
-    match pb::Education::try_from(v) {
-        Ok(pb::Education::Unspecified) => Err(RosterError::invalid(field, "is required")),
-        Ok(e) => Ok(e),
-        Err(_) => Err(RosterError::invalid(field, format!("unknown value {v}"))),
-    }
-}
-
-fn tags(field: &str, values: &[i32]) -> Result<Vec<pb::BackgroundTag>, RosterError> {
-    let mut out = Vec::new();
-    for (i, v) in values.iter().enumerate() {
-        match pb::BackgroundTag::try_from(*v) {
-            Ok(pb::BackgroundTag::Unspecified) | Err(_) => {
-                return Err(RosterError::invalid(format!("{field}[{i}]"), format!("unknown tag {v}")));
-            }
-            Ok(t) if !out.contains(&t) => out.push(t),
-            Ok(_) => {}
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 /// Validates a new cadre; `prefix` is the request path of the message, e.g. "cadre".
 pub fn validate_new(prefix: &str, c: &pb::Cadre) -> Result<CadreFields, RosterError> {
     let f = |name: &str| format!("{prefix}.{name}");
     Ok(CadreFields {
         region_code: region(&f("region_code"), &c.region_code)?,
-        name: name(&f("name"), &c.name)?,
+        name: person_name(&f("name"), &c.name)?,
         id_number: id_number(&f("id_number"), &c.id_number)?,
         ethnicity: ethnicity(&f("ethnicity"), &c.ethnicity)?,
         phone: phone(&f("phone"), &c.phone)?,
@@ -139,7 +87,7 @@ pub fn apply_update(
     for path in paths {
         let f = format!("cadre.{path}");
         match path.as_str() {
-            "name" => current.name = name(&f, &patch.name)?,
+            "name" => current.name = person_name(&f, &patch.name)?,
             "region_code" => current.region_code = region(&f, &patch.region_code)?,
             "id_number" => current.id_number = id_number(&f, &patch.id_number)?,
             "ethnicity" => current.ethnicity = ethnicity(&f, &patch.ethnicity)?,

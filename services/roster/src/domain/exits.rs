@@ -11,11 +11,7 @@ use crate::error::RosterError;
 pub const MAX_REASON_CHARS: usize = 1000;
 
 pub fn kind(field: &str, v: i32) -> Result<SanctionKind, RosterError> {
-    match SanctionKind::try_from(v) {
-        Ok(SanctionKind::Unspecified) => Err(RosterError::invalid(field, "is required")),
-        Ok(k) => Ok(k),
-        Err(_) => Err(RosterError::invalid(field, format!("unknown sanction kind {v}"))),
-    }
+    super::fields::required_enum(field, v, "sanction kind")
 }
 
 /// Which posts a sanction ends.

@@ -5,6 +5,7 @@
 pub mod cadre;
 pub mod dates;
 pub mod exits;
+pub mod fields;
 pub mod import;
 pub mod mentoring;
 pub mod posts;
@@ -13,5 +14,4 @@ pub mod reserves;
 pub mod staffing;
 pub mod structure;
 pub mod terms;
-pub mod text;
 pub mod work_teams;

@@ -57,11 +57,7 @@ pub fn all_kinds() -> Vec<PostKind> {
 }
 
 pub fn kind(field: &str, v: i32) -> Result<PostKind, RosterError> {
-    match PostKind::try_from(v) {
-        Ok(PostKind::Unspecified) => Err(RosterError::invalid(field, "is required")),
-        Ok(k) => Ok(k),
-        Err(_) => Err(RosterError::invalid(field, format!("unknown post kind {v}"))),
-    }
+    super::fields::required_enum(field, v, "post kind")
 }
 
 /// A post as the rules see it.

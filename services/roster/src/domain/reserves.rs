@@ -8,6 +8,7 @@ use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::ReserveStage as Stage;
 use chrono::NaiveDate;
 
+use super::fields;
 use crate::domain::dates;
 use crate::error::RosterError;
 
@@ -27,55 +28,16 @@ pub struct ReserveFields {
 /// Validates a new reserve; `prefix` is the request path of the message ("reserve").
 pub fn validate_new(prefix: &str, r: &pb::Reserve) -> Result<ReserveFields, RosterError> {
     let f = |name: &str| format!("{prefix}.{name}");
-    let region_code =
-        RegionCode::parse(&r.region_code).map_err(|e| RosterError::invalid(f("region_code"), e))?;
-    let name = r.name.trim();
-    if name.is_empty() {
-        return Err(RosterError::invalid(f("name"), "must not be empty"));
-    }
-    if name.chars().count() > 50 || name.chars().any(char::is_control) {
-        return Err(RosterError::invalid(
-            f("name"),
-            "must be at most 50 characters, without control characters",
-        ));
-    }
-    let id_number = ResidentId::parse(&r.id_number).map_err(|e| RosterError::invalid(f("id_number"), e))?;
-    let source = match pb::ReserveSource::try_from(r.source) {
-        Ok(pb::ReserveSource::Unspecified) => return Err(RosterError::invalid(f("source"), "is required")),
-        Ok(s) => s,
-        Err(_) => return Err(RosterError::invalid(f("source"), format!("unknown value {}", r.source))),
-    };
-    let political_status = match pb::PoliticalStatus::try_from(r.political_status) {
-        Ok(pb::PoliticalStatus::Unspecified) => {
-            return Err(RosterError::invalid(f("political_status"), "is required"));
-        }
-        Ok(p) => p,
-        Err(_) => {
-            return Err(RosterError::invalid(
-                f("political_status"),
-                format!("unknown value {}", r.political_status),
-            ));
-        }
-    };
-    let education = match pb::Education::try_from(r.education) {
-        Ok(pb::Education::Unspecified) => return Err(RosterError::invalid(f("education"), "is required")),
-        Ok(e) => e,
-        Err(_) => return Err(RosterError::invalid(f("education"), format!("unknown value {}", r.education))),
-    };
-    let mut tags = Vec::new();
-    for (i, v) in r.tags.iter().enumerate() {
-        match pb::BackgroundTag::try_from(*v) {
-            Ok(pb::BackgroundTag::Unspecified) | Err(_) => {
-                return Err(RosterError::invalid(format!("{prefix}.tags[{i}]"), format!("unknown tag {v}")));
-            }
-            Ok(t) if !tags.contains(&t) => tags.push(t),
-            Ok(_) => {}
-        }
-    }
-    tags.sort();
+    let region_code = fields::region(&f("region_code"), &r.region_code)?;
+    let name = fields::person_name(&f("name"), &r.name)?;
+    let id_number = fields::id_number(&f("id_number"), &r.id_number)?;
+    let source = fields::required_enum(&f("source"), r.source, "value")?;
+    let political_status = fields::political_status(&f("political_status"), r.political_status)?;
+    let education = fields::education(&f("education"), r.education)?;
+    let tags = fields::tags(&f("tags"), &r.tags)?;
     Ok(ReserveFields {
         region_code,
-        name: name.to_string(),
+        name,
         id_number,
         source,
         political_status,
@@ -86,11 +48,7 @@ pub fn validate_new(prefix: &str, r: &pb::Reserve) -> Result<ReserveFields, Rost
 }
 
 pub fn stage(field: &str, v: i32) -> Result<Stage, RosterError> {
-    match Stage::try_from(v) {
-        Ok(Stage::Unspecified) => Err(RosterError::invalid(field, "is required")),
-        Ok(s) => Ok(s),
-        Err(_) => Err(RosterError::invalid(field, format!("unknown stage {v}"))),
-    }
+    fields::required_enum(field, v, "stage")
 }
 
 pub fn is_final(s: Stage) -> bool {
@@ -232,11 +190,7 @@ pub fn stage_on(history: &[(Stage, NaiveDate)], day: NaiveDate) -> Option<Stage>
 
 /// A note on a step: trimmed, bounded.
 pub fn note(field: &str, s: &str) -> Result<String, RosterError> {
-    let s = s.trim();
-    if s.chars().count() > 500 {
-        return Err(RosterError::invalid(field, "must be at most 500 characters"));
-    }
-    Ok(s.to_string())
+    fields::text(field, s, false, 500)
 }
 
 #[cfg(test)]

@@ -7,11 +7,7 @@ use cadre_proto::roster::v1::TeamRole;
 use crate::error::RosterError;
 
 pub fn role(field: &str, v: i32) -> Result<TeamRole, RosterError> {
-    match TeamRole::try_from(v) {
-        Ok(TeamRole::Unspecified) => Err(RosterError::invalid(field, "is required")),
-        Ok(r) => Ok(r),
-        Err(_) => Err(RosterError::invalid(field, format!("unknown team role {v}"))),
-    }
+    super::fields::required_enum(field, v, "team role")
 }
 
 /// The county of a region at county level or below.
