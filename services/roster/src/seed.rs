@@ -40,10 +40,7 @@ pub struct Seeded {
 
 /// Whether the roster holds no region yet (first start).
 pub async fn is_empty(api: &RosterApi) -> Result<bool, sqlx::Error> {
-    use sqlx::Row;
-    let n: i64 =
-        sqlx::query("SELECT COUNT(*) FROM roster_regions").fetch_one(api.db().pool()).await?.try_get(0)?;
-    Ok(n == 0)
+    Ok(!crate::store::has_regions(api.db()).await?)
 }
 
 /// Stores the demo county; `progress(done, total)` is called as cadres, then reserves

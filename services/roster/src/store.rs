@@ -10,6 +10,7 @@ use cadre_kit::sql::{AnyQuery, Sql};
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::PostKind;
 
+use crate::domain::dates;
 use crate::domain::posts::HeldPost;
 use crate::domain::structure::Member;
 
@@ -46,6 +47,11 @@ fn region_row(r: &AnyRow) -> Result<RegionRow, sqlx::Error> {
 pub async fn get_region(conn: &mut AnyConnection, code: &str) -> Result<Option<RegionRow>, sqlx::Error> {
     let sql = format!("SELECT {REGION_COLUMNS} FROM roster_regions WHERE code = $1");
     sqlx::query(&sql).bind(code.to_string()).fetch_optional(conn).await?.as_ref().map(region_row).transpose()
+}
+
+/// Whether any region is stored (a roster that has never been loaded has none).
+pub async fn has_regions(db: &Db) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("SELECT 1 FROM roster_regions LIMIT 1").fetch_optional(db.pool()).await?.is_some())
 }
 
 pub async fn insert_region(conn: &mut AnyConnection, r: &RegionRow, now: i64) -> Result<(), sqlx::Error> {
@@ -338,7 +344,7 @@ fn post_row(r: &AnyRow) -> Result<PostRow, sqlx::Error> {
 impl PostRow {
     /// The post as the rules see it; `None` if its stored dates do not parse.
     pub fn held(&self) -> Option<HeldPost> {
-        let date = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        let date = dates::parse_stored;
         Some(HeldPost {
             id: self.id.clone(),
             cadre_id: self.cadre_id.clone(),
@@ -490,7 +496,7 @@ pub async fn members_under(db: &Db, prefix: &str, day: &str) -> Result<Vec<Membe
         let education: i64 = r.try_get(2)?;
         let party: i64 = r.try_get(3)?;
         let (Ok(birth_date), Ok(education), Ok(political_status)) = (
-            chrono::NaiveDate::parse_from_str(&birth, "%Y-%m-%d"),
+            dates::parse_stored(&birth).ok_or(()),
             cadre_proto::roster::v1::Education::try_from(education as i32),
             cadre_proto::roster::v1::PoliticalStatus::try_from(party as i32),
         ) else {

@@ -61,6 +61,22 @@ fn decrypt(pii: &PiiCipher, field: &str, stored: &str) -> Result<String, RosterE
     pii.decrypt(field, stored).map_err(|e| RosterError::Pii(e.to_string()))
 }
 
+/// A stored PII value as the caller may see it: in clear when `reveal`, else masked
+/// (ID numbers keep region and last four, phones first three and last four).
+pub(crate) fn shown_pii(
+    pii: &PiiCipher,
+    field: &str,
+    stored: &str,
+    reveal: bool,
+) -> Result<String, RosterError> {
+    let value = decrypt(pii, field, stored)?;
+    Ok(match (reveal, field) {
+        (true, _) => value,
+        (false, PHONE_FIELD) => pii::mask_phone(&value),
+        (false, _) => pii::mask_id_number(&value),
+    })
+}
+
 /// The stored row back as validated fields (for updates).
 fn fields_from_row(pii: &PiiCipher, row: &CadreRow) -> Result<CadreFields, RosterError> {
     let id_number = decrypt(pii, ID_FIELD, &row.id_number_enc)?;
@@ -84,13 +100,8 @@ pub(crate) fn cadre_to_proto(
     current_posts: Vec<pb::Post>,
     reveal: bool,
 ) -> Result<pb::Cadre, RosterError> {
-    let id_number = decrypt(pii, ID_FIELD, &row.id_number_enc)?;
-    let phone = decrypt(pii, PHONE_FIELD, &row.phone_enc)?;
-    let (id_number, phone) = if reveal {
-        (id_number, phone)
-    } else {
-        (pii::mask_id_number(&id_number), if phone.is_empty() { phone } else { pii::mask_phone(&phone) })
-    };
+    let id_number = shown_pii(pii, ID_FIELD, &row.id_number_enc, reveal)?;
+    let phone = shown_pii(pii, PHONE_FIELD, &row.phone_enc, reveal)?;
     Ok(pb::Cadre {
         id: row.id,
         region_code: row.region_code,

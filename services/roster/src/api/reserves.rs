@@ -6,13 +6,13 @@ use cadre_kit::audit::{self, AuditRecord, prost_types_timestamp};
 use cadre_kit::changes::{self, Mutation, Operation};
 use cadre_kit::db::{Db, from_micros, to_micros};
 use cadre_kit::pagination::Page;
-use cadre_kit::pii::{self, PiiCipher};
+use cadre_kit::pii::PiiCipher;
 use cadre_kit::{ApiError, Principal};
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::reserve_service_server::ReserveService;
 use tonic::{Request, Response, Status};
 
-use super::cadres::ID_FIELD;
+use super::cadres::{ID_FIELD, shown_pii};
 use super::regions::is_village;
 use super::{RosterApi, caller, idempotency_key, method};
 use crate::domain::reserves::{self, MoveError, NeedsRole};
@@ -27,12 +27,12 @@ fn reserve_to_proto(
     history: Vec<StageRow>,
     reveal: bool,
 ) -> Result<pb::Reserve, RosterError> {
-    let id_number = pii.decrypt(ID_FIELD, &row.id_number_enc).map_err(|e| RosterError::Pii(e.to_string()))?;
+    let id_number = shown_pii(pii, ID_FIELD, &row.id_number_enc, reveal)?;
     Ok(pb::Reserve {
         id: row.id,
         region_code: row.region_code,
         name: row.name,
-        id_number: if reveal { id_number } else { pii::mask_id_number(&id_number) },
+        id_number,
         birth_date: row.birth_date,
         sex: row.sex as i32,
         source: row.source as i32,

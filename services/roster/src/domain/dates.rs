@@ -14,6 +14,11 @@ pub fn parse_or(field: &str, s: &str, default: NaiveDate) -> Result<NaiveDate, R
     if s.trim().is_empty() { Ok(default) } else { parse(field, s) }
 }
 
+/// A date as the store keeps it; `None` if the stored text is not one.
+pub fn parse_stored(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
 pub fn format(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }

@@ -12,9 +12,7 @@ use cadre_kit::sql::Sql;
 
 use super::held_on;
 
-fn date(s: &str) -> Option<chrono::NaiveDate> {
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
-}
+use crate::domain::dates::parse_stored as date;
 
 // ---------------------------------------------------------------- mentoring
 

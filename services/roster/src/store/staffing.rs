@@ -10,6 +10,7 @@ use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::PostKind;
 
 use super::held_on;
+use crate::domain::dates;
 use crate::domain::staffing::{Holder, Rules};
 
 /// A region's own rules as stored.
@@ -159,8 +160,7 @@ pub async fn holders_under(db: &Db, prefix: &str, day: &str) -> Result<Vec<(Stri
         let kind: i64 = r.try_get(1)?;
         let birth: String = r.try_get(4)?;
         let education: i64 = r.try_get(5)?;
-        let (Ok(kind), Ok(birth_date)) =
-            (PostKind::try_from(kind as i32), chrono::NaiveDate::parse_from_str(&birth, "%Y-%m-%d"))
+        let (Ok(kind), Some(birth_date)) = (PostKind::try_from(kind as i32), dates::parse_stored(&birth))
         else {
             continue;
         };

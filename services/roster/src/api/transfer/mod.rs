@@ -15,13 +15,13 @@ use cadre_kit::audit::{self, AuditRecord};
 use cadre_kit::changes::{self, ChangeRecord, Operation};
 use cadre_kit::db::to_micros;
 use cadre_kit::idempotency::IdempotencyKey;
-use cadre_kit::pii::{self, PiiCipher};
+use cadre_kit::pii::PiiCipher;
 use cadre_kit::{ApiError, Principal, RegionCode};
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::TransferFormat;
 use cadre_proto::roster::v1::transfer_service_server::{TransferService, TransferServiceServer};
 
-use super::cadres::{ID_FIELD, PHONE_FIELD, row_from_fields};
+use super::cadres::{ID_FIELD, PHONE_FIELD, row_from_fields, shown_pii};
 use super::{RosterApi, caller, idempotency_key, method};
 use crate::domain::import::{self, Column, ImportRow, RowError};
 use crate::domain::{dates, posts};
@@ -324,20 +324,8 @@ impl RosterApi {
         let mut table =
             Table { headers: Column::ALL.map(|c| c.header().to_string()).to_vec(), rows: Vec::new() };
         for c in &cadres {
-            let decrypt = |field: &str, stored: &str| -> Result<String, ApiError> {
-                if stored.is_empty() {
-                    return Ok(String::new());
-                }
-                self.pii.decrypt(field, stored).map_err(|e| ApiError::internal(format!("stored PII: {e}")))
-            };
-            let mut id_number = decrypt(ID_FIELD, &c.id_number_enc)?;
-            let mut phone = decrypt(PHONE_FIELD, &c.phone_enc)?;
-            if !reveal {
-                id_number = pii::mask_id_number(&id_number);
-                if !phone.is_empty() {
-                    phone = pii::mask_phone(&phone);
-                }
-            }
+            let id_number = shown_pii(&self.pii, ID_FIELD, &c.id_number_enc, reveal)?;
+            let phone = shown_pii(&self.pii, PHONE_FIELD, &c.phone_enc, reveal)?;
             table.rows.push(template_row(
                 c,
                 id_number,
