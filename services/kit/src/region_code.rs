@@ -102,14 +102,25 @@ impl RegionCode {
 
     /// The region one level up; `None` for a province.
     pub fn parent(&self) -> Option<RegionCode> {
-        let keep = match self.level() {
+        let up = match self.level() {
             RegionLevel::Province => return None,
-            RegionLevel::City => 2,
-            RegionLevel::County => 4,
-            RegionLevel::Township => 6,
-            RegionLevel::Village => 9,
+            RegionLevel::City => RegionLevel::Province,
+            RegionLevel::County => RegionLevel::City,
+            RegionLevel::Township => RegionLevel::County,
+            RegionLevel::Village => RegionLevel::Township,
         };
-        Some(Self(format!("{:0<12}", &self.0[..keep])))
+        self.ancestor_at(up)
+    }
+
+    /// The region at `level` that this one lies in (itself at its own level); `None`
+    /// when `level` is below this region's.
+    pub fn ancestor_at(&self, level: RegionLevel) -> Option<RegionCode> {
+        (level <= self.level()).then(|| Self(format!("{:0<12}", &self.0[..level.prefix_len()])))
+    }
+
+    /// This region, then each region above it up to the province.
+    pub fn lineage(&self) -> impl Iterator<Item = RegionCode> {
+        std::iter::successors(Some(self.clone()), RegionCode::parent)
     }
 
     /// Whether `other` is this region or lies under it.
@@ -144,6 +155,16 @@ mod tests {
         assert_eq!(code("150523000000").level(), RegionLevel::County);
         assert_eq!(code("150523101000").level(), RegionLevel::Township);
         assert_eq!(code("150523101203").level(), RegionLevel::Village);
+    }
+
+    #[test]
+    fn ancestors_and_lineage() {
+        let village = RegionCode::parse("150525100201").unwrap();
+        assert_eq!(village.ancestor_at(RegionLevel::County).unwrap().as_str(), "150525000000");
+        assert_eq!(village.ancestor_at(RegionLevel::Village).unwrap(), village);
+        assert!(RegionCode::parse("150525000000").unwrap().ancestor_at(RegionLevel::Township).is_none());
+        let up: Vec<String> = village.lineage().map(|c| c.to_string()).collect();
+        assert_eq!(up, ["150525100201", "150525100000", "150525000000", "150500000000", "150000000000"]);
     }
 
     #[test]

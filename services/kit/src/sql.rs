@@ -27,6 +27,12 @@ impl From<&String> for Bind {
     }
 }
 
+impl From<&crate::RegionCode> for Bind {
+    fn from(v: &crate::RegionCode) -> Self {
+        Bind::Text(v.as_str().to_string())
+    }
+}
+
 impl From<i64> for Bind {
     fn from(v: i64) -> Self {
         Bind::Int(v)

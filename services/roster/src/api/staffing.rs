@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use cadre_kit::changes::{self, Mutation, Operation};
 use cadre_kit::db::{Db, to_micros};
 use cadre_kit::pagination::Page;
-use cadre_kit::{ApiError, Principal, RegionCode};
+use cadre_kit::{ApiError, Principal, RegionCode, RegionLevel};
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::staffing_service_server::StaffingService;
 use cadre_proto::roster::v1::{PostKind, ReserveStage, StaffingAlertKind, VacancyCriterion};
@@ -24,17 +24,6 @@ use crate::domain::{dates, fields};
 use crate::error::RosterError;
 use crate::store::staffing::{PriorityRow, RulesRow};
 use crate::store::{self, RegionRow};
-
-/// `region` and every region above it, nearest first.
-fn lineage(region: &RegionCode) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut at = Some(region.clone());
-    while let Some(code) = at {
-        out.push(code.to_string());
-        at = code.parent();
-    }
-    out
-}
 
 fn parse_region(field: &str, code: &str) -> Result<RegionCode, RosterError> {
     fields::required_id(field, code)?;
@@ -86,7 +75,8 @@ fn criteria_of(values: &[i32]) -> Vec<VacancyCriterion> {
 
 /// Rules configured above or under `scope`, by region code.
 async fn rules_map(db: &Db, scope: &RegionCode) -> Result<BTreeMap<String, RulesRow>, ApiError> {
-    let rows = store::staffing::rules_around(db, &lineage(scope), scope.prefix()).await?;
+    let rows =
+        store::staffing::rules_around(db, &scope.lineage().collect::<Vec<_>>(), scope.prefix()).await?;
     Ok(rows.into_iter().map(|r| (r.region_code.clone(), r)).collect())
 }
 
@@ -104,7 +94,7 @@ fn rules_for<'a>(
 
 /// The effective vacancy priority of `region`.
 async fn priority_for(db: &Db, region: &RegionCode) -> Result<pb::VacancyPriority, ApiError> {
-    let rows = store::staffing::priorities_at(db, &lineage(region)).await?;
+    let rows = store::staffing::priorities_at(db, &region.lineage().collect::<Vec<_>>()).await?;
     let map: BTreeMap<String, PriorityRow> = rows.into_iter().map(|r| (r.region_code.clone(), r)).collect();
     Ok(match staffing::effective(region, &map) {
         Some((code, row)) => pb::VacancyPriority {
@@ -194,7 +184,8 @@ fn rollup_to_proto(code: &str, name: &str, r: &Rollup) -> pb::ComplianceRollup {
 }
 
 fn township_of(village: &str) -> String {
-    format!("{:0<12}", &village[..9.min(village.len())])
+    let township = RegionCode::parse(village).ok().and_then(|v| v.ancestor_at(RegionLevel::Township));
+    township.map_or_else(|| village.to_string(), |t| t.to_string())
 }
 
 fn alert_key(a: &pb::StaffingAlert) -> String {

@@ -115,14 +115,7 @@ pub fn effective<'a, T>(
     region: &RegionCode,
     configured: &'a BTreeMap<String, T>,
 ) -> Option<(&'a str, &'a T)> {
-    let mut at = Some(region.clone());
-    while let Some(code) = at {
-        if let Some((k, v)) = configured.get_key_value(code.as_str()) {
-            return Some((k.as_str(), v));
-        }
-        at = code.parent();
-    }
-    None
+    region.lineage().find_map(|code| configured.get_key_value(code.as_str())).map(|(k, v)| (k.as_str(), v))
 }
 
 // ---------------------------------------------------------------- compliance

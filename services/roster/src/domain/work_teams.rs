@@ -12,10 +12,9 @@ pub fn role(field: &str, v: i32) -> Result<TeamRole, RosterError> {
 
 /// The county of a region at county level or below.
 pub fn county_of(field: &str, region: &RegionCode) -> Result<RegionCode, RosterError> {
-    if region.level() < RegionLevel::County {
-        return Err(RosterError::invalid(field, format!("{region} is above county level; name the county")));
-    }
-    RegionCode::parse(&format!("{:0<12}", &region.as_str()[..6])).map_err(|e| RosterError::invalid(field, e))
+    region.ancestor_at(RegionLevel::County).ok_or_else(|| {
+        RosterError::invalid(field, format!("{region} is above county level; name the county"))
+    })
 }
 
 /// A team's villages lie in its county.

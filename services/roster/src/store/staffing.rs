@@ -4,6 +4,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use cadre_kit::RegionCode;
 use cadre_kit::db::{Db, like_prefix};
 use cadre_kit::sql::Sql;
 use cadre_proto::roster::v1 as pb;
@@ -44,7 +45,11 @@ fn rules_row(r: &AnyRow) -> Result<RulesRow, sqlx::Error> {
 }
 
 /// Rules configured at any of `ancestors` or anywhere under `prefix`.
-pub async fn rules_around(db: &Db, ancestors: &[String], prefix: &str) -> Result<Vec<RulesRow>, sqlx::Error> {
+pub async fn rules_around(
+    db: &Db,
+    ancestors: &[RegionCode],
+    prefix: &str,
+) -> Result<Vec<RulesRow>, sqlx::Error> {
     let mut s = Sql::new(format!("SELECT {RULE_COLUMNS} FROM roster_staffing_rules WHERE region_code LIKE "));
     s.bind(like_prefix(prefix)).push(" ESCAPE '\\'");
     if !ancestors.is_empty() {
@@ -105,7 +110,7 @@ fn priority_row(r: &AnyRow) -> Result<PriorityRow, sqlx::Error> {
 }
 
 /// Priority lists configured at any of `codes`.
-pub async fn priorities_at(db: &Db, codes: &[String]) -> Result<Vec<PriorityRow>, sqlx::Error> {
+pub async fn priorities_at(db: &Db, codes: &[RegionCode]) -> Result<Vec<PriorityRow>, sqlx::Error> {
     if codes.is_empty() {
         return Ok(Vec::new());
     }
