@@ -127,7 +127,7 @@ async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {
         let state = match up.serving().await {
             Ok(true) => "SERVING".to_string(),
             Ok(false) => "NOT_SERVING".to_string(),
-            Err(status) => format!("{}: {}", transcode::code_name(status.code()), status.message()),
+            Err(status) => format!("{}: {}", cadre_kit::error::code_name(status.code()), status.message()),
         };
         (up.part.clone(), state)
     });

@@ -201,34 +201,10 @@ fn fill(message: &mut DynamicMessage, value: Json, path: &str) -> Result<(), Api
     Ok(())
 }
 
-/// The canonical upper-case name of a gRPC code (`INVALID_ARGUMENT`).
-pub fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code as C;
-    match code {
-        C::Ok => "OK",
-        C::Cancelled => "CANCELLED",
-        C::Unknown => "UNKNOWN",
-        C::InvalidArgument => "INVALID_ARGUMENT",
-        C::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        C::NotFound => "NOT_FOUND",
-        C::AlreadyExists => "ALREADY_EXISTS",
-        C::PermissionDenied => "PERMISSION_DENIED",
-        C::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        C::FailedPrecondition => "FAILED_PRECONDITION",
-        C::Aborted => "ABORTED",
-        C::OutOfRange => "OUT_OF_RANGE",
-        C::Unimplemented => "UNIMPLEMENTED",
-        C::Internal => "INTERNAL",
-        C::Unavailable => "UNAVAILABLE",
-        C::DataLoss => "DATA_LOSS",
-        C::Unauthenticated => "UNAUTHENTICATED",
-    }
-}
-
 /// The Google-style JSON error body and its HTTP status.
 pub fn error_body(code: tonic::Code, message: &str) -> (http::StatusCode, Json) {
     let status = cadre_kit::error::http_status_for(code);
-    let body = serde_json::json!({ "code": code_name(code), "message": message, "status": status.as_u16() });
+    let body = serde_json::json!({ "code": cadre_kit::error::code_name(code), "message": message, "status": status.as_u16() });
     (status, body)
 }
 

@@ -209,18 +209,14 @@ impl CadreService for RosterApi {
     ) -> Result<Response<pb::Cadre>, Status> {
         let principal = caller(&request)?;
         let key = idempotency_key(&request)?;
+        let action = method("CadreService", "CreateCadre");
         let req = request.into_inner();
         let input = req.cadre.as_ref().ok_or_else(|| ApiError::invalid("cadre", "is required"))?;
         let fields = cadre::validate_new("cadre", input).map_err(ApiError::from)?;
         principal.ensure_can_write(&fields.region_code)?;
         let pii = self.pii.clone();
-        let row = cadre_kit::idempotency::once(
-            &self.db,
-            &principal,
-            &method("CadreService", "CreateCadre"),
-            key.as_ref(),
-            &req,
-            async |tx| {
+        let row =
+            cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
                 ensure_region_exists(tx.conn(), "cadre.region_code", &fields.region_code).await?;
                 let index = pii.blind_index(ID_FIELD, fields.id_number.as_str());
                 if let Some(existing) = store::find_cadre_by_index(tx.conn(), &index).await? {
@@ -233,7 +229,7 @@ impl CadreService for RosterApi {
                     tx,
                     &principal,
                     Mutation {
-                        action: "cadre.roster.v1.CadreService/CreateCadre",
+                        action: &action,
                         entity: "cadre",
                         key: &row.id,
                         operation: Operation::Created,
@@ -245,9 +241,8 @@ impl CadreService for RosterApi {
                 .await?;
                 // The stored response is the record's id; callers get it presented.
                 Ok(pb::GetCadreRequest { id: row.id })
-            },
-        )
-        .await?;
+            })
+            .await?;
         let stored = load(&self.db, &row.id).await?;
         Ok(Response::new(self.present_one(&principal, stored, "CreateCadre").await?))
     }
@@ -258,6 +253,7 @@ impl CadreService for RosterApi {
     ) -> Result<Response<pb::Cadre>, Status> {
         let principal = caller(&request)?;
         let key = idempotency_key(&request)?;
+        let action = method("CadreService", "UpdateCadre");
         let req = request.into_inner();
         let patch = req.cadre.as_ref().ok_or_else(|| ApiError::invalid("cadre", "is required"))?;
         let paths = req.update_mask.as_ref().map(|m| m.paths.clone()).unwrap_or_default();
@@ -269,13 +265,8 @@ impl CadreService for RosterApi {
         }
         let id = patch.id.clone();
         let pii = self.pii.clone();
-        let done = cadre_kit::idempotency::once(
-            &self.db,
-            &principal,
-            &method("CadreService", "UpdateCadre"),
-            key.as_ref(),
-            &req,
-            async |tx| {
+        let done =
+            cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
                 fields::required_id("cadre.id", &id)?;
                 let row = store::get_cadre(tx.conn(), &id)
                     .await?
@@ -317,7 +308,7 @@ impl CadreService for RosterApi {
                     tx,
                     &principal,
                     Mutation {
-                        action: "cadre.roster.v1.CadreService/UpdateCadre",
+                        action: &action,
                         entity: "cadre",
                         key: &id,
                         operation: Operation::Updated,
@@ -328,9 +319,8 @@ impl CadreService for RosterApi {
                 )
                 .await?;
                 Ok(pb::GetCadreRequest { id: id.clone() })
-            },
-        )
-        .await?;
+            })
+            .await?;
         let stored = load(&self.db, &done.id).await?;
         Ok(Response::new(self.present_one(&principal, stored, "UpdateCadre").await?))
     }

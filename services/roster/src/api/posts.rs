@@ -38,6 +38,7 @@ impl PostService for RosterApi {
     ) -> Result<Response<pb::Post>, Status> {
         let principal = caller(&request)?;
         let key = idempotency_key(&request)?;
+        let action = method("PostService", "AppointPost");
         let req = request.into_inner();
         fields::required_id("cadre_id", &req.cadre_id)?;
         let village = fields::region("region_code", &req.region_code)?;
@@ -54,7 +55,7 @@ impl PostService for RosterApi {
         let post = cadre_kit::idempotency::once(
             &self.db,
             &principal,
-            &method("PostService", "AppointPost"),
+            &action,
             key.as_ref(),
             &req,
             async |tx| {
@@ -92,7 +93,7 @@ impl PostService for RosterApi {
                     tx,
                     &principal,
                     Mutation {
-                        action: "cadre.roster.v1.PostService/AppointPost",
+                        action: &action,
                         entity: "post",
                         key: &row.id,
                         operation: Operation::Created,
@@ -114,6 +115,7 @@ impl PostService for RosterApi {
     async fn end_post(&self, request: Request<pb::EndPostRequest>) -> Result<Response<pb::Post>, Status> {
         let principal = caller(&request)?;
         let key = idempotency_key(&request)?;
+        let action = method("PostService", "EndPost");
         let req = request.into_inner();
         fields::required_id("post_id", &req.post_id)?;
         let end = dates::parse("end_date", &req.end_date).map_err(ApiError::from)?;
@@ -121,13 +123,8 @@ impl PostService for RosterApi {
         if reason.chars().count() > 200 {
             return Err(ApiError::invalid("reason", "must be at most 200 characters").into());
         }
-        let post = cadre_kit::idempotency::once(
-            &self.db,
-            &principal,
-            &method("PostService", "EndPost"),
-            key.as_ref(),
-            &req,
-            async |tx| {
+        let post =
+            cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
                 let row = store::get_post(tx.conn(), &req.post_id)
                     .await?
                     .ok_or_else(|| ApiError::not_found(format!("post {}", req.post_id)))?;
@@ -141,7 +138,7 @@ impl PostService for RosterApi {
                     tx,
                     &principal,
                     Mutation {
-                        action: "cadre.roster.v1.PostService/EndPost",
+                        action: &action,
                         entity: "post",
                         key: &row.id,
                         operation: Operation::Updated,
@@ -155,9 +152,8 @@ impl PostService for RosterApi {
                     .await?
                     .ok_or_else(|| ApiError::internal("post vanished inside its transaction"))?;
                 Ok(post_to_proto(updated))
-            },
-        )
-        .await?;
+            })
+            .await?;
         Ok(Response::new(post))
     }
 

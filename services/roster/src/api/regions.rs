@@ -38,6 +38,7 @@ impl RegionService for RosterApi {
     ) -> Result<Response<pb::UpsertRegionsResponse>, Status> {
         let principal = caller(&request)?;
         let key = idempotency_key(&request)?;
+        let action = method("RegionService", "UpsertRegions");
         let req = request.into_inner();
         if req.regions.is_empty() {
             return Err(ApiError::invalid("regions", "must not be empty").into());
@@ -66,7 +67,7 @@ impl RegionService for RosterApi {
         let response = cadre_kit::idempotency::once(
             &self.db,
             &principal,
-            &method("RegionService", "UpsertRegions"),
+            &action,
             key.as_ref(),
             &req,
             async |tx| {
@@ -86,7 +87,7 @@ impl RegionService for RosterApi {
                     }
                     let code = r.code.to_string();
                     let existing = store::get_region(tx.conn(), &code).await?;
-                    let action = match existing {
+                    let outcome = match existing {
                         None => {
                             let row = RegionRow {
                                 code: code.clone(),
@@ -116,18 +117,18 @@ impl RegionService for RosterApi {
                             Some(("updated", row.revision))
                         }
                     };
-                    if let Some((action, revision)) = action {
+                    if let Some((result, revision)) = outcome {
                         changes::record_mutation(
                             tx,
                             &principal,
                             Mutation {
-                                action: "cadre.roster.v1.RegionService/UpsertRegions",
+                                action: &action,
                                 entity: "region",
                                 key: &code,
-                                operation: if action == "created" { Operation::Created } else { Operation::Updated },
+                                operation: if result == "created" { Operation::Created } else { Operation::Updated },
                                 region_code: &code,
                                 revision,
-                                detail: serde_json::json!({ "result": action, "name": r.name, "village_type": r.village_type }),
+                                detail: serde_json::json!({ "result": result, "name": r.name, "village_type": r.village_type }),
                             },
                         )
                         .await?;

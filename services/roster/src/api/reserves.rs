@@ -130,6 +130,7 @@ impl ReserveService for RosterApi {
     ) -> Result<Response<pb::Reserve>, Status> {
         let principal = caller(&request)?;
         let key = idempotency_key(&request)?;
+        let action = method("ReserveService", "CreateReserve");
         let req = request.into_inner();
         let input = req.reserve.as_ref().ok_or_else(|| ApiError::invalid("reserve", "is required"))?;
         let fields = reserves::validate_new("reserve", input).map_err(ApiError::from)?;
@@ -141,7 +142,7 @@ impl ReserveService for RosterApi {
         let done = cadre_kit::idempotency::once(
             &self.db,
             &principal,
-            &method("ReserveService", "CreateReserve"),
+            &action,
             key.as_ref(),
             &req,
             async |tx| {
@@ -201,7 +202,7 @@ impl ReserveService for RosterApi {
                     tx,
                     &principal,
                     Mutation {
-                        action: "cadre.roster.v1.ReserveService/CreateReserve",
+                        action: &action,
                         entity: "reserve",
                         key: &row.id,
                         operation: Operation::Created,
@@ -263,6 +264,7 @@ impl ReserveService for RosterApi {
     ) -> Result<Response<pb::Reserve>, Status> {
         let principal = caller(&request)?;
         let key = idempotency_key(&request)?;
+        let action = method("ReserveService", "AdvanceReserve");
         let req = request.into_inner();
         fields::required_id("id", &req.id)?;
         let to = reserves::stage("to_stage", req.to_stage).map_err(ApiError::from)?;
@@ -276,13 +278,8 @@ impl ReserveService for RosterApi {
             return Err(ApiError::invalid("cadre_id", "may only be given with to_stage APPOINTED").into());
         }
         let level = reserves::level_of(principal.roles.iter().copied());
-        let done = cadre_kit::idempotency::once(
-            &self.db,
-            &principal,
-            &method("ReserveService", "AdvanceReserve"),
-            key.as_ref(),
-            &req,
-            async |tx| {
+        let done =
+            cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
                 let row = store::reserves::get_reserve(tx.conn(), &req.id)
                     .await?
                     .ok_or_else(|| ApiError::not_found(format!("reserve {}", req.id)))?;
@@ -342,7 +339,7 @@ impl ReserveService for RosterApi {
                     tx,
                     &principal,
                     Mutation {
-                        action: "cadre.roster.v1.ReserveService/AdvanceReserve",
+                        action: &action,
                         entity: "reserve",
                         key: &row.id,
                         operation: Operation::Updated,
@@ -356,9 +353,8 @@ impl ReserveService for RosterApi {
                 )
                 .await?;
                 Ok(pb::GetReserveRequest { id: row.id })
-            },
-        )
-        .await?;
+            })
+            .await?;
         Ok(Response::new(self.present_reserve(&principal, &done.id, "AdvanceReserve").await?))
     }
 }

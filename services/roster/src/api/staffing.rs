@@ -289,18 +289,14 @@ impl StaffingService for RosterApi {
     ) -> Result<Response<pb::VacancyPriority>, Status> {
         let principal = caller(&request)?;
         let key = idempotency_key(&request)?;
+        let action = method("StaffingService", "SetVacancyPriority");
         let req = request.into_inner();
         let region = parse_region("region_code", &req.region_code)?;
         let criteria = staffing::validate_criteria("criteria", &req.criteria).map_err(ApiError::from)?;
         ensure_configures(&principal, &region, "a vacancy priority")?;
         stored_region(&self.db, &region).await?;
-        let stored = cadre_kit::idempotency::once(
-            &self.db,
-            &principal,
-            &method("StaffingService", "SetVacancyPriority"),
-            key.as_ref(),
-            &req,
-            async |tx| {
+        let stored =
+            cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
                 let current = store::staffing::get_priority(tx.conn(), region.as_str()).await?;
                 let row = PriorityRow {
                     region_code: region.to_string(),
@@ -314,7 +310,7 @@ impl StaffingService for RosterApi {
                     tx,
                     &principal,
                     Mutation {
-                        action: "cadre.roster.v1.StaffingService/SetVacancyPriority",
+                        action: &action,
                         entity: "vacancy_priority",
                         key: region.as_str(),
                         operation: if row.revision == 1 { Operation::Created } else { Operation::Updated },
@@ -330,9 +326,8 @@ impl StaffingService for RosterApi {
                     source_region_code: row.region_code,
                     revision: row.revision,
                 })
-            },
-        )
-        .await?;
+            })
+            .await?;
         Ok(Response::new(stored))
     }
 
@@ -353,6 +348,7 @@ impl StaffingService for RosterApi {
     ) -> Result<Response<pb::StaffingRules>, Status> {
         let principal = caller(&request)?;
         let key = idempotency_key(&request)?;
+        let action = method("StaffingService", "SetStaffingRules");
         let req = request.into_inner();
         let region = parse_region("region_code", &req.region_code)?;
         let sent = req.rules.as_ref().ok_or_else(|| ApiError::invalid("rules", "is required"))?;
@@ -365,7 +361,7 @@ impl StaffingService for RosterApi {
         let stored = cadre_kit::idempotency::once(
             &self.db,
             &principal,
-            &method("StaffingService", "SetStaffingRules"),
+            &action,
             key.as_ref(),
             &req,
             async |tx| {
@@ -385,7 +381,7 @@ impl StaffingService for RosterApi {
                     tx,
                     &principal,
                     Mutation {
-                        action: "cadre.roster.v1.StaffingService/SetStaffingRules",
+                        action: &action,
                         entity: "staffing_rules",
                         key: region.as_str(),
                         operation: if row.revision == 1 { Operation::Created } else { Operation::Updated },
