@@ -65,42 +65,35 @@ pub async fn record(tx: &mut WriteTx, change: ChangeRecord<'_>) -> Result<i64, s
     Ok(tx.last_change)
 }
 
-const CHANGE_COLUMNS: &str =
-    "position, recorded_at, entity, entity_key, operation, region_code, revision, audit_sequence";
-
-/// Records many changes (an import's) with batched statements, at consecutive positions.
+/// Records many changes (an import's) with bulk statements, at consecutive positions.
 /// Changes of one call share their instant and audit entry, and runs of changes with the
 /// same entity, operation and revision share those too: each is bound once per statement.
 pub async fn record_many(tx: &mut WriteTx, changes: &[ChangeRecord<'_>]) -> Result<(), sqlx::Error> {
-    use bulk::Slot::{Row, Shared};
+    const COLUMNS: [bulk::Column; 3] = [
+        bulk::Column::bigint("position"),
+        bulk::Column::text("entity_key"),
+        bulk::Column::text("region_code"),
+    ];
     let at = to_micros(tx.now());
     let audit_sequence = tx.current_sequence();
-    let backend = tx.backend();
-    // position, recorded_at, entity, entity_key, operation, region_code, revision, audit_sequence
-    const SLOTS: [bulk::Slot; 8] = [Row, Shared(0), Shared(2), Row, Shared(3), Row, Shared(4), Shared(1)];
-    const SHARED: usize = 5;
-    const PER_ROW: usize = 3;
     let alike = |a: &ChangeRecord, b: &ChangeRecord| {
         (a.entity, a.operation, a.revision) == (b.entity, b.operation, b.revision)
     };
     for run in changes.chunk_by(alike) {
         let first = run[0];
-        for chunk in run.chunks(bulk::rows_per_statement_shared(backend, PER_ROW, SHARED, 8000)) {
-            let sql = format!(
-                "INSERT INTO kit_changes ({CHANGE_COLUMNS}) VALUES {}",
-                bulk::values_with_shared(chunk.len(), &SLOTS, SHARED)
-            );
-            let mut q = sqlx::query(&sql)
-                .bind(at)
-                .bind(audit_sequence)
-                .bind(first.entity.to_string())
-                .bind(first.operation.as_str())
-                .bind(first.revision);
-            for c in chunk {
-                q = q.bind(tx.next_change()).bind(c.key.to_string()).bind(c.region_code.to_string());
-            }
-            q.execute(tx.conn()).await?;
-        }
+        let positioned: Vec<(i64, &ChangeRecord)> = run.iter().map(|c| (tx.next_change(), c)).collect();
+        let shared = [
+            ("recorded_at", bulk::Cell::BigInt(at)),
+            ("entity", bulk::Cell::Text(first.entity)),
+            ("operation", bulk::Cell::Text(first.operation.as_str())),
+            ("revision", bulk::Cell::BigInt(first.revision)),
+            ("audit_sequence", bulk::Cell::BigInt(audit_sequence)),
+        ];
+        let table = bulk::Table { name: "kit_changes", columns: &COLUMNS, shared: &shared };
+        bulk::insert(tx, &table, &positioned, |(position, c)| {
+            [bulk::Cell::BigInt(*position), bulk::Cell::Text(c.key), bulk::Cell::Text(c.region_code)]
+        })
+        .await?;
     }
     Ok(())
 }

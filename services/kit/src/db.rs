@@ -95,6 +95,9 @@ impl<'s> MigrationSource<'s> for Embedded {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// PostgreSQL: native connections for what the `Any` driver cannot do (`COPY`, for
+    /// bulk inserts: see [`crate::bulk`]); opened on first use, at most two.
+    native: Option<sqlx::PgPool>,
     /// Woken after a transaction that wrote change-feed rows commits (in this process;
     /// watchers also poll, for writes by other replicas).
     changed: Arc<tokio::sync::Notify>,
@@ -106,6 +109,16 @@ impl Db {
         sqlx::any::install_default_drivers();
         let url = url.expose_secret();
         let backend = Backend::of_url(url).ok_or(DbError::UnknownScheme)?;
+        let native = match backend {
+            Backend::Postgres => Some(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(2)
+                    .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs))
+                    .connect_lazy(url)
+                    .map_err(DbError::Connect)?,
+            ),
+            Backend::Sqlite => None,
+        };
         let mut url = url.to_string();
         if backend == Backend::Sqlite {
             let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
@@ -133,6 +146,7 @@ impl Db {
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA cache_size = -65536").await?;
                     }
                     Ok(())
                 })
@@ -140,7 +154,7 @@ impl Db {
             .connect(&url)
             .await
             .map_err(DbError::Connect)?;
-        Ok(Self { pool, backend, changed: Arc::default() })
+        Ok(Self { pool, backend, native, changed: Arc::default() })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -193,14 +207,19 @@ impl Db {
             changes_recorded: false,
             changed: self.changed.clone(),
             backend: self.backend,
+            native: self.native.clone(),
+            scratch: crate::bulk::ScratchTables::new(self.native.clone()),
             appended: false,
             now: Utc::now(),
         })
     }
 
-    /// Closes the pool (graceful shutdown).
+    /// Closes the pools (graceful shutdown).
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(native) = &self.native {
+            native.close().await;
+        }
     }
 }
 
@@ -215,6 +234,8 @@ pub struct WriteTx {
     changes_recorded: bool,
     changed: Arc<tokio::sync::Notify>,
     backend: Backend,
+    pub(crate) native: Option<sqlx::PgPool>,
+    pub(crate) scratch: crate::bulk::ScratchTables,
     pub(crate) appended: bool,
     now: DateTime<Utc>,
 }
@@ -266,6 +287,7 @@ impl WriteTx {
             .await?;
         }
         self.tx.commit().await?;
+        self.scratch.committed();
         if self.changes_recorded {
             self.changed.notify_waiters();
         }

@@ -4,7 +4,8 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use cadre_kit::db::{Db, like_contains, like_prefix};
+use cadre_kit::bulk;
+use cadre_kit::db::{Db, WriteTx, like_contains, like_prefix};
 use cadre_kit::resident_id::Sex;
 use cadre_kit::sql::{AnyQuery, Sql};
 use cadre_proto::roster::v1 as pb;
@@ -212,11 +213,51 @@ pub(crate) fn bind_cadre<'q>(q: AnyQuery<'q>, c: &CadreRow) -> AnyQuery<'q> {
         .bind(c.revision)
 }
 
-pub async fn insert_cadre(conn: &mut AnyConnection, c: &CadreRow) -> Result<(), sqlx::Error> {
-    let sql = format!(
-        "INSERT INTO roster_cadres ({CADRE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-    );
-    bind_cadre(sqlx::query(&sql), c).bind(c.created_at).bind(c.updated_at).execute(conn).await?;
+/// Inserts new cadres (one, or an import's), in few statements.
+pub async fn insert_cadres(tx: &mut WriteTx, cadres: &[CadreRow]) -> Result<(), sqlx::Error> {
+    use bulk::Column as C;
+    const COLUMNS: [C; 16] = [
+        C::text("id"),
+        C::text("region_code"),
+        C::text("name"),
+        C::text("id_number_enc"),
+        C::text("id_number_index"),
+        C::text("birth_date"),
+        C::bigint("sex"),
+        C::text("ethnicity"),
+        C::text("phone_enc"),
+        C::bigint("political_status"),
+        C::bigint("education"),
+        C::bigint("full_time_education"),
+        C::text("tags"),
+        C::bigint("revision"),
+        C::bigint("created_at"),
+        C::bigint("updated_at"),
+    ];
+    let tags: Vec<String> = cadres.iter().map(|c| encode_tags(&c.tags)).collect();
+    let rows: Vec<(&CadreRow, &String)> = cadres.iter().zip(&tags).collect();
+    let table = bulk::Table { name: "roster_cadres", columns: &COLUMNS, shared: &[] };
+    bulk::insert(tx, &table, &rows, |(c, tags)| {
+        [
+            (&c.id).into(),
+            (&c.region_code).into(),
+            (&c.name).into(),
+            (&c.id_number_enc).into(),
+            (&c.id_number_index).into(),
+            (&c.birth_date).into(),
+            c.sex.into(),
+            (&c.ethnicity).into(),
+            (&c.phone_enc).into(),
+            c.political_status.into(),
+            c.education.into(),
+            c.full_time_education.into(),
+            (*tags).into(),
+            c.revision.into(),
+            c.created_at.into(),
+            c.updated_at.into(),
+        ]
+    })
+    .await?;
     Ok(())
 }
 
@@ -360,22 +401,35 @@ impl PostRow {
     }
 }
 
-pub async fn insert_post(conn: &mut AnyConnection, p: &PostRow, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO roster_posts (id, cadre_id, region_code, kind, term, start_date, end_date, end_reason, \
-         revision, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
-    )
-    .bind(p.id.clone())
-    .bind(p.cadre_id.clone())
-    .bind(p.region_code.clone())
-    .bind(p.kind)
-    .bind(p.term)
-    .bind(p.start_date.clone())
-    .bind(p.end_date.clone())
-    .bind(p.end_reason.clone())
-    .bind(p.revision)
-    .bind(now)
-    .execute(conn)
+/// Inserts new posts, all created at `now`.
+pub async fn insert_posts(tx: &mut WriteTx, posts: &[PostRow], now: i64) -> Result<(), sqlx::Error> {
+    use bulk::Column as C;
+    const COLUMNS: [C; 9] = [
+        C::text("id"),
+        C::text("cadre_id"),
+        C::text("region_code"),
+        C::bigint("kind"),
+        C::bigint("term"),
+        C::text("start_date"),
+        C::text("end_date"),
+        C::text("end_reason"),
+        C::bigint("revision"),
+    ];
+    let shared = [("created_at", bulk::Cell::BigInt(now)), ("updated_at", bulk::Cell::BigInt(now))];
+    let table = bulk::Table { name: "roster_posts", columns: &COLUMNS, shared: &shared };
+    bulk::insert(tx, &table, posts, |p| {
+        [
+            (&p.id).into(),
+            (&p.cadre_id).into(),
+            (&p.region_code).into(),
+            p.kind.into(),
+            p.term.into(),
+            (&p.start_date).into(),
+            p.end_date.as_deref().into(),
+            (&p.end_reason).into(),
+            p.revision.into(),
+        ]
+    })
     .await?;
     Ok(())
 }
@@ -478,13 +532,46 @@ pub async fn posts_under(
     Ok(out)
 }
 
+/// (village, cadre, post kind) of the posts of `kinds` held under `prefix` on `day`.
+pub async fn serving_under(
+    db: &Db,
+    prefix: &str,
+    kinds: &[PostKind],
+    day: &str,
+) -> Result<Vec<(String, String, PostKind)>, sqlx::Error> {
+    let mut s =
+        Sql::new("SELECT p.region_code, p.cadre_id, p.kind FROM roster_posts p WHERE p.region_code LIKE ");
+    held_on(s.bind(like_prefix(prefix)).push(" ESCAPE '\\' AND"), "p", day);
+    s.push(" AND p.kind IN (").bind_list(kinds.iter().map(|k| *k as i64)).push(")");
+    let rows = s.query().fetch_all(db.pool()).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        if let Ok(kind) = PostKind::try_from(r.try_get::<i64, _>(2)? as i32) {
+            out.push((r.try_get(0)?, r.try_get(1)?, kind));
+        }
+    }
+    Ok(out)
+}
+
+/// How many villages lie under a region prefix.
+pub async fn village_count_under(db: &Db, prefix: &str) -> Result<usize, sqlx::Error> {
+    let n: i64 =
+        sqlx::query("SELECT COUNT(*) FROM roster_regions WHERE level = $1 AND code LIKE $2 ESCAPE '\\'")
+            .bind(crate::domain::region::level_to_proto(cadre_kit::RegionLevel::Village) as i64)
+            .bind(like_prefix(prefix))
+            .fetch_one(db.pool())
+            .await?
+            .try_get(0)?;
+    Ok(n as usize)
+}
+
 /// The distinct two-committee members serving under a region on `day`.
 pub async fn members_under(db: &Db, prefix: &str, day: &str) -> Result<Vec<Member>, sqlx::Error> {
     let kinds: Vec<String> =
         crate::domain::posts::two_committee_kinds().into_iter().map(|k| (k as i32).to_string()).collect();
     let mut s = Sql::new(
-        "SELECT c.birth_date, c.sex, c.education, c.political_status FROM roster_cadres c WHERE EXISTS ( \
-         SELECT 1 FROM roster_posts p WHERE p.cadre_id = c.id AND p.region_code LIKE ",
+        "SELECT c.birth_date, c.sex, c.education, c.political_status FROM roster_cadres c WHERE c.id IN ( \
+         SELECT p.cadre_id FROM roster_posts p WHERE p.region_code LIKE ",
     );
     held_on(s.bind(like_prefix(prefix)).push(" ESCAPE '\\' AND"), "p", day);
     s.push(&format!(" AND p.kind IN ({}))", kinds.join(", ")));

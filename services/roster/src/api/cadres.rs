@@ -224,7 +224,7 @@ impl CadreService for RosterApi {
                 }
                 let now = cadre_kit::db::to_micros(tx.now());
                 let row = row_from_fields(&pii, uuid::Uuid::now_v7().to_string(), &fields, 1, now, now);
-                store::insert_cadre(tx.conn(), &row).await?;
+                store::insert_cadres(tx, std::slice::from_ref(&row)).await?;
                 changes::record_mutation(
                     tx,
                     &principal,

@@ -88,7 +88,7 @@ impl PostService for RosterApi {
                     revision: 1,
                 };
                 let now = to_micros(tx.now());
-                store::insert_post(tx.conn(), &row, now).await?;
+                store::insert_posts(tx, std::slice::from_ref(&row), now).await?;
                 changes::record_mutation(
                     tx,
                     &principal,

@@ -198,28 +198,47 @@ pub struct OneShoulder {
     pub cadre_name: String,
 }
 
-/// Villages where one cadre is both Party secretary and committee director on `day`.
-pub fn one_shoulder(posts: &[HeldPost], day: NaiveDate) -> Vec<OneShoulder> {
-    let mut secretaries: BTreeMap<&str, &HeldPost> = BTreeMap::new();
+/// A post as the one-shoulder rule reads it: who serves, where, in which post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Serving<'a> {
+    pub region_code: &'a str,
+    pub cadre_id: &'a str,
+    pub kind: PostKind,
+}
+
+/// Village → the cadre who is both its Party secretary and its committee director,
+/// among posts all served on one day.
+pub fn one_shoulder_pairs<'a>(serving: impl IntoIterator<Item = Serving<'a>>) -> BTreeMap<&'a str, &'a str> {
+    let mut secretaries: BTreeMap<&str, &str> = BTreeMap::new();
     let mut directors: BTreeSet<(&str, &str)> = BTreeSet::new();
-    for p in posts.iter().filter(|p| p.held_on(day)) {
+    for p in serving {
         match p.kind {
             PostKind::PartySecretary => {
-                secretaries.insert(&p.region_code, p);
+                secretaries.insert(p.region_code, p.cadre_id);
             }
             PostKind::CommitteeDirector => {
-                directors.insert((&p.region_code, &p.cadre_id));
+                directors.insert((p.region_code, p.cadre_id));
             }
             _ => {}
         }
     }
+    secretaries.retain(|village, cadre| directors.contains(&(*village, *cadre)));
     secretaries
+}
+
+/// Villages where one cadre is both Party secretary and committee director on `day`.
+pub fn one_shoulder(posts: &[HeldPost], day: NaiveDate) -> Vec<OneShoulder> {
+    let held: Vec<&HeldPost> = posts.iter().filter(|p| p.held_on(day)).collect();
+    let names: BTreeMap<&str, &str> =
+        held.iter().map(|p| (p.cadre_id.as_str(), p.cadre_name.as_str())).collect();
+    let serving =
+        held.iter().map(|p| Serving { region_code: &p.region_code, cadre_id: &p.cadre_id, kind: p.kind });
+    one_shoulder_pairs(serving)
         .into_iter()
-        .filter(|(village, s)| directors.contains(&(*village, s.cadre_id.as_str())))
-        .map(|(village, s)| OneShoulder {
+        .map(|(village, cadre)| OneShoulder {
             region_code: village.to_string(),
-            cadre_id: s.cadre_id.clone(),
-            cadre_name: s.cadre_name.clone(),
+            cadre_id: cadre.to_string(),
+            cadre_name: names.get(cadre).copied().unwrap_or_default().to_string(),
         })
         .collect()
 }

@@ -6,8 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{AnyConnection, Row};
 
-use cadre_kit::bulk;
-use cadre_kit::db::{Backend, Db, like_prefix};
+use cadre_kit::db::{Db, like_prefix};
 
 use cadre_kit::sql::Sql;
 
@@ -68,61 +67,6 @@ pub async fn posts_of_kinds_under(
         }
     }
     Ok(out)
-}
-
-const CADRE_FIELDS: usize = 16;
-
-pub async fn insert_cadres(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    cadres: &[CadreRow],
-) -> Result<(), sqlx::Error> {
-    for chunk in cadres.chunks(bulk::rows_per_statement(backend, CADRE_FIELDS, 2000)) {
-        let sql = format!(
-            "INSERT INTO roster_cadres ({CADRE_COLUMNS}) VALUES {}",
-            bulk::values_placeholders(chunk.len(), CADRE_FIELDS)
-        );
-        let mut q = sqlx::query(&sql);
-        for c in chunk {
-            q = super::bind_cadre(q, c).bind(c.created_at).bind(c.updated_at);
-        }
-        q.execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-const POST_INSERT_COLUMNS: &str = "id, cadre_id, region_code, kind, term, start_date, end_date, end_reason, revision, created_at, updated_at";
-
-pub async fn insert_posts(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    posts: &[PostRow],
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    use bulk::Slot::{Row, Shared};
-    // The batch's instant is bound once per statement for created_at and updated_at.
-    const SLOTS: [bulk::Slot; 11] = [Row, Row, Row, Row, Row, Row, Row, Row, Row, Shared(0), Shared(0)];
-    for chunk in posts.chunks(bulk::rows_per_statement_shared(backend, 9, 1, 3000)) {
-        let sql = format!(
-            "INSERT INTO roster_posts ({POST_INSERT_COLUMNS}) VALUES {}",
-            bulk::values_with_shared(chunk.len(), &SLOTS, 1)
-        );
-        let mut q = sqlx::query(&sql).bind(now);
-        for p in chunk {
-            q = q
-                .bind(p.id.clone())
-                .bind(p.cadre_id.clone())
-                .bind(p.region_code.clone())
-                .bind(p.kind)
-                .bind(p.term)
-                .bind(p.start_date.clone())
-                .bind(p.end_date.clone())
-                .bind(p.end_reason.clone())
-                .bind(p.revision);
-        }
-        q.execute(&mut *conn).await?;
-    }
-    Ok(())
 }
 
 /// Every cadre under `prefix`, in region then id order (exports).

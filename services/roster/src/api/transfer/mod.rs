@@ -200,7 +200,6 @@ impl RosterApi {
             errors.extend(check_against_store(&mut conn, &jurisdiction, &prepared).await?);
             return Ok(report(errors, 0, 0));
         }
-        let backend = self.db.backend();
         let file_name = req.file_name.trim().chars().take(200).collect::<String>();
         cadre_kit::idempotency::once(
             &self.db,
@@ -239,9 +238,9 @@ impl RosterApi {
                     }
                     cadres.push(c);
                 }
-                st::insert_cadres(tx.conn(), backend, &cadres).await?;
+                crate::store::insert_cadres(tx, &cadres).await?;
                 let t_cadres = t0.elapsed();
-                st::insert_posts(tx.conn(), backend, &post_rows, at).await?;
+                crate::store::insert_posts(tx, &post_rows, at).await?;
                 let t_posts = t0.elapsed();
                 audit::append(
                     tx,
