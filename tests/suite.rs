@@ -363,8 +363,8 @@ async fn bad_input_gets_clear_errors_and_stores_nothing(s: &Suite) {
 }
 
 /// The rest of the roster through the gateway's REST routes: import, reserves and
-/// vacancy ranking, staffing compliance and alerts, a dismissal, the term comparison,
-/// export with masked PII — and next door refused.
+/// vacancy ranking, staffing compliance and alerts, a dismissal and its revocation,
+/// the term comparison, export with masked PII — and next door refused.
 async fn a_season_of_roster_work(s: &Suite) {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -455,6 +455,37 @@ async fn a_season_of_roster_work(s: &Suite) {
         s.get("/v1/vacancies/150525100201/candidates?postKind=POST_KIND_COMMITTEE_DIRECTOR", &county).await;
     assert_eq!(status, 200, "{ranked}");
     assert_eq!(ranked["candidates"][0]["name"], "乌日娜", "{ranked}");
+
+    // On appeal the dismissal is revoked with the posts reinstated: the seats close again.
+    let revoke = json!({ "revision": sanction["revision"], "date": "2026-04-01",
+        "reason": "申诉复核：考核结果有误", "decidedBy": "通辽市委组织部", "reinstatePosts": true });
+    let path = format!("/v1/sanctions/{}:revoke", sanction["id"].as_str().unwrap());
+    let (status, denied) = s.post(&path, &neighbour, revoke.clone()).await;
+    assert_eq!(status, 403, "{denied}");
+    let (status, revoked) = s.post(&path, &county, revoke.clone()).await;
+    assert_eq!(status, 200, "{revoked}");
+    assert_eq!(
+        (&revoked["revoked"], &revoked["revokedDate"]),
+        (&json!(true), &json!("2026-04-01")),
+        "{revoked}"
+    );
+    assert_eq!(revoked["reinstatedPostIds"], sanction["endedPostIds"], "{revoked}");
+    let (_, vacancies) = s.get("/v1/vacancies?regionCode=150525100201", &county).await;
+    let kinds: Vec<&str> =
+        vacancies["vacancies"].as_array().unwrap().iter().map(|v| v["kind"].as_str().unwrap()).collect();
+    assert!(
+        !kinds.contains(&"POST_KIND_PARTY_SECRETARY") && !kinds.contains(&"POST_KIND_COMMITTEE_DIRECTOR"),
+        "{kinds:?}"
+    );
+    let (status, twice) = s
+        .post(
+            &path,
+            &county,
+            json!({ "revision": revoked["revision"], "reason": "再次撤销",
+        "decidedBy": "通辽市委组织部" }),
+        )
+        .await;
+    assert_eq!((status, &twice["code"]), (400, &json!("FAILED_PRECONDITION")), "{twice}");
 
     // The term comparison: nobody served before the 2021 term.
     let (status, terms) =

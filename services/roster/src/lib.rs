@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "development",
         sql: include_str!("../migrations/2026112303_development.sql"),
     },
+    Migration {
+        version: 2026120201,
+        description: "revocations_team_periods",
+        sql: include_str!("../migrations/2026120201_revocations_team_periods.sql"),
+    },
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,7 @@
 //! Developing the village teams over real gRPC, on SQLite and (with
-//! `CADRE_TEST_POSTGRES_URL`) PostgreSQL: mentoring coverage, stationed work teams,
-//! sanctions that open vacancies, and the term-over-term comparison.
+//! `CADRE_TEST_POSTGRES_URL`) PostgreSQL: mentoring coverage, stationed work teams
+//! and their village assignments over time, sanctions that open vacancies and their
+//! revocation, and the term-over-term comparison.
 
 mod common;
 
@@ -416,6 +417,157 @@ async fn a_work_team_with_members_and_villages_is_summarised_by_village_type() {
 }
 
 #[tokio::test]
+async fn an_ended_village_no_longer_counts_in_the_team_summary_but_can_be_assigned_again() {
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = start(&db).await;
+        seed_regions(&s).await;
+        let mut regions = RegionServiceClient::new(s.channel.clone());
+        regions
+            .upsert_regions(req(
+                &s.province,
+                pb::UpsertRegionsRequest {
+                    regions: vec![pb::Region {
+                        village_type: "key-assistance".into(),
+                        ..region(OTHER_VILLAGE, "东村")
+                    }],
+                },
+            ))
+            .await
+            .unwrap();
+        let mut teams = WorkTeamServiceClient::new(s.channel.clone());
+        let team = teams
+            .create_work_team(req(
+                &s.admin,
+                pb::CreateWorkTeamRequest {
+                    region_code: COUNTY.into(),
+                    name: "旗交通局驻村工作队".into(),
+                    agency: "奈曼旗交通运输局".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        let assign = |village: &str, start: &str| {
+            req(
+                &s.admin,
+                pb::AssignTeamVillageRequest {
+                    team_id: team.id.clone(),
+                    village_code: village.into(),
+                    start_date: start.into(),
+                },
+            )
+        };
+        teams.assign_team_village(assign(VILLAGE, "2023-03-01")).await.unwrap();
+        let assigned =
+            teams.assign_team_village(assign(OTHER_VILLAGE, "2023-03-01")).await.unwrap().into_inner();
+        let village_count = |as_of: &str| {
+            req(&s.admin, pb::GetWorkTeamSummaryRequest { region_code: COUNTY.into(), as_of: as_of.into() })
+        };
+        let summary = teams.get_work_team_summary(village_count("2024-05-01")).await.unwrap().into_inner();
+        assert_eq!(summary.village_count, 2);
+
+        let end = |revision: i64, end_date: &str| pb::EndTeamVillageRequest {
+            team_id: team.id.clone(),
+            village_code: VILLAGE.into(),
+            end_date: end_date.into(),
+            reason: "示范村创建完成，轮换".into(),
+            revision,
+        };
+        let stale = teams.end_team_village(req(&s.admin, end(1, "2024-06-01"))).await.unwrap_err();
+        assert_eq!(stale.code(), Code::Aborted, "{stale:?}");
+        let early = teams.end_team_village(req(&s.admin, end(assigned.revision, "2023-02-28"))).await;
+        assert_invalid(early.unwrap_err(), "end_date");
+        let future = teams.end_team_village(req(&s.admin, end(assigned.revision, "2999-01-01"))).await;
+        assert_invalid(future.unwrap_err(), "end_date");
+        let denied = teams.end_team_village(req(&s.neighbour, end(assigned.revision, "2024-06-01"))).await;
+        assert_eq!(denied.unwrap_err().code(), Code::PermissionDenied);
+
+        let ended = teams
+            .end_team_village(keyed(&s.admin, "end-village-1", end(assigned.revision, "2024-06-01")))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(ended.revision, assigned.revision + 1);
+        let retried = teams
+            .end_team_village(keyed(&s.admin, "end-village-1", end(assigned.revision, "2024-06-01")))
+            .await;
+        assert_eq!(retried.unwrap().into_inner(), ended);
+        let periods: Vec<(&str, &str, &str)> = ended
+            .villages
+            .iter()
+            .map(|v| (v.village_code.as_str(), v.start_date.as_str(), v.end_date.as_str()))
+            .collect();
+        assert_eq!(periods, [(VILLAGE, "2023-03-01", "2024-06-01"), (OTHER_VILLAGE, "2023-03-01", "")]);
+        assert_eq!(ended.villages[0].end_reason, "示范村创建完成，轮换");
+
+        // Counted up to the day before the end, not after; today too only the east village.
+        let on_last_day =
+            teams.get_work_team_summary(village_count("2024-05-31")).await.unwrap().into_inner();
+        assert_eq!(on_last_day.village_count, 2);
+        for as_of in ["2024-06-01", ""] {
+            let after = teams.get_work_team_summary(village_count(as_of)).await.unwrap().into_inner();
+            let by_type: Vec<(&str, i32)> =
+                after.villages_by_type.iter().map(|t| (t.village_type.as_str(), t.village_count)).collect();
+            assert_eq!((after.village_count, by_type), (1, vec![("key-assistance", 1)]), "{as_of}");
+        }
+        // A township whose only assignment ended counts no team there now.
+        let there = teams
+            .get_work_team_summary(req(
+                &s.admin,
+                pb::GetWorkTeamSummaryRequest { region_code: VILLAGE.into(), as_of: "2024-07-01".into() },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!((there.team_count, there.village_count), (0, 0));
+
+        // Ending it again, or a village never assigned: refused.
+        let twice =
+            teams.end_team_village(req(&s.admin, end(ended.revision, "2024-07-01"))).await.unwrap_err();
+        assert_eq!(twice.code(), Code::FailedPrecondition, "{twice:?}");
+        let never = teams
+            .end_team_village(req(
+                &s.admin,
+                pb::EndTeamVillageRequest {
+                    village_code: "150525100203".into(),
+                    ..end(ended.revision, "2024-07-01")
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(never.code(), Code::NotFound, "{never:?}");
+
+        // Assigned again: not overlapping the ended period, then a new period.
+        let overlap = teams.assign_team_village(assign(VILLAGE, "2024-05-01")).await.unwrap_err();
+        assert_invalid(overlap, "start_date");
+        let again = teams.assign_team_village(assign(VILLAGE, "2024-09-01")).await.unwrap().into_inner();
+        let periods: Vec<(&str, &str, &str)> = again
+            .villages
+            .iter()
+            .map(|v| (v.village_code.as_str(), v.start_date.as_str(), v.end_date.as_str()))
+            .collect();
+        assert_eq!(
+            periods,
+            [
+                (VILLAGE, "2023-03-01", "2024-06-01"),
+                (VILLAGE, "2024-09-01", ""),
+                (OTHER_VILLAGE, "2023-03-01", "")
+            ]
+        );
+        let current = teams.assign_team_village(assign(VILLAGE, "2024-10-01")).await.unwrap_err();
+        assert_eq!(current.code(), Code::FailedPrecondition, "{current:?}");
+        let back = teams.get_work_team_summary(village_count("2024-10-01")).await.unwrap().into_inner();
+        assert_eq!(back.village_count, 2);
+        let gap = teams.get_work_team_summary(village_count("2024-08-01")).await.unwrap().into_inner();
+        assert_eq!(gap.village_count, 1);
+        let got = teams.get_work_team(req(&s.admin, pb::GetWorkTeamRequest { id: team.id.clone() })).await;
+        assert_eq!(got.unwrap().into_inner(), again);
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn dismissing_a_one_shoulder_secretary_opens_both_seats_in_the_same_transaction() {
     for db in TestDb::all(cadre_roster::MIGRATIONS).await {
         let s = start(&db).await;
@@ -556,6 +708,398 @@ async fn dismissing_a_one_shoulder_secretary_opens_both_seats_in_the_same_transa
     }
 }
 
+/// The county's change feed after `after`: (entity, key, revision) of each row, and the head.
+async fn changes_after(s: &Service, after: i64) -> (Vec<(String, String, i64)>, i64) {
+    use cadre_proto::changes::v1 as cpb;
+    use cadre_proto::roster::v1::change_service_client::ChangeServiceClient;
+    let mut feed = ChangeServiceClient::new(s.channel.clone());
+    let page = feed
+        .list_changes(req(
+            &s.admin,
+            cpb::ListChangesRequest { after_position: after, page_size: 1000, ..Default::default() },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let rows = page.changes.into_iter().map(|c| (c.entity, c.key, c.revision)).collect();
+    (rows, page.head_position)
+}
+
+/// A one-shoulder secretary-director of `VILLAGE` since 2021-03-01, dismissed on
+/// 2024-06-01: the cadre, the two posts (secretary, director) and the sanction.
+async fn dismissed_chief(s: &Service, seq: u16) -> (String, Vec<String>, pb::Sanction) {
+    let mut exits = ExitServiceClient::new(s.channel.clone());
+    let chief = new_cadre(s, "巴特尔", seq, "1975-02-02", pb::Education::College).await;
+    let mut seats = Vec::new();
+    for kind in [pb::PostKind::PartySecretary, pb::PostKind::CommitteeDirector] {
+        seats.push(appoint(s, &chief, VILLAGE, kind, 2021, "2021-03-01").await);
+    }
+    let sanction = exits
+        .record_sanction(req(
+            &s.admin,
+            pb::RecordSanctionRequest {
+                cadre_id: chief.clone(),
+                kind: pb::SanctionKind::Dismissal as i32,
+                date: "2024-06-01".into(),
+                reason: "连续两年考核不称职".into(),
+                decided_by: "奈曼旗委组织部".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut ended = sanction.ended_post_ids.clone();
+    ended.sort();
+    let mut expected = seats.clone();
+    expected.sort();
+    assert_eq!(ended, expected);
+    (chief, seats, sanction)
+}
+
+/// Revoking `sanction` on 2024-09-01 after an appeal, at the revision it was read with.
+fn revocation(sanction: &pb::Sanction, reinstate_posts: bool) -> pb::RevokeSanctionRequest {
+    pb::RevokeSanctionRequest {
+        id: sanction.id.clone(),
+        revision: sanction.revision,
+        date: "2024-09-01".into(),
+        reason: "申诉复核：考核结果有误，撤销免职决定".into(),
+        decided_by: "通辽市委组织部".into(),
+        reinstate_posts,
+    }
+}
+
+/// Every post of the cadre, ended or not.
+async fn posts_of(s: &Service, cadre_id: &str) -> Vec<pb::Post> {
+    let mut posts = PostServiceClient::new(s.channel.clone());
+    posts
+        .list_posts(req(
+            &s.admin,
+            pb::ListPostsRequest { cadre_id: cadre_id.into(), include_ended: true, ..Default::default() },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .posts
+}
+
+async fn sanctions_of(s: &Service, cadre_id: &str, exclude_revoked: bool) -> Vec<pb::Sanction> {
+    let mut exits = ExitServiceClient::new(s.channel.clone());
+    exits
+        .list_sanctions(req(
+            &s.admin,
+            pb::ListSanctionsRequest { cadre_id: cadre_id.into(), exclude_revoked, ..Default::default() },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .sanctions
+}
+
+#[tokio::test]
+async fn a_dismissal_revoked_with_reinstatement_reopens_the_secretarys_posts() {
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = start(&db).await;
+        seed_regions(&s).await;
+        let mut exits = ExitServiceClient::new(s.channel.clone());
+        let mut posts = PostServiceClient::new(s.channel.clone());
+        let (chief, seats, dismissal) = dismissed_chief(&s, 81).await;
+        let (_, head) = changes_after(&s, 0).await;
+
+        // Dates before the dismissal or in the future, no reason, a stale revision: refused.
+        let revoke = |r: pb::RevokeSanctionRequest| req(&s.admin, r);
+        let early = pb::RevokeSanctionRequest { date: "2024-05-31".into(), ..revocation(&dismissal, true) };
+        assert_invalid(exits.revoke_sanction(revoke(early)).await.unwrap_err(), "date");
+        let future = pb::RevokeSanctionRequest { date: "2999-01-01".into(), ..revocation(&dismissal, true) };
+        assert_invalid(exits.revoke_sanction(revoke(future)).await.unwrap_err(), "date");
+        let no_reason = pb::RevokeSanctionRequest { reason: " ".into(), ..revocation(&dismissal, true) };
+        assert_invalid(exits.revoke_sanction(revoke(no_reason)).await.unwrap_err(), "reason");
+        let stale = pb::RevokeSanctionRequest { revision: 7, ..revocation(&dismissal, true) };
+        let stale = exits.revoke_sanction(revoke(stale)).await.unwrap_err();
+        assert_eq!(stale.code(), Code::Aborted, "{stale:?}");
+        assert!(changes_after(&s, head).await.0.is_empty(), "refused attempts changed nothing");
+
+        let revoked = exits
+            .revoke_sanction(keyed(&s.admin, "revoke-1", revocation(&dismissal, true)))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(revoked.revoked);
+        assert_eq!(
+            (revoked.revoked_date.as_str(), revoked.revoked_by.as_str(), revoked.revision),
+            ("2024-09-01", "通辽市委组织部", 2)
+        );
+        assert!(revoked.revoke_reason.starts_with("申诉复核"));
+        assert_eq!(revoked.reinstated_post_ids, dismissal.ended_post_ids);
+        // The record itself stays as it was decided.
+        assert_eq!((revoked.kind, revoked.date.as_str()), (dismissal.kind, "2024-06-01"));
+        assert_eq!(revoked.ended_post_ids, dismissal.ended_post_ids);
+        let retried =
+            exits.revoke_sanction(keyed(&s.admin, "revoke-1", revocation(&dismissal, true))).await.unwrap();
+        assert_eq!(retried.into_inner(), revoked);
+
+        // Both posts are open again, as if never ended: one shoulder, no vacancy.
+        let held = posts_of(&s, &chief).await;
+        assert_eq!(held.len(), 2);
+        for p in &held {
+            assert!(seats.contains(&p.id));
+            assert_eq!((p.end_date.as_str(), p.end_reason.as_str(), p.revision), ("", "", 3), "{p:?}");
+        }
+        let one_shoulder = posts
+            .list_one_shoulder(req(
+                &s.admin,
+                pb::ListOneShoulderRequest {
+                    region_code: COUNTY.into(),
+                    as_of: "2024-07-01".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(one_shoulder.one_shoulder_count, 1);
+        let vacancies = posts
+            .list_vacancies(req(
+                &s.admin,
+                pb::ListVacanciesRequest { region_code: VILLAGE.into(), ..Default::default() },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(
+            !vacancies.vacancies.iter().any(|v| v.kind == pb::PostKind::PartySecretary as i32
+                || v.kind == pb::PostKind::CommitteeDirector as i32),
+            "{vacancies:?}"
+        );
+
+        // One change row for the sanction and one per reopened post, in one transaction.
+        let (rows, _) = changes_after(&s, head).await;
+        let mut expected = vec![("sanction".to_string(), dismissal.id.clone(), 2)];
+        expected.extend(dismissal.ended_post_ids.iter().map(|p| ("post".to_string(), p.clone(), 3)));
+        assert_eq!(rows, expected);
+
+        // Listed with its revoked state by default; left out on request.
+        let listed = sanctions_of(&s, &chief, false).await;
+        assert_eq!(listed.len(), 1);
+        assert!(listed[0].revoked && listed[0].revoked_date == "2024-09-01");
+        assert!(sanctions_of(&s, &chief, true).await.is_empty());
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn reinstating_fails_when_the_seat_was_filled_meanwhile_and_nothing_changes() {
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = start(&db).await;
+        seed_regions(&s).await;
+        let mut exits = ExitServiceClient::new(s.channel.clone());
+        let (chief, seats, dismissal) = dismissed_chief(&s, 82).await;
+        // The township appointed a new director after the dismissal.
+        let successor = new_cadre(&s, "乌力吉", 83, "1986-05-05", pb::Education::Bachelor).await;
+        let new_director =
+            appoint(&s, &successor, VILLAGE, pb::PostKind::CommitteeDirector, 2021, "2024-07-01").await;
+        let (_, head) = changes_after(&s, 0).await;
+
+        let refused = exits
+            .revoke_sanction(keyed(&s.admin, "revoke-2", revocation(&dismissal, true)))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+        let message = refused.message();
+        assert!(message.contains(&seats[1]) && message.contains("POST_KIND_COMMITTEE_DIRECTOR"), "{message}");
+        assert!(message.contains("乌力吉") && message.contains(&new_director), "{message}");
+
+        // Nothing changed: the sanction stands, the secretary's seat too stays vacant.
+        assert!(changes_after(&s, head).await.0.is_empty());
+        let stands = sanctions_of(&s, &chief, true).await;
+        assert_eq!((stands.len(), stands[0].revision, stands[0].revoked), (1, 1, false));
+        assert!(posts_of(&s, &chief).await.iter().all(|p| p.end_date == "2024-06-01"));
+
+        // Revoked without reinstatement, the record is corrected and the posts stay ended.
+        let revoked =
+            exits.revoke_sanction(req(&s.admin, revocation(&dismissal, false))).await.unwrap().into_inner();
+        assert!(revoked.revoked && revoked.reinstated_post_ids.is_empty());
+        assert!(posts_of(&s, &chief).await.iter().all(|p| p.end_date == "2024-06-01"));
+        let successor_posts = posts_of(&s, &successor).await;
+        assert_eq!(
+            (successor_posts[0].id.as_str(), successor_posts[0].end_date.as_str()),
+            (new_director.as_str(), "")
+        );
+        let (rows, _) = changes_after(&s, head).await;
+        assert_eq!(rows, [("sanction".to_string(), dismissal.id.clone(), 2)]);
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn revoking_twice_is_refused_and_a_revoked_talk_reopens_nothing() {
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = start(&db).await;
+        seed_regions(&s).await;
+        let mut exits = ExitServiceClient::new(s.channel.clone());
+        let cadre_id = new_cadre(&s, "某书记", 84, "1980-01-01", pb::Education::College).await;
+        appoint(&s, &cadre_id, VILLAGE, pb::PostKind::PartySecretary, 2021, "2021-03-01").await;
+        let talk = exits
+            .record_sanction(req(
+                &s.admin,
+                pb::RecordSanctionRequest {
+                    cadre_id: cadre_id.clone(),
+                    kind: pb::SanctionKind::ReminderTalk as i32,
+                    date: "2024-06-01".into(),
+                    reason: "群众反映工作作风问题".into(),
+                    decided_by: "大沁他拉镇党委".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        let china_today = || (chrono::Utc::now() + chrono::Duration::hours(8)).format("%Y-%m-%d").to_string();
+        let before = china_today();
+        let revoked = exits
+            .revoke_sanction(req(
+                &s.admin,
+                pb::RevokeSanctionRequest {
+                    date: String::new(),
+                    reason: "经核实反映不实".into(),
+                    ..revocation(&talk, true)
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        // Default date: today; nothing to reopen for a talk.
+        assert!([before, china_today()].contains(&revoked.revoked_date), "{revoked:?}");
+        assert!(revoked.reinstated_post_ids.is_empty());
+        assert!(posts_of(&s, &cadre_id).await.iter().all(|p| p.end_date.is_empty()));
+
+        // Once only: at the revision read before, or the one after.
+        for revision in [talk.revision, revoked.revision] {
+            let twice = exits
+                .revoke_sanction(req(
+                    &s.admin,
+                    pb::RevokeSanctionRequest { revision, ..revocation(&talk, false) },
+                ))
+                .await
+                .unwrap_err();
+            assert_eq!(twice.code(), Code::FailedPrecondition, "{twice:?}");
+            assert!(twice.message().contains("already revoked"), "{twice:?}");
+        }
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_county_admin_cannot_revoke_a_sanction_next_door() {
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = start(&db).await;
+        seed_regions(&s).await;
+        let mut exits = ExitServiceClient::new(s.channel.clone());
+        let (chief, _, dismissal) = dismissed_chief(&s, 85).await;
+        let (_, head) = changes_after(&s, 0).await;
+        let denied =
+            exits.revoke_sanction(req(&s.neighbour, revocation(&dismissal, true))).await.unwrap_err();
+        assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
+        let missing = exits
+            .revoke_sanction(req(
+                &s.admin,
+                pb::RevokeSanctionRequest { id: "no-such-sanction".into(), ..revocation(&dismissal, true) },
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(missing.code(), Code::NotFound, "{missing:?}");
+        assert!(changes_after(&s, head).await.0.is_empty());
+        assert!(!sanctions_of(&s, &chief, false).await[0].revoked);
+        assert!(posts_of(&s, &chief).await.iter().all(|p| p.end_date == "2024-06-01"));
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn assignments_and_sanctions_stored_before_the_upgrade_survive_it() {
+    let upgrade = cadre_roster::MIGRATIONS.iter().position(|m| m.version == 2026120201).unwrap();
+    for db in TestDb::all(&cadre_roster::MIGRATIONS[..upgrade]).await {
+        let s = start(&db).await;
+        seed_regions(&s).await;
+        let cadre_id = new_cadre(&s, "老村官", 91, "1970-01-01", pb::Education::Secondary).await;
+        // Rows as the previous release stored them.
+        let pool = db.db().pool();
+        sqlx::query(
+            "INSERT INTO roster_work_teams (id, name, agency, leader_name, county_code, revision, created_at, \
+             updated_at) VALUES ('team-1', '旗水利局工作队', '奈曼旗水利局', '', $1, 2, 0, 0)",
+        )
+        .bind(COUNTY)
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO roster_work_team_villages (team_id, village_code, village_type, start_date, created_at) \
+             VALUES ('team-1', $1, 'demonstration', '2022-03-01', 0)",
+        )
+        .bind(VILLAGE)
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO roster_sanctions (id, cadre_id, region_code, kind, decided_on, reason, decided_by, \
+             assessment_result_id, post_ids, ended_post_ids, revision, created_at) \
+             VALUES ('sanction-1', $1, $2, 1, '2023-05-01', '工作不实', '大沁他拉镇党委', '', '', '', 1, 7)",
+        )
+        .bind(cadre_id.clone())
+        .bind(VILLAGE)
+        .execute(pool)
+        .await
+        .unwrap();
+        db.db().migrate(cadre_roster::MIGRATIONS).await.unwrap();
+
+        let mut teams = WorkTeamServiceClient::new(s.channel.clone());
+        let team = teams.get_work_team(req(&s.admin, pb::GetWorkTeamRequest { id: "team-1".into() })).await;
+        let team = team.unwrap().into_inner();
+        let periods: Vec<(&str, &str, &str)> = team
+            .villages
+            .iter()
+            .map(|v| (v.village_code.as_str(), v.start_date.as_str(), v.end_date.as_str()))
+            .collect();
+        assert_eq!(periods, [(VILLAGE, "2022-03-01", "")]);
+        let ended = teams
+            .end_team_village(req(
+                &s.admin,
+                pb::EndTeamVillageRequest {
+                    team_id: team.id.clone(),
+                    village_code: VILLAGE.into(),
+                    end_date: "2024-01-01".into(),
+                    reason: "轮换".into(),
+                    revision: team.revision,
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(ended.villages[0].end_date, "2024-01-01");
+        let again = teams
+            .assign_team_village(req(
+                &s.admin,
+                pb::AssignTeamVillageRequest {
+                    team_id: team.id.clone(),
+                    village_code: VILLAGE.into(),
+                    start_date: "2024-03-01".into(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(again.villages.len(), 2);
+
+        let stored = sanctions_of(&s, &cadre_id, false).await;
+        assert_eq!((stored.len(), stored[0].revoked, stored[0].revision), (1, false, 1));
+        let mut exits = ExitServiceClient::new(s.channel.clone());
+        let revoked =
+            exits.revoke_sanction(req(&s.admin, revocation(&stored[0], true))).await.unwrap().into_inner();
+        assert!(revoked.revoked && revoked.revision == 2);
+        s.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn a_younger_better_educated_team_after_the_election_is_one_up_one_down() {
     for db in TestDb::all(cadre_roster::MIGRATIONS).await {
@@ -624,6 +1168,17 @@ async fn bad_input_to_the_development_services_names_the_field() {
         let mut exits = ExitServiceClient::new(s.channel.clone());
         let mut terms = TermServiceClient::new(s.channel.clone());
         let someone = new_cadre(&s, "某人", 71, "1990-01-01", pb::Education::College).await;
+        let revoke = pb::RevokeSanctionRequest {
+            reason: "误录".into(),
+            decided_by: "组织部".into(),
+            ..Default::default()
+        };
+        let end_village = pb::EndTeamVillageRequest {
+            team_id: "t".into(),
+            village_code: VILLAGE.into(),
+            revision: 1,
+            ..Default::default()
+        };
 
         let cases = [
             (
@@ -758,6 +1313,96 @@ async fn bad_input_to_the_development_services_names_the_field() {
                     .await
                     .unwrap_err(),
                 "year",
+            ),
+            (
+                exits
+                    .revoke_sanction(req(
+                        &s.admin,
+                        pb::RevokeSanctionRequest { revision: 1, ..revoke.clone() },
+                    ))
+                    .await
+                    .unwrap_err(),
+                "id",
+            ),
+            (
+                exits
+                    .revoke_sanction(req(
+                        &s.admin,
+                        pb::RevokeSanctionRequest { id: "s".into(), ..revoke.clone() },
+                    ))
+                    .await
+                    .unwrap_err(),
+                "revision",
+            ),
+            (
+                exits
+                    .revoke_sanction(req(
+                        &s.admin,
+                        pb::RevokeSanctionRequest {
+                            id: "s".into(),
+                            revision: 1,
+                            date: "2024-1-5x".into(),
+                            ..revoke.clone()
+                        },
+                    ))
+                    .await
+                    .unwrap_err(),
+                "date",
+            ),
+            (
+                exits
+                    .revoke_sanction(req(
+                        &s.admin,
+                        pb::RevokeSanctionRequest {
+                            id: "s".into(),
+                            revision: 1,
+                            decided_by: String::new(),
+                            ..revoke.clone()
+                        },
+                    ))
+                    .await
+                    .unwrap_err(),
+                "decided_by",
+            ),
+            (
+                teams
+                    .end_team_village(req(
+                        &s.admin,
+                        pb::EndTeamVillageRequest { team_id: String::new(), ..end_village.clone() },
+                    ))
+                    .await
+                    .unwrap_err(),
+                "team_id",
+            ),
+            (
+                teams
+                    .end_team_village(req(
+                        &s.admin,
+                        pb::EndTeamVillageRequest { village_code: "1505".into(), ..end_village.clone() },
+                    ))
+                    .await
+                    .unwrap_err(),
+                "village_code",
+            ),
+            (
+                teams
+                    .end_team_village(req(
+                        &s.admin,
+                        pb::EndTeamVillageRequest { end_date: "2024-02-30".into(), ..end_village.clone() },
+                    ))
+                    .await
+                    .unwrap_err(),
+                "end_date",
+            ),
+            (
+                teams
+                    .end_team_village(req(
+                        &s.admin,
+                        pb::EndTeamVillageRequest { revision: 0, ..end_village.clone() },
+                    ))
+                    .await
+                    .unwrap_err(),
+                "revision",
             ),
             (
                 terms

@@ -1,6 +1,7 @@
 //! ExitService: sanctions and exits (提醒谈话 … 免职). Dismissals and resignations end
 //! every post the cadre holds, an organisational adjustment the posts it names, all
-//! in the transaction that records the sanction, so the vacancies open at once.
+//! in the transaction that records the sanction, so the vacancies open at once. A
+//! revocation (撤销) marks the sanction revoked and may reopen the posts it ended.
 
 use cadre_kit::ApiError;
 use cadre_kit::changes::{self, Mutation, Operation};
@@ -12,9 +13,12 @@ use tonic::{Request, Response, Status};
 
 use super::{RosterApi, caller, idempotency_key, method};
 use crate::domain::exits::{self, MAX_REASON_CHARS};
+use crate::domain::posts::HeldPost;
 use crate::domain::{dates, fields};
-use crate::store::development::{self as dev, SanctionFilter, SanctionRow};
+use crate::store::development::{self as dev, Revocation, SanctionFilter, SanctionRow};
 use crate::store::{self, PostRow};
+
+const MAX_DECIDED_BY_CHARS: usize = 100;
 
 fn sanction_to_proto(s: SanctionRow) -> pb::Sanction {
     pb::Sanction {
@@ -30,7 +34,20 @@ fn sanction_to_proto(s: SanctionRow) -> pb::Sanction {
         ended_post_ids: s.ended_post_ids,
         cadre_name: s.cadre_name,
         revision: s.revision,
+        revoked: s.revoked_date.is_some(),
+        revoked_date: s.revoked_date.unwrap_or_default(),
+        revoke_reason: s.revoke_reason,
+        revoked_by: s.revoked_by,
+        reinstated_post_ids: s.reinstated_post_ids,
     }
+}
+
+fn held(r: &PostRow) -> Result<HeldPost, ApiError> {
+    r.held().ok_or_else(|| ApiError::internal(format!("post {} has bad dates", r.id)))
+}
+
+fn stored_date(what: &str, s: &str) -> Result<chrono::NaiveDate, ApiError> {
+    dates::parse_stored(s).ok_or_else(|| ApiError::internal(format!("{what} has a bad stored date {s:?}")))
 }
 
 #[tonic::async_trait]
@@ -50,7 +67,8 @@ impl ExitService for RosterApi {
         let today = dates::today();
         let date = dates::parse_or("date", &req.date, today).map_err(ApiError::from)?;
         let reason = fields::text("reason", &req.reason, true, MAX_REASON_CHARS).map_err(ApiError::from)?;
-        let decided_by = fields::text("decided_by", &req.decided_by, true, 100).map_err(ApiError::from)?;
+        let decided_by = fields::text("decided_by", &req.decided_by, true, MAX_DECIDED_BY_CHARS)
+            .map_err(ApiError::from)?;
         let assessment_result_id =
             fields::text("assessment_result_id", &req.assessment_result_id, false, 100)
                 .map_err(ApiError::from)?;
@@ -65,11 +83,8 @@ impl ExitService for RosterApi {
                 .ok_or_else(|| ApiError::not_found(format!("cadre {cadre_id}")))?;
             principal.ensure_can_write(&fields::region("region_code", &cadre.region_code).map_err(ApiError::internal)?)?;
             let rows = dev::posts_of_cadre(tx.conn(), &cadre.id).await?;
-            let mut held = Vec::with_capacity(rows.len());
-            for r in &rows {
-                held.push(r.held().ok_or_else(|| ApiError::internal(format!("post {} has bad dates", r.id)))?);
-            }
-            let to_end = exits::posts_to_end(kind, date, today, &held, &named)?;
+            let cadre_posts = rows.iter().map(held).collect::<Result<Vec<_>, _>>()?;
+            let to_end = exits::posts_to_end(kind, date, today, &cadre_posts, &named)?;
             let now = to_micros(tx.now());
             let end_s = dates::format(date);
             let end_reason = format!("{}: {reason}", kind.as_str_name());
@@ -86,6 +101,10 @@ impl ExitService for RosterApi {
                 ended_post_ids: to_end.iter().map(|p| p.id.clone()).collect(),
                 revision: 1,
                 cadre_name: cadre.name.clone(),
+                revoked_date: None,
+                revoke_reason: String::new(),
+                revoked_by: String::new(),
+                reinstated_post_ids: Vec::new(),
             };
             dev::insert_sanction(tx.conn(), &sanction, now).await?;
             changes::record_mutation(
@@ -158,6 +177,7 @@ impl ExitService for RosterApi {
             cadre_id: req.cadre_id.trim().to_string(),
             kind,
             year,
+            exclude_revoked: req.exclude_revoked,
         };
         let page = Page::parse(req.page_size, &req.page_token, &format!("{filter:?}"))?;
         let mut rows = dev::list_sanctions(
@@ -173,5 +193,140 @@ impl ExitService for RosterApi {
             sanctions: rows.into_iter().map(sanction_to_proto).collect(),
             next_page_token,
         }))
+    }
+
+    async fn revoke_sanction(
+        &self,
+        request: Request<pb::RevokeSanctionRequest>,
+    ) -> Result<Response<pb::Sanction>, Status> {
+        let principal = caller(&request)?;
+        let key = idempotency_key(&request)?;
+        let req = request.into_inner();
+        let id = fields::required_id("id", &req.id)?.to_string();
+        if req.revision <= 0 {
+            return Err(ApiError::invalid("revision", "is required: send the revision you read").into());
+        }
+        let today = dates::today();
+        let date = dates::parse_or("date", &req.date, today).map_err(ApiError::from)?;
+        let reason = fields::text("reason", &req.reason, true, MAX_REASON_CHARS).map_err(ApiError::from)?;
+        let decided_by = fields::text("decided_by", &req.decided_by, true, MAX_DECIDED_BY_CHARS)
+            .map_err(ApiError::from)?;
+        let action = method("ExitService", "RevokeSanction");
+        let out =
+            cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
+                let row = dev::get_sanction(tx.conn(), &id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found(format!("sanction {id}")))?;
+                principal.ensure_can_write(
+                    &fields::region("region_code", &row.region_code).map_err(ApiError::internal)?,
+                )?;
+                let sanctioned_on = stored_date("sanction", &row.decided_on)?;
+                let revoked_on =
+                    row.revoked_date.as_deref().map(|d| stored_date("sanction", d)).transpose()?;
+                exits::check_revocation(&row.id, sanctioned_on, revoked_on, date, today)?;
+                let stale = || {
+                    ApiError::aborted(format!(
+                        "sanction {} changed since it was read: revision {} expected, {} stored",
+                        row.id, req.revision, row.revision
+                    ))
+                };
+                if row.revision != req.revision {
+                    return Err(stale());
+                }
+                // The posts to reopen, checked against every post of their villages since.
+                let mut to_reopen: Vec<PostRow> = Vec::new();
+                if req.reinstate_posts && !row.ended_post_ids.is_empty() {
+                    let mut ended = Vec::with_capacity(row.ended_post_ids.len());
+                    for post_id in &row.ended_post_ids {
+                        if let Some(p) = store::get_post(tx.conn(), post_id).await? {
+                            ended.push(p);
+                        }
+                    }
+                    let mut villages: Vec<&str> = ended.iter().map(|p| p.region_code.as_str()).collect();
+                    villages.sort_unstable();
+                    villages.dedup();
+                    let mut in_villages = Vec::new();
+                    for village in villages {
+                        principal.ensure_can_write(
+                            &fields::region("region_code", village).map_err(ApiError::internal)?,
+                        )?;
+                        for p in store::posts_in_village(tx.conn(), village).await? {
+                            in_villages.push(held(&p)?);
+                        }
+                    }
+                    let ended_held = ended.iter().map(held).collect::<Result<Vec<_>, _>>()?;
+                    let back = exits::posts_to_reinstate(
+                        sanctioned_on,
+                        &row.ended_post_ids,
+                        &ended_held,
+                        &in_villages,
+                    )?;
+                    for p in back {
+                        let r = ended.iter().find(|r| r.id == p.id).ok_or_else(|| {
+                            ApiError::internal("reinstated post is not one the sanction ended")
+                        })?;
+                        to_reopen.push(r.clone());
+                    }
+                }
+                let now = to_micros(tx.now());
+                let day = dates::format(date);
+                let reinstated: Vec<String> = to_reopen.iter().map(|p| p.id.clone()).collect();
+                let revocation = Revocation {
+                    date: &day,
+                    reason: &reason,
+                    decided_by: &decided_by,
+                    reinstated_post_ids: &reinstated,
+                };
+                if !dev::revoke_sanction(tx.conn(), &row.id, &revocation, row.revision, now).await? {
+                    return Err(stale());
+                }
+                changes::record_mutation(
+                    tx,
+                    &principal,
+                    Mutation {
+                        action: &action,
+                        entity: "sanction",
+                        key: &row.id,
+                        operation: Operation::Updated,
+                        region_code: &row.region_code,
+                        revision: row.revision + 1,
+                        detail: serde_json::json!({
+                            "cadre_id": row.cadre_id, "revoked_date": day, "decided_by": decided_by,
+                            "reinstated_post_ids": reinstated
+                        }),
+                    },
+                )
+                .await?;
+                for p in &to_reopen {
+                    if !dev::reopen_post(tx.conn(), &p.id, p.revision, now).await? {
+                        return Err(ApiError::aborted(format!(
+                            "post {} changed while it was being reinstated",
+                            p.id
+                        )));
+                    }
+                    changes::record_mutation(
+                        tx,
+                        &principal,
+                        Mutation {
+                            action: &action,
+                            entity: "post",
+                            key: &p.id,
+                            operation: Operation::Updated,
+                            region_code: &p.region_code,
+                            revision: p.revision + 1,
+                            detail: serde_json::json!({
+                                "end_date": null, "previous_end_date": p.end_date, "sanction_id": row.id
+                            }),
+                        },
+                    )
+                    .await?;
+                }
+                let updated = dev::get_sanction(tx.conn(), &row.id)
+                    .await?
+                    .ok_or_else(|| ApiError::internal("sanction vanished inside its transaction"))?;
+                Ok(sanction_to_proto(updated))
+            })
+            .await?;
+        Ok(Response::new(out))
     }
 }

@@ -1,5 +1,6 @@
 //! WorkTeamService: stationed work teams (驻村工作队), their members and the villages
-//! they cover, and a summary by village type.
+//! they cover (each assignment a period that may end and start again), and a summary
+//! by village type.
 
 use std::collections::HashMap;
 
@@ -41,7 +42,28 @@ fn village_to_proto(v: TeamVillageRow) -> pb::TeamVillage {
         village_name: v.village_name,
         village_type: v.village_type,
         start_date: v.start_date,
+        end_date: v.end_date.unwrap_or_default(),
+        end_reason: v.end_reason,
     }
+}
+
+/// The team's assignment periods as the rules see them.
+fn assignments(rows: &[TeamVillageRow]) -> Result<Vec<work_teams::Assignment>, ApiError> {
+    rows.iter()
+        .map(|r| {
+            r.assignment()
+                .ok_or_else(|| ApiError::internal(format!("assignment {} has bad stored dates", r.id)))
+        })
+        .collect()
+}
+
+/// The team as the caller gets it back after a change inside `tx`.
+async fn reread_team(tx: &mut WriteTx, id: &str) -> Result<pb::WorkTeam, ApiError> {
+    let updated = dev::get_team(tx.conn(), id)
+        .await?
+        .ok_or_else(|| ApiError::internal("team vanished inside its transaction"))?;
+    let mut out = teams_to_proto(tx.conn(), vec![updated]).await?;
+    out.pop().ok_or_else(|| ApiError::internal("team vanished inside its transaction"))
 }
 
 /// The teams with their members and villages, in the order given.
@@ -296,18 +318,16 @@ impl WorkTeamService for RosterApi {
                     return Err(ApiError::invalid("village_code", format!("{village} is not a village")));
                 }
                 let assigned = dev::villages_of(tx.conn(), std::slice::from_ref(&team.id)).await?;
-                if assigned.iter().any(|v| v.village_code == village.as_str()) {
-                    return Err(ApiError::failed_precondition(format!(
-                        "{village} is already assigned to work team {}",
-                        team.id
-                    )));
-                }
+                work_teams::check_assignment(&team.id, village.as_str(), start, &assignments(&assigned)?)?;
                 let row = TeamVillageRow {
+                    id: uuid::Uuid::now_v7().to_string(),
                     team_id: team.id.clone(),
                     village_code: village.to_string(),
                     village_name: place.name.clone(),
                     village_type: place.village_type.clone(),
                     start_date: dates::format(start),
+                    end_date: None,
+                    end_reason: String::new(),
                 };
                 let now = to_micros(tx.now());
                 dev::insert_team_village(tx.conn(), &row, now).await?;
@@ -329,11 +349,74 @@ impl WorkTeamService for RosterApi {
                     },
                 )
                 .await?;
-                let updated = dev::get_team(tx.conn(), &team.id)
-                    .await?
-                    .ok_or_else(|| ApiError::internal("team vanished inside its transaction"))?;
-                let mut out = teams_to_proto(tx.conn(), vec![updated]).await?;
-                out.pop().ok_or_else(|| ApiError::internal("team vanished inside its transaction"))
+                reread_team(tx, &team.id).await
+            })
+            .await?;
+        Ok(Response::new(out))
+    }
+
+    async fn end_team_village(
+        &self,
+        request: Request<pb::EndTeamVillageRequest>,
+    ) -> Result<Response<pb::WorkTeam>, Status> {
+        let principal = caller(&request)?;
+        let key = idempotency_key(&request)?;
+        let req = request.into_inner();
+        fields::required_id("team_id", &req.team_id)?;
+        let village = fields::region("village_code", &req.village_code)?;
+        let today = dates::today();
+        let end = dates::parse_or("end_date", &req.end_date, today).map_err(ApiError::from)?;
+        let reason = fields::text("reason", &req.reason, false, 200).map_err(ApiError::from)?;
+        if req.revision <= 0 {
+            return Err(
+                ApiError::invalid("revision", "is required: send the team's revision you read").into()
+            );
+        }
+        let action = method("WorkTeamService", "EndTeamVillage");
+        let out =
+            cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
+                let team = writable_team(tx, &principal, req.team_id.trim()).await?;
+                let stale = || {
+                    ApiError::aborted(format!(
+                        "work team {} changed since it was read: revision {} expected, {} stored",
+                        team.id, req.revision, team.revision
+                    ))
+                };
+                if team.revision != req.revision {
+                    return Err(stale());
+                }
+                let rows = dev::villages_of(tx.conn(), std::slice::from_ref(&team.id)).await?;
+                let periods = assignments(&rows)?;
+                let open = work_teams::assignment_to_end(&team.id, village.as_str(), end, today, &periods)?;
+                let now = to_micros(tx.now());
+                let day = dates::format(end);
+                if !dev::touch_team_at(tx.conn(), &team.id, team.revision, now).await? {
+                    return Err(stale());
+                }
+                if !dev::end_team_village(tx.conn(), &open.id, &day, &reason, now).await? {
+                    return Err(ApiError::aborted(format!(
+                        "the assignment of {village} to work team {} changed while it was being ended",
+                        team.id
+                    )));
+                }
+                changes::record_mutation(
+                    tx,
+                    &principal,
+                    Mutation {
+                        action: &action,
+                        entity: "work_team",
+                        key: &team.id,
+                        operation: Operation::Updated,
+                        region_code: &team.county_code,
+                        revision: team.revision + 1,
+                        detail: serde_json::json!({
+                            "village_code": village.as_str(), "start_date": dates::format(open.start),
+                            "end_date": day, "reason": reason
+                        }),
+                    },
+                )
+                .await?;
+                reread_team(tx, &team.id).await
             })
             .await?;
         Ok(Response::new(out))
@@ -353,7 +436,8 @@ impl WorkTeamService for RosterApi {
             .ok_or_else(|| ApiError::not_found(format!("work team {}", req.id.trim())))?;
         let mut out = teams_to_proto(&mut conn, vec![team]).await?;
         let team = out.pop().ok_or_else(|| ApiError::internal("team vanished"))?;
-        // The county's department sees the team; a township sees it when it serves there.
+        // The county's department sees the team; a township sees it when it serves or
+        // served there (ended assignments stay on the team).
         if principal.ensure_can_read_code(&team.county_code).is_err()
             && !team.villages.iter().any(|v| principal.jurisdiction.covers_str(&v.village_code))
         {

@@ -7,6 +7,7 @@ use sqlx::{AnyConnection, Row};
 use cadre_kit::db::{Db, like_prefix};
 
 use crate::domain::mentoring::Pairing;
+use crate::domain::work_teams::Assignment;
 
 use cadre_kit::sql::Sql;
 
@@ -211,14 +212,34 @@ pub struct MemberRow {
     pub revision: i64,
 }
 
+/// One period of a village's assignment to a team.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeamVillageRow {
+    pub id: String,
     pub team_id: String,
     pub village_code: String,
     /// Joined from the regions; not stored here.
     pub village_name: String,
     pub village_type: String,
     pub start_date: String,
+    /// `None` while the assignment is current.
+    pub end_date: Option<String>,
+    pub end_reason: String,
+}
+
+impl TeamVillageRow {
+    /// The period as the rules see it; `None` if its stored dates do not parse.
+    pub fn assignment(&self) -> Option<Assignment> {
+        Some(Assignment {
+            id: self.id.clone(),
+            village_code: self.village_code.clone(),
+            start: date(&self.start_date)?,
+            end: match &self.end_date {
+                Some(e) => Some(date(e)?),
+                None => None,
+            },
+        })
+    }
 }
 
 const TEAM_COLUMNS: &str = "t.id, t.name, t.agency, t.leader_name, t.county_code, t.revision";
@@ -252,16 +273,20 @@ fn member_row(r: &AnyRow) -> Result<MemberRow, sqlx::Error> {
     })
 }
 
-const TEAM_VILLAGE_SELECT: &str = "SELECT v.team_id, v.village_code, r.name, v.village_type, v.start_date \
+const TEAM_VILLAGE_SELECT: &str = "SELECT v.id, v.team_id, v.village_code, r.name, v.village_type, \
+     v.start_date, v.end_date, v.end_reason \
      FROM roster_work_team_villages v JOIN roster_regions r ON r.code = v.village_code";
 
 fn team_village_row(r: &AnyRow) -> Result<TeamVillageRow, sqlx::Error> {
     Ok(TeamVillageRow {
-        team_id: r.try_get(0)?,
-        village_code: r.try_get(1)?,
-        village_name: r.try_get(2)?,
-        village_type: r.try_get(3)?,
-        start_date: r.try_get(4)?,
+        id: r.try_get(0)?,
+        team_id: r.try_get(1)?,
+        village_code: r.try_get(2)?,
+        village_name: r.try_get(3)?,
+        village_type: r.try_get(4)?,
+        start_date: r.try_get(5)?,
+        end_date: r.try_get(6)?,
+        end_reason: r.try_get(7)?,
     })
 }
 
@@ -295,6 +320,24 @@ pub async fn touch_team(conn: &mut AnyConnection, id: &str, now: i64) -> Result<
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// [`touch_team`] if the stored revision is still `expected`; false if it moved.
+pub async fn touch_team_at(
+    conn: &mut AnyConnection,
+    id: &str,
+    expected: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE roster_work_teams SET revision = revision + 1, updated_at = $2 WHERE id = $1 AND revision = $3",
+    )
+    .bind(id.to_string())
+    .bind(now)
+    .bind(expected)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn insert_member(conn: &mut AnyConnection, m: &MemberRow, now: i64) -> Result<(), sqlx::Error> {
@@ -350,17 +393,41 @@ pub async fn insert_team_village(
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO roster_work_team_villages (team_id, village_code, village_type, start_date, created_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO roster_work_team_villages (id, team_id, village_code, village_type, start_date, end_date, \
+         end_reason, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
     )
+    .bind(v.id.clone())
     .bind(v.team_id.clone())
     .bind(v.village_code.clone())
     .bind(v.village_type.clone())
     .bind(v.start_date.clone())
+    .bind(v.end_date.clone())
+    .bind(v.end_reason.clone())
     .bind(now)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Ends an open assignment period; false if it was not open any more.
+pub async fn end_team_village(
+    conn: &mut AnyConnection,
+    id: &str,
+    end: &str,
+    reason: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE roster_work_team_villages SET end_date = $2, end_reason = $3, updated_at = $4 \
+         WHERE id = $1 AND end_date IS NULL",
+    )
+    .bind(id.to_string())
+    .bind(end.to_string())
+    .bind(reason.to_string())
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Members of the given teams (ended ones too), by team then start.
@@ -377,7 +444,7 @@ pub async fn members_of(
     rows.iter().map(member_row).collect()
 }
 
-/// Villages of the given teams, by team then village code.
+/// Assignment periods (ended ones too) of the given teams, by team, village, start.
 pub async fn villages_of(
     conn: &mut AnyConnection,
     team_ids: &[String],
@@ -386,24 +453,33 @@ pub async fn villages_of(
         return Ok(Vec::new());
     }
     let mut s = Sql::new(format!("{TEAM_VILLAGE_SELECT} WHERE v.team_id IN ("));
-    s.bind_list(team_ids).push(") ORDER BY v.team_id, v.village_code");
+    s.bind_list(team_ids).push(") ORDER BY v.team_id, v.village_code, v.start_date, v.id");
     let rows = s.query().fetch_all(conn).await?;
     rows.iter().map(team_village_row).collect()
 }
 
-/// Teams serving under a region: a county under it, or any village under it.
-fn teams_under<'s>(s: &'s mut Sql, prefix: &str) -> &'s mut Sql {
+/// Teams serving under a region: a county under it, or a village under it — assigned
+/// on `day`, or ever when `day` is `None` (a team stays visible where it has served).
+fn teams_under<'s>(s: &'s mut Sql, prefix: &str, day: Option<&str>) -> &'s mut Sql {
     s.push(" (t.county_code LIKE ")
         .bind(like_prefix(prefix))
         .push(" ESCAPE '\\' OR EXISTS (SELECT 1 FROM roster_work_team_villages v WHERE v.team_id = t.id")
         .push(" AND v.village_code LIKE ")
         .bind(like_prefix(prefix))
-        .push(" ESCAPE '\\'))")
+        .push(" ESCAPE '\\'");
+    if let Some(day) = day {
+        held_on(s.push(" AND"), "v", day);
+    }
+    s.push("))")
 }
 
 pub async fn list_teams(db: &Db, prefix: &str, after: &str, limit: i64) -> Result<Vec<TeamRow>, sqlx::Error> {
     let mut s = Sql::new(format!("SELECT {TEAM_COLUMNS} FROM roster_work_teams t WHERE"));
-    teams_under(&mut s, prefix).push(" AND t.id > ").bind(after).push(" ORDER BY t.id LIMIT ").bind(limit);
+    teams_under(&mut s, prefix, None)
+        .push(" AND t.id > ")
+        .bind(after)
+        .push(" ORDER BY t.id LIMIT ")
+        .bind(limit);
     let rows = s.query().fetch_all(db.pool()).await?;
     rows.iter().map(team_row).collect()
 }
@@ -413,26 +489,26 @@ pub async fn list_teams(db: &Db, prefix: &str, after: &str, limit: i64) -> Resul
 pub struct TeamCounts {
     pub teams: i64,
     pub members: i64,
-    /// (village type, distinct villages under the region covered by a team).
+    /// (village type, distinct villages under the region assigned to a team on the day).
     pub villages_by_type: Vec<(String, i64)>,
 }
 
 pub async fn team_counts(db: &Db, prefix: &str, day: &str) -> Result<TeamCounts, sqlx::Error> {
     let mut s = Sql::new("SELECT COUNT(*) FROM roster_work_teams t WHERE");
-    let teams: i64 = teams_under(&mut s, prefix).query().fetch_one(db.pool()).await?.try_get(0)?;
+    let teams: i64 = teams_under(&mut s, prefix, Some(day)).query().fetch_one(db.pool()).await?.try_get(0)?;
     let mut s = Sql::new(
         "SELECT COUNT(*) FROM roster_work_team_members m JOIN roster_work_teams t ON t.id = m.team_id WHERE",
     );
-    held_on(teams_under(&mut s, prefix).push(" AND"), "m", day);
+    held_on(teams_under(&mut s, prefix, Some(day)).push(" AND"), "m", day);
     let members: i64 = s.query().fetch_one(db.pool()).await?.try_get(0)?;
-    // A village covered by two teams counts once, with the type its first assignment recorded.
-    let rows = sqlx::query(
-        "SELECT village_code, MIN(village_type) FROM roster_work_team_villages \
-         WHERE village_code LIKE $1 ESCAPE '\\' GROUP BY village_code",
-    )
-    .bind(like_prefix(prefix))
-    .fetch_all(db.pool())
-    .await?;
+    // Only assignments current on the day; a village covered by two teams counts once,
+    // with the least of the types its current assignments recorded.
+    let mut s = Sql::new(
+        "SELECT v.village_code, MIN(v.village_type) FROM roster_work_team_villages v WHERE v.village_code LIKE ",
+    );
+    s.bind(like_prefix(prefix)).push(" ESCAPE '\\' AND");
+    held_on(&mut s, "v", day).push(" GROUP BY v.village_code");
+    let rows = s.query().fetch_all(db.pool()).await?;
     let mut by_type: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
     for r in &rows {
         let t: String = r.try_get(1)?;
@@ -458,6 +534,11 @@ pub struct SanctionRow {
     pub revision: i64,
     /// Joined from the cadres; not stored.
     pub cadre_name: String,
+    /// `None` while the sanction stands.
+    pub revoked_date: Option<String>,
+    pub revoke_reason: String,
+    pub revoked_by: String,
+    pub reinstated_post_ids: Vec<String>,
 }
 
 fn encode_ids(ids: &[String]) -> String {
@@ -469,12 +550,14 @@ fn decode_ids(s: &str) -> Vec<String> {
 }
 
 const SANCTION_SELECT: &str = "SELECT s.id, s.cadre_id, s.region_code, s.kind, s.decided_on, s.reason, \
-     s.decided_by, s.assessment_result_id, s.post_ids, s.ended_post_ids, s.revision, c.name \
+     s.decided_by, s.assessment_result_id, s.post_ids, s.ended_post_ids, s.revision, c.name, \
+     s.revoked_date, s.revoke_reason, s.revoked_by, s.reinstated_post_ids \
      FROM roster_sanctions s JOIN roster_cadres c ON c.id = s.cadre_id";
 
 fn sanction_row(r: &AnyRow) -> Result<SanctionRow, sqlx::Error> {
     let post_ids: String = r.try_get(8)?;
     let ended: String = r.try_get(9)?;
+    let reinstated: String = r.try_get(15)?;
     Ok(SanctionRow {
         id: r.try_get(0)?,
         cadre_id: r.try_get(1)?,
@@ -488,14 +571,19 @@ fn sanction_row(r: &AnyRow) -> Result<SanctionRow, sqlx::Error> {
         ended_post_ids: decode_ids(&ended),
         revision: r.try_get(10)?,
         cadre_name: r.try_get(11)?,
+        revoked_date: r.try_get(12)?,
+        revoke_reason: r.try_get(13)?,
+        revoked_by: r.try_get(14)?,
+        reinstated_post_ids: decode_ids(&reinstated),
     })
 }
 
 pub async fn insert_sanction(conn: &mut AnyConnection, s: &SanctionRow, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO roster_sanctions (id, cadre_id, region_code, kind, decided_on, reason, decided_by, \
-         assessment_result_id, post_ids, ended_post_ids, revision, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         assessment_result_id, post_ids, ended_post_ids, revision, revoked_date, revoke_reason, revoked_by, \
+         reinstated_post_ids, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)",
     )
     .bind(s.id.clone())
     .bind(s.cadre_id.clone())
@@ -508,10 +596,74 @@ pub async fn insert_sanction(conn: &mut AnyConnection, s: &SanctionRow, now: i64
     .bind(encode_ids(&s.post_ids))
     .bind(encode_ids(&s.ended_post_ids))
     .bind(s.revision)
+    .bind(s.revoked_date.clone())
+    .bind(s.revoke_reason.clone())
+    .bind(s.revoked_by.clone())
+    .bind(encode_ids(&s.reinstated_post_ids))
     .bind(now)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+pub async fn get_sanction(conn: &mut AnyConnection, id: &str) -> Result<Option<SanctionRow>, sqlx::Error> {
+    let sql = format!("{SANCTION_SELECT} WHERE s.id = $1");
+    sqlx::query(&sql).bind(id.to_string()).fetch_optional(conn).await?.as_ref().map(sanction_row).transpose()
+}
+
+/// What a revocation writes onto the sanction.
+#[derive(Debug, Clone)]
+pub struct Revocation<'a> {
+    pub date: &'a str,
+    pub reason: &'a str,
+    pub decided_by: &'a str,
+    pub reinstated_post_ids: &'a [String],
+}
+
+/// Marks the sanction revoked if it stands and its revision is still `expected`;
+/// false if either moved.
+pub async fn revoke_sanction(
+    conn: &mut AnyConnection,
+    id: &str,
+    r: &Revocation<'_>,
+    expected: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE roster_sanctions SET revoked_date = $2, revoke_reason = $3, revoked_by = $4, \
+         reinstated_post_ids = $5, revision = revision + 1, updated_at = $6 \
+         WHERE id = $1 AND revision = $7 AND revoked_date IS NULL",
+    )
+    .bind(id.to_string())
+    .bind(r.date.to_string())
+    .bind(r.reason.to_string())
+    .bind(r.decided_by.to_string())
+    .bind(encode_ids(r.reinstated_post_ids))
+    .bind(now)
+    .bind(expected)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Reopens an ended post (a revoked sanction's), if its revision is still `expected`:
+/// end date and reason cleared, revision bumped. False if it moved.
+pub async fn reopen_post(
+    conn: &mut AnyConnection,
+    id: &str,
+    expected: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE roster_posts SET end_date = NULL, end_reason = '', revision = revision + 1, updated_at = $2 \
+         WHERE id = $1 AND revision = $3 AND end_date IS NOT NULL",
+    )
+    .bind(id.to_string())
+    .bind(now)
+    .bind(expected)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 #[derive(Debug, Clone, Default)]
@@ -520,6 +672,7 @@ pub struct SanctionFilter {
     pub cadre_id: String,
     pub kind: Option<i64>,
     pub year: Option<i32>,
+    pub exclude_revoked: bool,
 }
 
 pub async fn list_sanctions(
@@ -539,6 +692,9 @@ pub async fn list_sanctions(
     if let Some(y) = f.year {
         s.push(" AND s.decided_on >= ").bind(format!("{y:04}-01-01"));
         s.push(" AND s.decided_on < ").bind(format!("{:04}-01-01", y + 1));
+    }
+    if f.exclude_revoked {
+        s.push(" AND s.revoked_date IS NULL");
     }
     s.push(" ORDER BY s.id LIMIT ").bind(limit);
     let rows = s.query().fetch_all(db.pool()).await?;
