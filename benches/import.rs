@@ -17,6 +17,7 @@ use cadre_kit::{Principal, RegionCode, Role};
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::region_service_server::RegionService;
 use cadre_roster::RosterApi;
+use cadre_roster::api::transfer::progress::Progress;
 use cadre_roster::demo::province::{self, PROVINCE};
 use futures::TryStreamExt;
 use secrecy::ExposeSecret;
@@ -61,6 +62,7 @@ async fn run_import(api: &RosterApi, csv: &[u8], label: &str) -> Imported {
                 dry_run: false,
                 file_name: "province.csv".into(),
             },
+            &std::sync::Arc::new(Progress::new()),
         )
         .await
         .expect("import");
@@ -154,6 +156,12 @@ async fn main() {
     let api = import_into(&sqlite, &demo.regions).await;
     let lite = run_import(&api, &csv, "SQLite").await;
     structure(&api, "SQLite").await;
+    if let Ok(to) = std::env::var("BENCH_KEEP_SQLITE") {
+        let url = sqlite.url().expose_secret().trim_start_matches("sqlite://").to_string();
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(sqlite.pool()).await.unwrap();
+        std::fs::copy(url, to).unwrap();
+        return;
+    }
 
     let Some(pg) = TestDb::postgres(cadre_roster::MIGRATIONS).await else {
         println!("PostgreSQL skipped: set CADRE_TEST_POSTGRES_URL to compare with COPY");

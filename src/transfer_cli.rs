@@ -13,6 +13,7 @@ use cadre_proto::roster::v1::region_service_client::RegionServiceClient;
 use cadre_proto::roster::v1::reserve_service_client::ReserveServiceClient;
 use cadre_proto::roster::v1::transfer_service_client::TransferServiceClient;
 use cadre_roster::demo::province;
+use sha2::Digest;
 use tonic::transport::Channel;
 
 /// Largest message either way (a province's roster is ≈ 13 MiB of CSV).
@@ -126,8 +127,45 @@ async fn upsert_regions_on(
     Ok(())
 }
 
-/// `cadre import FILE`: regions first (if given), then a dry run (the server checks
-/// every row), then the import itself if the file is clean.
+/// Bytes of the file per streamed message (the server takes up to 4 MiB each).
+const PIECE_BYTES: usize = 1 << 20;
+/// Attempts of a streamed import that failed in transport before its result came.
+const IMPORT_ATTEMPTS: usize = 3;
+
+/// What the server says it is doing, as one line for a terminal.
+fn describe(p: &pb::ImportRosterProgress, file_bytes: usize) -> String {
+    use pb::ImportPhase as P;
+    let rows = |n: i32| format!("{n:>7}/{} rows", p.rows_total);
+    match P::try_from(p.phase).unwrap_or(P::Unspecified) {
+        P::Unspecified | P::Receiving => {
+            format!("sending {} of {}", mib(p.bytes_received as usize), mib(file_bytes))
+        }
+        P::Reading => format!("server reading the file ({})", mib(file_bytes)),
+        P::Checking => format!("checking every cell: {}", rows(p.rows_checked)),
+        P::CheckingRoster => format!("checking {} rows against the roster", p.rows_total),
+        P::Writing => format!(
+            "storing in one transaction: {} cadres, {} posts written",
+            p.cadres_written, p.posts_written
+        ),
+        P::Done => "done".to_string(),
+    }
+}
+
+/// The key of one `cadre import` run: the same for its retries, new for the next run
+/// (a file refused because, say, a village was missing can be sent again once it is
+/// added, without getting the stored refusal back).
+fn import_key(content: &[u8]) -> String {
+    let digest = sha2::Sha256::digest(content);
+    let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    format!("import-{}-{:x}-{:x}", hex16(&digest), run.as_nanos(), std::process::id())
+}
+
+fn hex16(bytes: &[u8]) -> String {
+    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// `cadre import FILE`: regions first (if given), then the file, streamed in pieces;
+/// the server checks every row and stores all or nothing, reporting as it goes.
 pub async fn import(
     conn: &Connection,
     file: &Path,
@@ -135,53 +173,80 @@ pub async fn import(
     dry_run: bool,
 ) -> anyhow::Result<ExitCode> {
     let format = format_of(file)?;
-    eprintln!("reading {} …", file.display());
     let content = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     eprintln!("read {} ({})", file.display(), mib(content.len()));
     let channel = conn.channel().await?;
     upsert_regions_on(conn, &channel, regions).await?;
-    let mut client = TransferServiceClient::new(channel)
-        .max_encoding_message_size(MAX_MESSAGE)
-        .max_decoding_message_size(MAX_MESSAGE);
+    let mut client = TransferServiceClient::new(channel);
     let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let call = |dry_run: bool| pb::ImportRosterRequest {
-        format: format as i32,
-        content: content.clone(),
-        dry_run,
-        file_name: file_name.clone(),
+    let key = import_key(&content);
+    let started = Instant::now();
+    let mut attempt = 0;
+    let result = loop {
+        attempt += 1;
+        let pieces: Vec<pb::ImportRosterChunk> = content
+            .chunks(PIECE_BYTES)
+            .map(|piece| pb::ImportRosterChunk {
+                format: format as i32,
+                dry_run,
+                file_name: file_name.clone(),
+                content: piece.to_vec(),
+            })
+            .collect();
+        let mut req = conn.request(futures::stream::iter(pieces))?;
+        req.metadata_mut()
+            .insert(cadre_kit::idempotency::METADATA_KEY, key.parse().context("idempotency key")?);
+        match follow_import(&mut client, req, content.len(), started).await {
+            Ok(result) => break result,
+            Err(status)
+                if attempt < IMPORT_ATTEMPTS
+                    && matches!(status.code(), tonic::Code::Unavailable | tonic::Code::Unknown) =>
+            {
+                eprintln!("\nconnection lost ({}); sending again, same key", status.message());
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(status) => return Err(anyhow::Error::new(status).context("ImportRosterStream")),
+        }
     };
-    let checked = with_progress(
-        &format!("validating: sent {}, server checking every row", mib(content.len())),
-        client.import_roster(conn.request(call(true))?),
-    )
-    .await
-    .context("ImportRoster (dry run)")?
-    .into_inner();
-    if checked.error_count > 0 {
-        println!("{} rows read; {} problems, nothing stored:", checked.row_count, checked.error_count);
-        print_errors(&checked);
+    if result.error_count > 0 {
+        println!("{} rows read; {} problems, nothing stored:", result.row_count, result.error_count);
+        print_errors(&result);
         return Ok(ExitCode::from(1));
     }
-    println!("{} rows read, all valid (sha256 {})", checked.row_count, checked.checksum);
-    if dry_run {
-        println!("dry run: nothing stored");
+    if result.dry_run {
+        println!(
+            "{} rows read, all valid (sha256 {}); dry run: nothing stored",
+            result.row_count, result.checksum
+        );
         return Ok(ExitCode::SUCCESS);
     }
-    let done = with_progress(
-        &format!("storing: sent {}, server writing in one transaction", mib(content.len())),
-        client.import_roster(conn.request(call(false))?),
-    )
-    .await
-    .context("ImportRoster")?
-    .into_inner();
-    if done.error_count > 0 {
-        // The roster changed between the check and the import.
-        println!("{} problems, nothing stored:", done.error_count);
-        print_errors(&done);
-        return Ok(ExitCode::from(1));
-    }
-    println!("imported {} cadres holding {} posts", done.cadres_created, done.posts_created);
+    println!(
+        "imported {} cadres holding {} posts from {} rows (sha256 {})",
+        result.cadres_created, result.posts_created, result.row_count, result.checksum
+    );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Sends one streamed import and shows its progress on stderr until the result.
+async fn follow_import(
+    client: &mut TransferServiceClient<Channel>,
+    req: tonic::Request<impl futures::Stream<Item = pb::ImportRosterChunk> + Send + 'static>,
+    file_bytes: usize,
+    started: Instant,
+) -> Result<pb::ImportRosterResponse, tonic::Status> {
+    let mut reports = client.import_roster_stream(req).await?.into_inner();
+    let mut width = 0;
+    while let Some(p) = reports.message().await? {
+        let line = format!("{} ({:.1} s)", describe(&p, file_bytes), started.elapsed().as_secs_f64());
+        eprint!("\r{line:<width$}");
+        width = width.max(display_width(&line));
+        let _ = std::io::stderr().flush();
+        if let Some(result) = p.result {
+            eprintln!();
+            return Ok(result);
+        }
+    }
+    Err(tonic::Status::unknown("the server ended the import without a result"))
 }
 
 /// `cadre export`.
@@ -416,6 +481,32 @@ pub async fn import_reserves(conn: &Connection, path: &Path, dry_run: bool) -> a
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn import_keys_are_valid_keys_and_new_for_each_run() {
+        let a = import_key(b"file");
+        assert!(cadre_kit::idempotency::IdempotencyKey::parse(&a).is_ok(), "{a}");
+        assert!(a.starts_with(&format!("import-{}", hex16(&sha2::Sha256::digest(b"file")))));
+        std::thread::sleep(Duration::from_millis(1));
+        assert_ne!(a, import_key(b"file"));
+    }
+
+    #[test]
+    fn progress_lines_say_what_the_server_is_doing() {
+        let mut p = pb::ImportRosterProgress {
+            phase: pb::ImportPhase::Receiving as i32,
+            bytes_received: 3 << 20,
+            ..Default::default()
+        };
+        assert_eq!(describe(&p, 13 << 20), "sending 3.0 MiB of 13.0 MiB");
+        p.phase = pb::ImportPhase::Checking as i32;
+        p.rows_total = 99_809;
+        p.rows_checked = 40_000;
+        assert_eq!(describe(&p, 13 << 20), "checking every cell:   40000/99809 rows");
+        p.phase = pb::ImportPhase::Writing as i32;
+        p.cadres_written = 99_809;
+        assert_eq!(describe(&p, 13 << 20), "storing in one transaction: 99809 cadres, 0 posts written");
+    }
 
     #[test]
     fn reserve_keys_follow_the_line_and_are_valid_keys() {

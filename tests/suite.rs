@@ -513,6 +513,62 @@ async fn a_season_of_roster_work(s: &Suite) {
     }
 }
 
+/// A county's spreadsheet larger than the gateway's request limit, streamed in pieces
+/// over gRPC through the gateway: it lands whole, and the last report carries the result.
+async fn a_big_file_streamed_through_the_gateway(s: &Suite) {
+    let province = s.token(&[Role::ProvinceAdmin], "150000000000");
+    let county = s.token(&[Role::CountyAdmin], COUNTY);
+    s.post("/v1/regions:batchUpsert", &province, regions()).await;
+    let mut csv = String::from(
+        "姓名,公民身份号码,民族,联系电话,政治面貌,学历,全日制,所在村(区划代码),职务,届次,任职时间\n",
+    );
+    let rows = 1200;
+    for i in 0..rows {
+        let birth = format!("19{}-0{}-1{}", 70 + i % 25, 1 + i % 9, i % 10);
+        let village = if i % 2 == 0 { "150525100201" } else { "150525100202" };
+        csv.push_str(&format!(
+            "成员{i},{},汉族,13847500002,群众,大学本科,是,{village},村委会委员,2021,2021-05-10\n",
+            id_number("150525", &birth, (i / 250) as u16 + 1)
+        ));
+    }
+    assert!(csv.len() > s.settings.gateway.body_limit_bytes, "bigger than one request may be");
+    let pieces: Vec<pb::ImportRosterChunk> = csv
+        .as_bytes()
+        .chunks(16 * 1024)
+        .map(|piece| pb::ImportRosterChunk {
+            format: pb::TransferFormat::Csv as i32,
+            content: piece.to_vec(),
+            file_name: "全旗花名册.csv".into(),
+            ..Default::default()
+        })
+        .collect();
+    let mut request = tonic::Request::new(futures::stream::iter(pieces));
+    request.metadata_mut().insert("authorization", format!("Bearer {county}").parse().unwrap());
+    let mut transfer =
+        pb::transfer_service_client::TransferServiceClient::connect(s.base.clone()).await.unwrap();
+    let mut reports = transfer.import_roster_stream(request).await.unwrap().into_inner();
+    let mut last = None;
+    while let Some(p) = reports.message().await.unwrap() {
+        last = Some(p);
+    }
+    let last = last.unwrap();
+    assert_eq!(last.bytes_received, csv.len() as i64);
+    let result = last.result.unwrap();
+    assert!(result.errors.is_empty(), "{:?}", result.errors.first());
+    assert_eq!((result.cadres_created, result.posts_created), (rows, rows));
+    let (_, structure) = s.get(&format!("/v1/regions/{COUNTY}/structure"), &county).await;
+    assert_eq!(structure["headCount"], rows, "{structure}");
+}
+
+#[tokio::test]
+async fn a_big_file_streamed_through_the_gateway_on_every_backend() {
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = Suite::start(db).await;
+        a_big_file_streamed_through_the_gateway(&s).await;
+        s.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn a_season_of_roster_work_on_every_backend() {
     for db in TestDb::all(cadre_roster::MIGRATIONS).await {

@@ -57,6 +57,7 @@ pub(crate) struct Gateway {
     pub(crate) parts: Parts,
     pub(crate) auth: Authenticator,
     pub(crate) body_limit: usize,
+    pub(crate) stream_body_limit: usize,
     pub(crate) default_deadline: Duration,
     /// `/package.Service/Method` of the RPCs whose request is a stream; every other
     /// passthrough request is one message, read whole before it is forwarded.
@@ -90,6 +91,7 @@ pub async fn router(
         parts,
         auth,
         body_limit: settings.body_limit_bytes,
+        stream_body_limit: settings.stream_body_limit_bytes,
         default_deadline: Duration::from_millis(settings.default_deadline_ms.max(1)),
         client_streaming: pool
             .services()

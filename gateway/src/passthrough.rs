@@ -43,10 +43,12 @@ pub async fn forward(gw: &Gateway, mut req: Request<Body>) -> Response {
     };
     cadre_kit::telemetry::inject_current(req.headers_mut());
     let (parts, body) = req.into_parts();
-    let body = http_body_util::Limited::new(body, gw.body_limit);
     let body = if gw.client_streaming.contains(parts.uri.path()) {
-        tonic::body::Body::new(body)
+        // A stream of pieces (a roster file): its own, larger limit; the service
+        // bounds each message and the whole.
+        tonic::body::Body::new(http_body_util::Limited::new(body, gw.stream_body_limit))
     } else {
+        let body = http_body_util::Limited::new(body, gw.body_limit);
         // One message: read it whole so it leaves in a single frame that ends the stream,
         // instead of data followed by an empty end-of-stream frame.
         match body.collect().await {

@@ -218,6 +218,8 @@ pub struct GatewaySettings {
     pub upstreams: BTreeMap<String, String>,
     /// Largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
+    /// Largest body of a client-streaming gRPC call (a roster file sent in pieces).
+    pub stream_body_limit_bytes: usize,
     /// Deadline applied to a call that does not carry a shorter one.
     pub default_deadline_ms: u64,
     /// Calls in flight per upstream before new ones are shed with 503.
@@ -229,6 +231,7 @@ impl Default for GatewaySettings {
         Self {
             upstreams: BTreeMap::new(),
             body_limit_bytes: 4 * 1024 * 1024,
+            stream_body_limit_bytes: 80 * 1024 * 1024,
             default_deadline_ms: 15_000,
             concurrency_limit: 1024,
         }
@@ -318,6 +321,12 @@ impl Settings {
             problems.push(format!(
                 "gateway.body_limit_bytes: must be at least 1024, got {}",
                 self.gateway.body_limit_bytes
+            ));
+        }
+        if self.gateway.stream_body_limit_bytes < self.gateway.body_limit_bytes {
+            problems.push(format!(
+                "gateway.stream_body_limit_bytes: must be at least gateway.body_limit_bytes ({}), got {}",
+                self.gateway.body_limit_bytes, self.gateway.stream_body_limit_bytes
             ));
         }
         if self.gateway.default_deadline_ms == 0 {

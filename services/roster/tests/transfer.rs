@@ -295,3 +295,119 @@ async fn exports_mask_pii_unless_allowed_and_round_trip_through_xlsx() {
         s2.stop().await;
     }
 }
+
+/// The file in pieces of `size` bytes (cutting through characters: pieces are bytes).
+fn pieces(content: &[u8], size: usize, dry_run: bool) -> Vec<pb::ImportRosterChunk> {
+    content
+        .chunks(size)
+        .enumerate()
+        .map(|(i, piece)| pb::ImportRosterChunk {
+            // Only the first piece needs the settings.
+            format: if i == 0 { pb::TransferFormat::Csv as i32 } else { 0 },
+            dry_run: i == 0 && dry_run,
+            file_name: if i == 0 { "花名册.csv".into() } else { String::new() },
+            content: piece.to_vec(),
+        })
+        .collect()
+}
+
+/// Every progress message of a streamed import, the last one carrying the result.
+async fn stream_import(
+    transfer: &mut TransferServiceClient<tonic::transport::Channel>,
+    request: tonic::Request<Vec<pb::ImportRosterChunk>>,
+) -> Result<Vec<pb::ImportRosterProgress>, tonic::Status> {
+    let (metadata, extensions, pieces) = request.into_parts();
+    let request = tonic::Request::from_parts(metadata, extensions, futures::stream::iter(pieces));
+    let mut reports = transfer.import_roster_stream(request).await?.into_inner();
+    let mut all = Vec::new();
+    while let Some(p) = reports.message().await? {
+        all.push(p);
+    }
+    Ok(all)
+}
+
+#[tokio::test]
+async fn a_streamed_file_lands_whole_and_reports_each_phase() {
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = start(&db).await;
+        seed_regions(&s).await;
+        let mut transfer = TransferServiceClient::new(s.channel.clone());
+        let file = good_file();
+
+        let reports =
+            stream_import(&mut transfer, keyed(&s.admin, "stream-1", pieces(&file, 7, false))).await.unwrap();
+        let last = reports.last().unwrap();
+        let phases: Vec<i32> = reports.iter().map(|p| p.phase).collect();
+        assert!(phases.windows(2).all(|w| w[0] <= w[1]), "phases only move forward: {phases:?}");
+        assert!(
+            reports[..reports.len() - 1].iter().all(|p| p.result.is_none()),
+            "only the last has the result"
+        );
+        assert_eq!(last.phase, pb::ImportPhase::Done as i32);
+        assert_eq!(last.bytes_received, file.len() as i64);
+        assert_eq!((last.rows_total, last.rows_checked), (3, 3));
+        assert_eq!((last.cadres_written, last.posts_written), (3, 5));
+        let result = last.result.clone().unwrap();
+        assert!(result.errors.is_empty(), "{:?}", result.errors);
+        assert_eq!((result.row_count, result.cadres_created, result.posts_created), (3, 3, 5));
+        // The same file the unary call would have got: the same checksum.
+        let unary = transfer
+            .import_roster(req(&s.admin, import(file.clone(), pb::TransferFormat::Csv, true)))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(unary.checksum, result.checksum);
+
+        // A retry with the same key gets the first result and stores nothing more.
+        let again = stream_import(&mut transfer, keyed(&s.admin, "stream-1", pieces(&file, 1000, false)))
+            .await
+            .unwrap();
+        assert_eq!(again.last().unwrap().result, Some(result));
+        let cadres = CadreServiceClient::new(s.channel.clone())
+            .list_cadres(req(&s.admin, pb::ListCadresRequest { page_size: 10, ..Default::default() }))
+            .await
+            .unwrap()
+            .into_inner()
+            .cadres;
+        assert_eq!(cadres.len(), 3);
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_streamed_file_with_a_bad_row_stores_nothing_and_bad_streams_are_refused() {
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = start(&db).await;
+        seed_regions(&s).await;
+        let mut transfer = TransferServiceClient::new(s.channel.clone());
+        let file = csv(&[
+            line("巴特尔", &id_number(11), VILLAGE, "党支部书记", "2021-04-20"),
+            line("其其格", &bad_checksum(12), VILLAGE, "妇联主席", "2021-04-20"),
+        ]);
+        let reports = stream_import(&mut transfer, req(&s.admin, pieces(&file, 50, false))).await.unwrap();
+        let result = reports.last().unwrap().result.clone().unwrap();
+        assert_eq!((result.cadres_created, result.error_count), (0, 1));
+        assert_eq!((result.errors[0].row, result.errors[0].column.as_str()), (3, "公民身份号码"));
+        assert_eq!(reports.last().unwrap().cadres_written, 0, "nothing was written");
+
+        // A stream with no file, a file that is not CSV, a caller who may not write.
+        let err = stream_import(&mut transfer, req(&s.admin, Vec::new())).await.unwrap_err();
+        assert_eq!((err.code(), err.message()), (Code::InvalidArgument, "content: no file was sent"));
+        let err = stream_import(&mut transfer, req(&s.admin, pieces(b"PK\x03\x04 zip", 4, false)))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        assert!(err.message().starts_with("content: this is a zip/XLSX file"), "{}", err.message());
+        let auditor = cadre_kit::auth::issue_dev_token(
+            &cadre_kit::config::AuthSettings::default().dev_secret,
+            "auditor",
+            &[cadre_kit::Role::Auditor],
+            &cadre_kit::RegionCode::parse(COUNTY).unwrap(),
+            std::time::Duration::from_secs(60),
+        )
+        .unwrap();
+        let err = stream_import(&mut transfer, req(&auditor, pieces(&file, 50, false))).await.unwrap_err();
+        assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+        s.stop().await;
+    }
+}

@@ -4,8 +4,10 @@
 //! response lists every problem with its row and column.
 
 pub mod file;
+pub mod progress;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use tonic::codegen::InterceptedService;
@@ -18,8 +20,8 @@ use cadre_kit::idempotency::IdempotencyKey;
 use cadre_kit::pii::PiiCipher;
 use cadre_kit::{ApiError, Principal, RegionCode};
 use cadre_proto::roster::v1 as pb;
-use cadre_proto::roster::v1::TransferFormat;
 use cadre_proto::roster::v1::transfer_service_server::{TransferService, TransferServiceServer};
+use cadre_proto::roster::v1::{ImportPhase, TransferFormat};
 
 use super::cadres::{ID_FIELD, PHONE_FIELD, row_from_fields, shown_pii};
 use super::{RosterApi, caller, idempotency_key, method};
@@ -28,6 +30,7 @@ use crate::domain::{dates, posts};
 use crate::store::transfer as st;
 use crate::store::{CadreRow, PostRow};
 use file::Table;
+use progress::Progress;
 
 /// Largest file a gRPC import may carry (the gateway's own body limit applies to REST).
 pub const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
@@ -160,22 +163,34 @@ impl RosterApi {
         principal: &Principal,
         key: Option<&IdempotencyKey>,
         req: pb::ImportRosterRequest,
+        progress: &Arc<Progress>,
     ) -> Result<pb::ImportRosterResponse, ApiError> {
         principal.ensure_can_write(&principal.jurisdiction)?;
         let t0 = std::time::Instant::now();
         let fmt = format("format", req.format, TransferFormat::Unspecified)?;
-        let table: Table = file::read(fmt, &req.content).map_err(|e| ApiError::invalid("content", e))?;
+        progress.phase(ImportPhase::Reading);
+        let content = req.content.clone();
+        let table: Table = tokio::task::spawn_blocking(move || file::read(fmt, &content))
+            .await
+            .map_err(|e| ApiError::internal(format!("reading the file: {e}")))?
+            .map_err(|e| ApiError::invalid("content", e))?;
         let layout = import::layout(&table.headers).map_err(|e| ApiError::invalid("content", e))?;
         let checksum = hex_sha256(&req.content);
         let jurisdiction = principal.jurisdiction.clone();
         let row_count = (table.rows.iter().filter(|r| r.iter().any(|c| !c.trim().is_empty())).count()) as i32;
+        progress.rows_total(row_count as usize);
+        progress.phase(ImportPhase::Checking);
         let pii = self.pii.clone();
         let now = to_micros(chrono::Utc::now());
         let scope = jurisdiction.clone();
+        let reporter = progress.clone();
         // CPU work (cell checks, encryption) off the async workers.
         let (prepared, mut errors) = tokio::task::spawn_blocking(move || {
-            let (good, errors) = import::check_rows(&layout, &table.rows, &scope, dates::today());
+            let on_checked = |rows: usize| reporter.checked(rows);
+            let (good, errors) =
+                import::check_rows(&layout, &table.rows, &scope, dates::today(), &on_checked);
             drop(table);
+            reporter.phase(ImportPhase::CheckingRoster);
             (prepare(&pii, good, now), errors)
         })
         .await
@@ -215,6 +230,7 @@ impl RosterApi {
                 if !refused.is_empty() {
                     return Ok(report(refused, 0, 0));
                 }
+                progress.phase(ImportPhase::Writing);
                 let at = to_micros(tx.now());
                 let mut cadres = Vec::with_capacity(prepared.len());
                 let mut post_rows = Vec::new();
@@ -239,8 +255,10 @@ impl RosterApi {
                     cadres.push(c);
                 }
                 crate::store::insert_cadres(tx, &cadres).await?;
+                progress.written(cadres.len(), 0);
                 let t_cadres = t0.elapsed();
                 crate::store::insert_posts(tx, &post_rows, at).await?;
+                progress.written(0, post_rows.len());
                 let t_posts = t0.elapsed();
                 audit::append(
                     tx,
@@ -387,6 +405,32 @@ fn template_row(c: &CadreRow, id_number: String, phone: String, held: &[PostRow]
         .to_vec()
 }
 
+/// The whole file of a streamed import, with the first piece's settings.
+async fn receive(
+    pieces: &mut tonic::Streaming<pb::ImportRosterChunk>,
+    progress: &Progress,
+) -> Result<pb::ImportRosterRequest, Status> {
+    let mut req: Option<pb::ImportRosterRequest> = None;
+    while let Some(piece) = pieces.message().await? {
+        let req = req.get_or_insert_with(|| pb::ImportRosterRequest {
+            format: piece.format,
+            content: Vec::new(),
+            dry_run: piece.dry_run,
+            file_name: piece.file_name.clone(),
+        });
+        if req.content.len() + piece.content.len() > MAX_IMPORT_BYTES {
+            return Err(ApiError::invalid(
+                "content",
+                format!("the file is over {} MiB: split it by county", MAX_IMPORT_BYTES >> 20),
+            )
+            .into());
+        }
+        req.content.extend_from_slice(&piece.content);
+        progress.received(piece.content.len());
+    }
+    req.ok_or_else(|| ApiError::invalid("content", "no file was sent").into())
+}
+
 fn hex_sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -400,7 +444,39 @@ impl TransferService for RosterApi {
         let principal = caller(&request)?;
         let key = idempotency_key(&request)?;
         let req = request.into_inner();
-        Ok(Response::new(self.import_roster_as(&principal, key.as_ref(), req).await?))
+        let progress = Arc::new(Progress::new());
+        Ok(Response::new(self.import_roster_as(&principal, key.as_ref(), req, &progress).await?))
+    }
+
+    type ImportRosterStreamStream =
+        std::pin::Pin<Box<dyn futures::Stream<Item = Result<pb::ImportRosterProgress, Status>> + Send>>;
+
+    async fn import_roster_stream(
+        &self,
+        request: Request<tonic::Streaming<pb::ImportRosterChunk>>,
+    ) -> Result<Response<Self::ImportRosterStreamStream>, Status> {
+        let principal = caller(&request)?;
+        let key = idempotency_key(&request)?;
+        principal.ensure_can_write(&principal.jurisdiction).map_err(Status::from)?;
+        let mut pieces = request.into_inner();
+        let progress = Arc::new(Progress::new());
+        progress.phase(ImportPhase::Receiving);
+        let (finish, finished) = tokio::sync::oneshot::channel();
+        let reports = progress::reports(&progress, finished);
+        let api = self.clone();
+        // The import runs to its end even if the caller goes away once the file is in:
+        // it commits whole or not at all, and a retry with the same key gets its result.
+        tokio::spawn(async move {
+            let outcome = async {
+                let req = receive(&mut pieces, &progress).await?;
+                let result = api.import_roster_as(&principal, key.as_ref(), req, &progress).await?;
+                progress.done(result);
+                Ok::<(), Status>(())
+            }
+            .await;
+            let _ = finish.send(outcome);
+        });
+        Ok(Response::new(Box::pin(reports)))
     }
 
     async fn export_roster(
