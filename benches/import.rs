@@ -133,7 +133,7 @@ async fn copy_same_rows(url: &str) -> Result<Duration, sqlx::Error> {
 
 #[tokio::main]
 async fn main() {
-    // BENCH_LOG=info shows the import's phases (checked, store-checked, cadres, posts).
+    // BENCH_LOG=info logs when the import had written every piece and when it finished.
     let telemetry = cadre_kit::config::TelemetrySettings {
         log_filter: std::env::var("BENCH_LOG").unwrap_or_else(|_| "warn".into()),
         ..Default::default()
@@ -156,12 +156,6 @@ async fn main() {
     let api = import_into(&sqlite, &demo.regions).await;
     let lite = run_import(&api, &csv, "SQLite").await;
     structure(&api, "SQLite").await;
-    if let Ok(to) = std::env::var("BENCH_KEEP_SQLITE") {
-        let url = sqlite.url().expose_secret().trim_start_matches("sqlite://").to_string();
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(sqlite.pool()).await.unwrap();
-        std::fs::copy(url, to).unwrap();
-        return;
-    }
 
     let Some(pg) = TestDb::postgres(cadre_roster::MIGRATIONS).await else {
         println!("PostgreSQL skipped: set CADRE_TEST_POSTGRES_URL to compare with COPY");

@@ -144,8 +144,10 @@ fn describe(p: &pb::ImportRosterProgress, file_bytes: usize) -> String {
         P::Checking => format!("checking every cell: {}", rows(p.rows_checked)),
         P::CheckingRoster => format!("checking {} rows against the roster", p.rows_total),
         P::Writing => format!(
-            "storing in one transaction: {} cadres, {} posts written",
-            p.cadres_written, p.posts_written
+            "checking every cell: {}; stored so far, in one transaction: {} cadres, {} posts",
+            rows(p.rows_checked),
+            p.cadres_written,
+            p.posts_written
         ),
         P::Done => "done".to_string(),
     }
@@ -504,8 +506,11 @@ mod tests {
         p.rows_checked = 40_000;
         assert_eq!(describe(&p, 13 << 20), "checking every cell:   40000/99809 rows");
         p.phase = pb::ImportPhase::Writing as i32;
-        p.cadres_written = 99_809;
-        assert_eq!(describe(&p, 13 << 20), "storing in one transaction: 99809 cadres, 0 posts written");
+        p.cadres_written = 30_000;
+        assert_eq!(
+            describe(&p, 13 << 20),
+            "checking every cell:   40000/99809 rows; stored so far, in one transaction: 30000 cadres, 0 posts"
+        );
     }
 
     #[test]

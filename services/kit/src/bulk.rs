@@ -279,20 +279,30 @@ async fn move_staged<const N: usize>(
 }
 
 /// The scratch tables a transaction used. They are dropped in it; if it rolls back
-/// instead, they are dropped after it, from a native connection.
+/// (or back to a savepoint before the drop), they are dropped after it ends, from a
+/// native connection (the drop waits for the transaction to release them).
 #[derive(Debug, Default)]
 pub(crate) struct ScratchTables {
     native: Option<sqlx::PgPool>,
     names: Vec<String>,
+    /// A rollback to a savepoint may have undone some of the drops.
+    rolled_back: bool,
 }
 
 impl ScratchTables {
     pub(crate) fn new(native: Option<sqlx::PgPool>) -> Self {
-        Self { native, names: Vec::new() }
+        Self { native, names: Vec::new(), rolled_back: false }
     }
 
+    pub(crate) fn rolled_back(&mut self) {
+        self.rolled_back = true;
+    }
+
+    /// After the commit: nothing left to drop unless a rollback undid a drop.
     pub(crate) fn committed(&mut self) {
-        self.names.clear();
+        if !self.rolled_back {
+            self.names.clear();
+        }
     }
 }
 
@@ -303,7 +313,6 @@ impl Drop for ScratchTables {
         let names = std::mem::take(&mut self.names);
         runtime.spawn(async move {
             for name in names {
-                // Waits for the rollback to release the table's lock.
                 if let Err(e) = sqlx::query(&format!("DROP TABLE IF EXISTS {name}")).execute(&native).await {
                     tracing::warn!(table = %name, error = %e, "could not drop a bulk insert's scratch table");
                 }
@@ -491,16 +500,38 @@ mod tests {
                 .unwrap();
         assert_eq!(written, rows.len() as u64);
         drop(tx);
+        assert_eq!(
+            scratch_tables_soon(&db).await,
+            0,
+            "the scratch table is dropped once the transaction ends"
+        );
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM bulk_test").fetch_one(db.pool()).await.unwrap().get(0);
+        assert_eq!(n, 0);
+
+        // Rolled back to a savepoint and then committed: the rows are gone, and so is
+        // the scratch table whose drop the rollback undid.
+        let mut tx = db.write().await.unwrap();
+        let point = tx.savepoint().await.unwrap();
+        insert(&mut tx, &table(&shared), &rows, |n| [Cell::Text("x"), Cell::BigInt(*n), Cell::Null])
+            .await
+            .unwrap();
+        tx.rollback_to(point).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(scratch_tables_soon(&db).await, 0);
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM bulk_test").fetch_one(db.pool()).await.unwrap().get(0);
+        assert_eq!(n, 0);
+    }
+
+    /// Scratch tables left after up to five seconds (drops after a rollback run behind).
+    async fn scratch_tables_soon(db: &TestDb) -> i64 {
         let mut left = i64::MAX;
         for _ in 0..50 {
-            left = scratch_tables(&db).await;
+            left = scratch_tables(db).await;
             if left == 0 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert_eq!(left, 0, "the scratch table is dropped once the transaction ends");
-        let n: i64 = sqlx::query("SELECT COUNT(*) FROM bulk_test").fetch_one(db.pool()).await.unwrap().get(0);
-        assert_eq!(n, 0);
+        left
     }
 }

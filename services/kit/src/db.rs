@@ -209,6 +209,7 @@ impl Db {
             backend: self.backend,
             native: self.native.clone(),
             scratch: crate::bulk::ScratchTables::new(self.native.clone()),
+            savepoints: 0,
             appended: false,
             now: Utc::now(),
         })
@@ -236,6 +237,7 @@ pub struct WriteTx {
     backend: Backend,
     pub(crate) native: Option<sqlx::PgPool>,
     pub(crate) scratch: crate::bulk::ScratchTables,
+    savepoints: u32,
     pub(crate) appended: bool,
     now: DateTime<Utc>,
 }
@@ -275,6 +277,35 @@ impl WriteTx {
         self.last_sequence
     }
 
+    /// A point this transaction can return to without ending ([`Self::rollback_to`]):
+    /// an import that refuses its file after storing part of it keeps only what it
+    /// wrote before (its idempotency record comes after).
+    pub async fn savepoint(&mut self) -> Result<Savepoint, sqlx::Error> {
+        self.savepoints += 1;
+        let name = format!("kit_savepoint_{}", self.savepoints);
+        sqlx::query(&format!("SAVEPOINT {name}")).execute(&mut *self.tx).await?;
+        Ok(Savepoint {
+            name,
+            last_sequence: self.last_sequence,
+            last_hash: self.last_hash.clone(),
+            last_change: self.last_change,
+            changes_recorded: self.changes_recorded,
+            appended: self.appended,
+        })
+    }
+
+    /// Undoes everything since `point`, audit entries and change-feed rows included.
+    pub async fn rollback_to(&mut self, point: Savepoint) -> Result<(), sqlx::Error> {
+        sqlx::query(&format!("ROLLBACK TO SAVEPOINT {}", point.name)).execute(&mut *self.tx).await?;
+        self.last_sequence = point.last_sequence;
+        self.last_hash = point.last_hash;
+        self.last_change = point.last_change;
+        self.changes_recorded = point.changes_recorded;
+        self.appended = point.appended;
+        self.scratch.rolled_back();
+        Ok(())
+    }
+
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
         if self.appended {
             sqlx::query(
@@ -293,6 +324,17 @@ impl WriteTx {
         }
         Ok(())
     }
+}
+
+/// A point in a [`WriteTx`] to return to, with the chain head as it was there.
+#[derive(Debug)]
+pub struct Savepoint {
+    name: String,
+    last_sequence: i64,
+    last_hash: String,
+    last_change: i64,
+    changes_recorded: bool,
+    appended: bool,
 }
 
 /// Microseconds since the epoch, the stored form of an instant.
@@ -359,6 +401,30 @@ mod tests {
             assert_eq!(n, 0);
             let tx = db.write().await.unwrap();
             assert_eq!(tx.last_sequence, 0, "the chain head did not move");
+        }
+    }
+
+    #[tokio::test]
+    async fn rolling_back_to_a_savepoint_undoes_rows_and_the_chain_head_but_keeps_what_came_before() {
+        for db in TestDb::all(&[]).await {
+            let mut tx = db.write().await.unwrap();
+            let insert = |key: &'static str| {
+                sqlx::query("INSERT INTO kit_idempotency VALUES ('a', $1, 'm', 'h', 'r', 0)").bind(key)
+            };
+            insert("kept").execute(tx.conn()).await.unwrap();
+            let point = tx.savepoint().await.unwrap();
+            insert("undone").execute(tx.conn()).await.unwrap();
+            assert_eq!((tx.next_sequence(), tx.next_change()), (1, 1));
+            tx.rollback_to(point).await.unwrap();
+            assert_eq!((tx.current_sequence(), tx.next_change()), (0, 1), "{:?}", db.backend());
+            tx.commit().await.unwrap();
+            let keys: Vec<String> = sqlx::query_scalar("SELECT idempotency_key FROM kit_idempotency")
+                .fetch_all(db.pool())
+                .await
+                .unwrap();
+            assert_eq!(keys, ["kept"]);
+            let tx = db.write().await.unwrap();
+            assert_eq!(tx.last_change, 1, "the change position taken after the rollback was committed");
         }
     }
 

@@ -411,3 +411,84 @@ async fn a_streamed_file_with_a_bad_row_stores_nothing_and_bad_streams_are_refus
         s.stop().await;
     }
 }
+
+/// `n` distinct, valid ID numbers of the county.
+fn many_ids(n: usize) -> Vec<String> {
+    let born = chrono::NaiveDate::from_ymd_opt(1960, 1, 1).unwrap();
+    (0..n)
+        .map(|i| {
+            let birth = born + chrono::Days::new((i / 900) as u64);
+            cadre_kit::resident_id::build("150525", birth, (i % 900) as u16 + 1).as_str().to_string()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_bad_row_after_the_first_pieces_were_stored_still_leaves_nothing() {
+    // More rows than one piece, so the first piece is written before the problems
+    // further down are found (and then rolled back).
+    const { assert!(10_040 > cadre_roster::api::transfer::PIECE_ROWS) };
+    let ids = many_ids(10_050);
+    let mut lines: Vec<String> = ids[..10_040]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| line(&format!("成员{i}"), id, VILLAGE, "", ""))
+        .collect();
+    lines.push(line("重复", &ids[0], VILLAGE, "", ""));
+    lines.push(line("坏号", &bad_checksum(7), VILLAGE, "", ""));
+    let file = csv(&lines);
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = start(&db).await;
+        seed_regions(&s).await;
+        let mut transfer = TransferServiceClient::new(s.channel.clone());
+        let reports = stream_import(&mut transfer, keyed(&s.admin, "big-1", pieces(&file, 1 << 20, false)))
+            .await
+            .unwrap();
+        let last = reports.last().unwrap();
+        assert_eq!((last.cadres_written, last.posts_written), (0, 0), "written, then rolled back");
+        let result = last.result.clone().unwrap();
+        assert_eq!((result.row_count, result.cadres_created, result.error_count), (10_042, 0, 2));
+        let found: Vec<(i32, &str)> = result.errors.iter().map(|e| (e.row, e.reason.as_str())).collect();
+        assert_eq!(found[0], (10_042, "the same ID number as row 2"));
+        assert_eq!(found[1].0, 10_043);
+
+        let cadres = CadreServiceClient::new(s.channel.clone())
+            .list_cadres(req(&s.admin, pb::ListCadresRequest { page_size: 10, ..Default::default() }))
+            .await
+            .unwrap()
+            .into_inner()
+            .cadres;
+        assert!(cadres.is_empty(), "nothing stored");
+        let audit = AuditServiceClient::new(s.channel.clone())
+            .list_audit_entries(req(&s.admin, cadre_proto::audit::v1::ListAuditEntriesRequest::default()))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(audit.entries.iter().all(|e| !e.action.ends_with("ImportRoster")), "no import was audited");
+        // The refusal is the key's result; the chain and feed still verify and resume.
+        let again = stream_import(&mut transfer, keyed(&s.admin, "big-1", pieces(&file, 1 << 20, false)))
+            .await
+            .unwrap();
+        assert_eq!(again.last().unwrap().result, Some(result));
+        let fixed = csv(&lines[..10_040]);
+        let stored =
+            stream_import(&mut transfer, req(&s.admin, pieces(&fixed, 1 << 20, false))).await.unwrap();
+        let stored = stored.last().unwrap().result.clone().unwrap();
+        assert_eq!((stored.cadres_created, stored.error_count), (10_040, 0), "{:?}", stored.errors.first());
+        let verified = AuditServiceClient::new(s.channel.clone())
+            .verify_audit_chain(req(&s.province, cadre_proto::audit::v1::VerifyAuditChainRequest::default()))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(verified.intact, "{verified:?}");
+        // Gap-free feed: the seven regions, then one row per stored cadre.
+        let feed =
+            cadre_proto::roster::v1::change_service_client::ChangeServiceClient::new(s.channel.clone())
+                .list_changes(req(&s.admin, cadre_proto::changes::v1::ListChangesRequest::default()))
+                .await
+                .unwrap()
+                .into_inner();
+        assert_eq!(feed.head_position, 7 + 10_040);
+        s.stop().await;
+    }
+}

@@ -516,6 +516,7 @@ const ROWS_PER_REPORT: usize = 2_000;
 fn parse_rows(
     layout: &Layout,
     rows: &[Vec<String>],
+    first_row: usize,
     today: NaiveDate,
     on_checked: &(dyn Fn(usize) + Sync),
 ) -> Vec<(usize, Result<ImportRow, Vec<RowError>>)> {
@@ -531,7 +532,7 @@ fn parse_rows(
                     for (k, piece) in part.chunks(ROWS_PER_REPORT).enumerate() {
                         for (i, cells) in piece.iter().enumerate() {
                             if cells.iter().any(|c| !c.trim().is_empty()) {
-                                let row = c * chunk + k * ROWS_PER_REPORT + i + 2;
+                                let row = first_row + c * chunk + k * ROWS_PER_REPORT + i;
                                 out.push((row, parse_row(layout, cells, row, today)));
                             }
                         }
@@ -554,52 +555,84 @@ pub fn check_rows(
     today: NaiveDate,
     on_checked: &(dyn Fn(usize) + Sync),
 ) -> (Vec<ImportRow>, Vec<RowError>) {
-    let mut good = Vec::with_capacity(rows.len());
-    let mut errors = Vec::new();
-    let mut ids: HashMap<String, usize> = HashMap::with_capacity(rows.len());
-    let mut seats: BTreeMap<(String, i32), usize> = BTreeMap::new();
-    for (row, parsed) in parse_rows(layout, rows, today, on_checked) {
-        match parsed {
-            Err(mut e) => errors.append(&mut e),
-            Ok(r) => {
-                let mut bad = false;
-                if !jurisdiction.covers(&r.cadre.region_code) {
-                    errors.push(RowError::new(
-                        row,
-                        Column::Village,
-                        format!("{} is outside your jurisdiction {jurisdiction}", r.cadre.region_code),
-                    ));
-                    bad = true;
-                }
-                if let Some(first) = ids.insert(r.cadre.id_number.as_str().to_string(), row) {
-                    errors.push(RowError::new(
-                        row,
-                        Column::IdNumber,
-                        format!("the same ID number as row {first}"),
-                    ));
-                    ids.insert(r.cadre.id_number.as_str().to_string(), first);
-                    bad = true;
-                }
-                for p in r.posts.iter().filter(|p| posts::is_single_seat(p.kind)) {
-                    let key = (r.cadre.region_code.to_string(), p.kind as i32);
-                    if let Some(first) = seats.get(&key) {
-                        errors.push(RowError::new(
-                            row,
-                            Column::Posts,
-                            format!("{} of {} is also given to row {first}", post_name(p.kind), key.0),
-                        ));
-                        bad = true;
-                    } else {
-                        seats.insert(key, row);
+    RowChecker::new(layout, jurisdiction, today).check(rows, 2, on_checked)
+}
+
+/// The rows of one file checked piece by piece, in file order, remembering what the
+/// pieces before claimed: an import checks one piece while it stores the one before.
+pub struct RowChecker<'a> {
+    layout: &'a Layout,
+    jurisdiction: &'a RegionCode,
+    today: NaiveDate,
+    /// ID number → the first row that had it.
+    ids: HashMap<String, usize>,
+    /// (village, single-seat post) → the first row that claimed it.
+    seats: BTreeMap<(String, i32), usize>,
+}
+
+impl<'a> RowChecker<'a> {
+    pub fn new(layout: &'a Layout, jurisdiction: &'a RegionCode, today: NaiveDate) -> Self {
+        Self { layout, jurisdiction, today, ids: HashMap::new(), seats: BTreeMap::new() }
+    }
+
+    /// Checks the next piece of the file, whose first row is the file's row
+    /// `first_row` (the header is row 1); returns its good rows and its problems.
+    pub fn check(
+        &mut self,
+        rows: &[Vec<String>],
+        first_row: usize,
+        on_checked: &(dyn Fn(usize) + Sync),
+    ) -> (Vec<ImportRow>, Vec<RowError>) {
+        let mut good = Vec::with_capacity(rows.len());
+        let mut errors = Vec::new();
+        for (row, parsed) in parse_rows(self.layout, rows, first_row, self.today, on_checked) {
+            match parsed {
+                Err(mut e) => errors.append(&mut e),
+                Ok(r) => {
+                    let before = errors.len();
+                    self.check_against_earlier_rows(row, &r, &mut errors);
+                    if errors.len() == before {
+                        good.push(r);
                     }
-                }
-                if !bad {
-                    good.push(r);
                 }
             }
         }
+        (good, errors)
     }
-    (good, errors)
+
+    fn check_against_earlier_rows(&mut self, row: usize, r: &ImportRow, errors: &mut Vec<RowError>) {
+        let jurisdiction = self.jurisdiction;
+        if !jurisdiction.covers(&r.cadre.region_code) {
+            errors.push(RowError::new(
+                row,
+                Column::Village,
+                format!("{} is outside your jurisdiction {jurisdiction}", r.cadre.region_code),
+            ));
+        }
+        let id = r.cadre.id_number.as_str();
+        match self.ids.get(id) {
+            Some(first) => errors.push(RowError::new(
+                row,
+                Column::IdNumber,
+                format!("the same ID number as row {first}"),
+            )),
+            None => {
+                self.ids.insert(id.to_string(), row);
+            }
+        }
+        for p in r.posts.iter().filter(|p| posts::is_single_seat(p.kind)) {
+            let key = (r.cadre.region_code.to_string(), p.kind as i32);
+            if let Some(first) = self.seats.get(&key) {
+                errors.push(RowError::new(
+                    row,
+                    Column::Posts,
+                    format!("{} of {} is also given to row {first}", post_name(p.kind), key.0),
+                ));
+            } else {
+                self.seats.insert(key, row);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -719,5 +752,35 @@ mod tests {
         let found: Vec<(usize, &str)> = errors.iter().map(|e| (e.row, e.column.as_str())).collect();
         assert_eq!(found, [(3, "公民身份号码"), (4, "职务"), (5, "所在村(区划代码)")]);
         assert_eq!(errors[0].reason, "the same ID number as row 2");
+    }
+
+    #[test]
+    fn a_file_checked_piece_by_piece_finds_what_one_pass_finds_and_counts_every_row() {
+        let l = layout(&headers()).unwrap();
+        let rows = vec![
+            row("A", 1, "150525100201", "书记", "2021-04-20"),
+            row("B", 2, "150525100202", "书记", "2021-04-20"),
+            row("C", 1, "150525100203", "村委会委员", "2021-04-20"),
+            row("D", 4, "150525100202", "书记", "2021-04-20"),
+            row("E", 5, "150525100201", "村委会委员", "2021-04-20"),
+        ];
+        let whole = check_rows(&l, &rows, &county(), today(), &|_| {});
+        let checked = std::sync::atomic::AtomicUsize::new(0);
+        let count = |n: usize| {
+            checked.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        };
+        let county = county();
+        let mut checker = RowChecker::new(&l, &county, today());
+        let (mut good, mut errors) = checker.check(&rows[..2], 2, &count);
+        let (more, more_errors) = checker.check(&rows[2..], 4, &count);
+        good.extend(more);
+        errors.extend(more_errors);
+        assert_eq!(good.iter().map(|r| r.row).collect::<Vec<_>>(), [2, 3, 6]);
+        assert_eq!(
+            errors.iter().map(|e| (e.row, e.reason.as_str())).collect::<Vec<_>>(),
+            [(4, "the same ID number as row 2"), (5, "党支部书记 of 150525100202 is also given to row 3")]
+        );
+        assert_eq!((good, errors), whole);
+        assert_eq!(checked.into_inner(), rows.len());
     }
 }

@@ -6,7 +6,7 @@
 pub mod file;
 pub mod progress;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
@@ -58,91 +58,123 @@ fn format(field: &str, v: i32, default: TransferFormat) -> Result<TransferFormat
     }
 }
 
-/// A checked row with its stored form.
-struct Prepared {
-    row: ImportRow,
-    cadre: CadreRow,
+/// Rows per piece of an import: the server checks one piece while it stores the one
+/// before (measured by benches/import.rs: 10,000 keeps both sides busy).
+pub const PIECE_ROWS: usize = 10_000;
+
+/// One checked piece of a file: its good rows with their stored forms (same order),
+/// their posts, and its problems.
+struct Piece {
+    rows: Vec<ImportRow>,
+    cadres: Vec<CadreRow>,
+    posts: Vec<PostRow>,
+    errors: Vec<RowError>,
 }
 
-/// Encrypts and indexes the rows' PII on all cores: the slow part of a large import.
-fn prepare(pii: &PiiCipher, rows: Vec<ImportRow>, now: i64) -> Vec<Prepared> {
+/// The stored forms of good rows: IDs, and PII encrypted and indexed on all cores (the
+/// slow part of a large import).
+fn prepare(pii: &PiiCipher, rows: Vec<ImportRow>, errors: Vec<RowError>, now: i64) -> Piece {
     let threads = std::thread::available_parallelism().map_or(4, |n| n.get()).min(16);
-    let chunk = rows.len().div_ceil(threads).max(256);
-    let mut chunks: Vec<Vec<ImportRow>> = Vec::new();
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        chunks.push(rows.by_ref().take(chunk).collect());
-    }
-    std::thread::scope(|s| {
-        let handles: Vec<_> = chunks
-            .into_iter()
+    let per_thread = rows.len().div_ceil(threads).max(256);
+    let cadres: Vec<CadreRow> = std::thread::scope(|s| {
+        let handles: Vec<_> = rows
+            .chunks(per_thread)
             .map(|part| {
                 s.spawn(move || {
-                    part.into_iter()
+                    part.iter()
                         .map(|row| {
                             let id = uuid::Uuid::now_v7().to_string();
-                            let cadre = row_from_fields(pii, id, &row.cadre, 1, now, now);
-                            Prepared { row, cadre }
+                            row_from_fields(pii, id, &row.cadre, 1, now, now)
                         })
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
-    })
+    });
+    let mut post_rows = Vec::new();
+    for (row, c) in rows.iter().zip(&cadres) {
+        for post in &row.posts {
+            post_rows.push(PostRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                cadre_id: c.id.clone(),
+                cadre_name: c.name.clone(),
+                region_code: c.region_code.clone(),
+                kind: post.kind as i64,
+                term: i64::from(post.term),
+                start_date: dates::format(post.start),
+                end_date: None,
+                end_reason: String::new(),
+                revision: 1,
+            });
+        }
+    }
+    Piece { rows, cadres, posts: post_rows, errors }
 }
 
-/// Checks the prepared rows against what is stored: villages that exist, ID numbers
-/// not yet in the roster, single seats not held by someone else.
-async fn check_against_store(
-    conn: &mut sqlx::AnyConnection,
-    jurisdiction: &RegionCode,
-    rows: &[Prepared],
-) -> Result<Vec<RowError>, sqlx::Error> {
-    let mut errors = Vec::new();
-    let villages = st::village_codes(conn, jurisdiction.prefix()).await?;
-    let indexes: Vec<&str> = rows.iter().map(|p| p.cadre.id_number_index.as_str()).collect();
-    let existing = st::existing_indexes(conn, &indexes).await?;
-    let single: Vec<i64> =
-        posts::all_kinds().into_iter().filter(|k| posts::is_single_seat(*k)).map(|k| k as i64).collect();
-    let mut held: HashMap<String, Vec<posts::HeldPost>> = HashMap::new();
-    for p in st::posts_of_kinds_under(conn, jurisdiction.prefix(), &single).await? {
-        held.entry(p.region_code.clone()).or_default().push(p);
+/// What a file is checked against in the roster: villages that exist, ID numbers not
+/// yet in it, single seats not held by someone else. Villages and held seats are read
+/// once; ID numbers piece by piece.
+struct StoreCheck {
+    villages: HashSet<String>,
+    held: HashMap<String, Vec<posts::HeldPost>>,
+}
+
+impl StoreCheck {
+    async fn load(conn: &mut sqlx::AnyConnection, jurisdiction: &RegionCode) -> Result<Self, sqlx::Error> {
+        let villages = st::village_codes(conn, jurisdiction.prefix()).await?;
+        let single: Vec<i64> =
+            posts::all_kinds().into_iter().filter(|k| posts::is_single_seat(*k)).map(|k| k as i64).collect();
+        let mut held: HashMap<String, Vec<posts::HeldPost>> = HashMap::new();
+        for p in st::posts_of_kinds_under(conn, jurisdiction.prefix(), &single).await? {
+            held.entry(p.region_code.clone()).or_default().push(p);
+        }
+        Ok(Self { villages, held })
     }
-    for p in rows {
-        let row = p.row.row;
-        let village = p.cadre.region_code.as_str();
-        if !villages.contains(village) {
-            errors.push(RowError::new(
-                row,
-                Column::Village,
-                format!("{village} is not a village in the roster"),
-            ));
-        }
-        if let Some(region) = existing.get(&p.cadre.id_number_index) {
-            let where_ =
-                if jurisdiction.covers_str(region) { format!(" (in {region})") } else { String::new() };
-            errors.push(RowError::new(
-                row,
-                Column::IdNumber,
-                format!("a cadre with this ID number is already in the roster{where_}"),
-            ));
-        }
-        let in_village = held.get(village).map(Vec::as_slice).unwrap_or_default();
-        for post in p.row.posts.iter().filter(|x| posts::is_single_seat(x.kind)) {
-            let appointment = posts::Appointment {
-                cadre_id: p.cadre.id.clone(),
-                region_code: village.to_string(),
-                kind: post.kind,
-                term: post.term,
-                start: post.start,
-            };
-            if let Err(e) = posts::check_appointment(&appointment, in_village) {
-                errors.push(RowError::new(row, Column::Posts, e));
+
+    async fn check(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        jurisdiction: &RegionCode,
+        piece: &Piece,
+    ) -> Result<Vec<RowError>, sqlx::Error> {
+        let mut errors = Vec::new();
+        let indexes: Vec<&str> = piece.cadres.iter().map(|c| c.id_number_index.as_str()).collect();
+        let existing = st::existing_indexes(conn, &indexes).await?;
+        for (r, cadre) in piece.rows.iter().zip(&piece.cadres) {
+            let village = cadre.region_code.as_str();
+            if !self.villages.contains(village) {
+                errors.push(RowError::new(
+                    r.row,
+                    Column::Village,
+                    format!("{village} is not a village in the roster"),
+                ));
+            }
+            if let Some(region) = existing.get(&cadre.id_number_index) {
+                let where_ =
+                    if jurisdiction.covers_str(region) { format!(" (in {region})") } else { String::new() };
+                errors.push(RowError::new(
+                    r.row,
+                    Column::IdNumber,
+                    format!("a cadre with this ID number is already in the roster{where_}"),
+                ));
+            }
+            let in_village = self.held.get(village).map(Vec::as_slice).unwrap_or_default();
+            for post in r.posts.iter().filter(|x| posts::is_single_seat(x.kind)) {
+                let appointment = posts::Appointment {
+                    cadre_id: cadre.id.clone(),
+                    region_code: village.to_string(),
+                    kind: post.kind,
+                    term: post.term,
+                    start: post.start,
+                };
+                if let Err(e) = posts::check_appointment(&appointment, in_village) {
+                    errors.push(RowError::new(r.row, Column::Posts, e));
+                }
             }
         }
+        Ok(errors)
     }
-    Ok(errors)
 }
 
 fn to_proto(mut errors: Vec<RowError>) -> (Vec<pb::ImportRowError>, i32) {
@@ -184,129 +216,127 @@ impl RosterApi {
         let now = to_micros(chrono::Utc::now());
         let scope = jurisdiction.clone();
         let reporter = progress.clone();
-        // CPU work (cell checks, encryption) off the async workers.
-        let (prepared, mut errors) = tokio::task::spawn_blocking(move || {
+        // Checking and encrypting (CPU, off the async workers) runs a piece ahead of
+        // checking against the roster and storing (the database): both sides stay busy.
+        let (pieces_in, mut pieces) = tokio::sync::mpsc::channel::<Piece>(1);
+        let checking = tokio::task::spawn_blocking(move || {
             let on_checked = |rows: usize| reporter.checked(rows);
-            let (good, errors) =
-                import::check_rows(&layout, &table.rows, &scope, dates::today(), &on_checked);
-            drop(table);
-            reporter.phase(ImportPhase::CheckingRoster);
-            (prepare(&pii, good, now), errors)
-        })
-        .await
-        .map_err(|e| ApiError::internal(format!("checking rows: {e}")))?;
-        let t_parsed = t0.elapsed();
-        let report = |errors: Vec<RowError>, cadres: i32, posts: i32| {
+            let mut checker = import::RowChecker::new(&layout, &scope, dates::today());
+            for (k, rows) in table.rows.chunks(PIECE_ROWS).enumerate() {
+                let (good, errors) = checker.check(rows, 2 + k * PIECE_ROWS, &on_checked);
+                if pieces_in.blocking_send(prepare(&pii, good, errors, now)).is_err() {
+                    return; // the import stopped (a database error): no one reads on
+                }
+            }
+        });
+        let report = |errors: Vec<RowError>, cadres: usize, posts: usize| {
             let (errors, error_count) = to_proto(errors);
             pb::ImportRosterResponse {
                 row_count,
-                cadres_created: cadres,
-                posts_created: posts,
+                cadres_created: cadres as i32,
+                posts_created: posts as i32,
                 errors,
                 error_count,
                 dry_run: req.dry_run,
                 checksum: checksum.clone(),
             }
         };
-        if !errors.is_empty() || req.dry_run {
-            // Nothing will be written: report the store's objections too, for a
-            // complete list in one pass.
+        let outcome = if req.dry_run {
+            // Nothing will be written: no write lock, every problem reported.
             let mut conn = self.db.pool().acquire().await?;
-            errors.extend(check_against_store(&mut conn, &jurisdiction, &prepared).await?);
-            return Ok(report(errors, 0, 0));
-        }
-        let file_name = req.file_name.trim().chars().take(200).collect::<String>();
-        cadre_kit::idempotency::once(
-            &self.db,
-            principal,
-            &method("TransferService", "ImportRoster"),
-            key,
-            &req,
-            async |tx| {
-                // Checked under the write lock, so no other writer slips in between; a
-                // rejected file writes nothing (its report is the keyed request's result).
-                let refused = check_against_store(tx.conn(), &jurisdiction, &prepared).await?;
-                let t_checked = t0.elapsed();
-                if !refused.is_empty() {
-                    return Ok(report(refused, 0, 0));
-                }
-                progress.phase(ImportPhase::Writing);
-                let at = to_micros(tx.now());
-                let mut cadres = Vec::with_capacity(prepared.len());
-                let mut post_rows = Vec::new();
-                for p in &prepared {
-                    let mut c = p.cadre.clone();
-                    c.created_at = at;
-                    c.updated_at = at;
-                    for post in &p.row.posts {
-                        post_rows.push(PostRow {
-                            id: uuid::Uuid::now_v7().to_string(),
-                            cadre_id: c.id.clone(),
-                            cadre_name: c.name.clone(),
-                            region_code: c.region_code.clone(),
-                            kind: post.kind as i64,
-                            term: i64::from(post.term),
-                            start_date: dates::format(post.start),
-                            end_date: None,
-                            end_reason: String::new(),
-                            revision: 1,
-                        });
+            let store = StoreCheck::load(&mut conn, &jurisdiction).await?;
+            let mut errors = Vec::new();
+            while let Some(piece) = pieces.recv().await {
+                progress.phase(ImportPhase::CheckingRoster);
+                errors.extend(store.check(&mut conn, &jurisdiction, &piece).await?);
+                errors.extend(piece.errors);
+            }
+            Ok(report(errors, 0, 0))
+        } else {
+            let file_name = req.file_name.trim().chars().take(200).collect::<String>();
+            cadre_kit::idempotency::once(
+                &self.db,
+                principal,
+                &method("TransferService", "ImportRoster"),
+                key,
+                &req,
+                async |tx| {
+                    // Checked under the write lock, so no other writer slips in between.
+                    let store = StoreCheck::load(tx.conn(), &jurisdiction).await?;
+                    let before = tx.savepoint().await?;
+                    let at = to_micros(tx.now());
+                    let (mut errors, mut cadres, mut posts_created) = (Vec::new(), Vec::new(), Vec::new());
+                    while let Some(mut piece) = pieces.recv().await {
+                        progress.phase(ImportPhase::CheckingRoster);
+                        errors.extend(store.check(tx.conn(), &jurisdiction, &piece).await?);
+                        errors.append(&mut piece.errors);
+                        if !errors.is_empty() {
+                            continue; // nothing more is stored; the rest is still checked
+                        }
+                        progress.phase(ImportPhase::Writing);
+                        for c in &mut piece.cadres {
+                            (c.created_at, c.updated_at) = (at, at);
+                        }
+                        crate::store::insert_cadres(tx, &piece.cadres).await?;
+                        crate::store::insert_posts(tx, &piece.posts, at).await?;
+                        progress.written(piece.cadres.len(), piece.posts.len());
+                        cadres.extend(piece.cadres.into_iter().map(|c| (c.id, c.region_code)));
+                        posts_created.extend(piece.posts.into_iter().map(|p| (p.id, p.region_code)));
                     }
-                    cadres.push(c);
-                }
-                crate::store::insert_cadres(tx, &cadres).await?;
-                progress.written(cadres.len(), 0);
-                let t_cadres = t0.elapsed();
-                crate::store::insert_posts(tx, &post_rows, at).await?;
-                progress.written(0, post_rows.len());
-                let t_posts = t0.elapsed();
-                audit::append(
-                    tx,
-                    principal,
-                    AuditRecord {
-                        action: ACTION,
-                        target: &format!("roster/{jurisdiction}"),
-                        region_code: jurisdiction.as_str(),
-                        detail: serde_json::json!({
-                            "file_name": file_name,
-                            "format": fmt.as_str_name(),
-                            "sha256": checksum,
-                            "bytes": req.content.len(),
-                            "rows": row_count,
-                            "cadres_created": cadres.len(),
-                            "posts_created": post_rows.len(),
-                        }),
-                    },
-                )
-                .await?;
-                let created = |entity, key, region_code| ChangeRecord {
-                    entity,
-                    key,
-                    operation: Operation::Created,
-                    region_code,
-                    revision: 1,
-                };
-                let records: Vec<ChangeRecord> = cadres
-                    .iter()
-                    .map(|c| created("cadre", &c.id, &c.region_code))
-                    .chain(post_rows.iter().map(|p| created("post", &p.id, &p.region_code)))
-                    .collect();
-                changes::record_many(tx, &records).await?;
-                let ms = |d: std::time::Duration| d.as_millis() as u64;
-                tracing::info!(
-                    rows = row_count,
-                    posts = post_rows.len(),
-                    checked_ms = ms(t_parsed),
-                    store_checked_ms = ms(t_checked),
-                    cadres_ms = ms(t_cadres),
-                    posts_ms = ms(t_posts),
-                    total_ms = ms(t0.elapsed()),
-                    "roster import written"
-                );
-                Ok(report(Vec::new(), cadres.len() as i32, post_rows.len() as i32))
-            },
-        )
-        .await
+                    if !errors.is_empty() {
+                        // A refused file stores nothing: only its report, under its key.
+                        tx.rollback_to(before).await?;
+                        progress.rolled_back();
+                        return Ok(report(errors, 0, 0));
+                    }
+                    let t_written = t0.elapsed();
+                    audit::append(
+                        tx,
+                        principal,
+                        AuditRecord {
+                            action: ACTION,
+                            target: &format!("roster/{jurisdiction}"),
+                            region_code: jurisdiction.as_str(),
+                            detail: serde_json::json!({
+                                "file_name": file_name,
+                                "format": fmt.as_str_name(),
+                                "sha256": checksum,
+                                "bytes": req.content.len(),
+                                "rows": row_count,
+                                "cadres_created": cadres.len(),
+                                "posts_created": posts_created.len(),
+                            }),
+                        },
+                    )
+                    .await?;
+                    fn created<'a>(
+                        entity: &'a str,
+                        (key, region_code): &'a (String, String),
+                    ) -> ChangeRecord<'a> {
+                        ChangeRecord { entity, key, operation: Operation::Created, region_code, revision: 1 }
+                    }
+                    let records: Vec<ChangeRecord> = cadres
+                        .iter()
+                        .map(|c| created("cadre", c))
+                        .chain(posts_created.iter().map(|p| created("post", p)))
+                        .collect();
+                    changes::record_many(tx, &records).await?;
+                    let ms = |d: std::time::Duration| d.as_millis() as u64;
+                    tracing::info!(
+                        rows = row_count,
+                        posts = posts_created.len(),
+                        written_ms = ms(t_written),
+                        total_ms = ms(t0.elapsed()),
+                        "roster import written"
+                    );
+                    Ok(report(Vec::new(), cadres.len(), posts_created.len()))
+                },
+            )
+            .await
+        };
+        drop(pieces);
+        checking.await.map_err(|e| ApiError::internal(format!("checking rows: {e}")))?;
+        outcome
     }
 
     /// ExportRoster for `principal`: the template's columns, PII masked unless the

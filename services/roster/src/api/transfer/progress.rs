@@ -30,8 +30,15 @@ impl Progress {
         Self { state: watch::Sender::new(pb::ImportRosterProgress::default()) }
     }
 
+    /// Moves on to `phase`; never back (the phases of a pipelined import overlap).
     pub fn phase(&self, phase: ImportPhase) {
-        self.state.send_modify(|p| p.phase = phase as i32);
+        self.state.send_if_modified(|p| {
+            let moved = p.phase < phase as i32;
+            if moved {
+                p.phase = phase as i32;
+            }
+            moved
+        });
     }
 
     pub fn received(&self, bytes: usize) {
@@ -51,6 +58,11 @@ impl Progress {
             p.cadres_written += cadres as i32;
             p.posts_written += posts as i32;
         });
+    }
+
+    /// A refused file's rows were written and rolled back: none stays.
+    pub fn rolled_back(&self) {
+        self.state.send_modify(|p| (p.cadres_written, p.posts_written) = (0, 0));
     }
 
     /// The last report: phase DONE with the result.
