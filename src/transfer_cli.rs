@@ -149,6 +149,10 @@ fn describe(p: &pb::ImportRosterProgress, file_bytes: usize) -> String {
             p.cadres_written,
             p.posts_written
         ),
+        P::Finishing => format!(
+            "stored {} cadres, {} posts; recording the change feed and committing",
+            p.cadres_written, p.posts_written
+        ),
         P::Done => "done".to_string(),
     }
 }

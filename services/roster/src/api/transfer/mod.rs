@@ -290,6 +290,7 @@ impl RosterApi {
                         return Ok(report(errors, 0, 0));
                     }
                     let t_written = t0.elapsed();
+                    progress.phase(ImportPhase::Finishing);
                     audit::append(
                         tx,
                         principal,
