@@ -10,7 +10,6 @@ use common::*;
 
 use cadre_kit::testing::TestDb;
 use cadre_proto::roster::v1 as pb;
-use cadre_proto::roster::v1::cadre_service_client::CadreServiceClient;
 use cadre_proto::roster::v1::exit_service_client::ExitServiceClient;
 use cadre_proto::roster::v1::mentoring_service_client::MentoringServiceClient;
 use cadre_proto::roster::v1::post_service_client::PostServiceClient;
@@ -23,19 +22,13 @@ const OTHER_VILLAGE: &str = "150525100202";
 
 /// A cadre born on `birth` with `education`, created in `VILLAGE`; returns its id.
 async fn new_cadre(s: &Service, name: &str, seq: u16, birth: &str, education: pb::Education) -> String {
-    let mut cadres = CadreServiceClient::new(s.channel.clone());
     let birth = NaiveDate::parse_from_str(birth, "%Y-%m-%d").unwrap();
     let c = pb::Cadre {
         id_number: cadre_kit::resident_id::build("150525", birth, seq).as_str().to_string(),
         education: education as i32,
         ..cadre(name, seq)
     };
-    cadres
-        .create_cadre(req(&s.admin, pb::CreateCadreRequest { cadre: Some(c) }))
-        .await
-        .unwrap()
-        .into_inner()
-        .id
+    create_cadre(s, c).await.id
 }
 
 async fn appoint(
@@ -80,6 +73,54 @@ fn assert_invalid(status: tonic::Status, field: &str) {
     assert!(status.message().starts_with(field), "expected {field}: {status:?}");
 }
 
+/// `mentor` taking on `mentee` from `start`, with no growth plan yet.
+fn mentorship(mentor: &str, mentee: &str, start: &str) -> pb::PairMentorRequest {
+    pb::PairMentorRequest {
+        mentor_cadre_id: mentor.into(),
+        mentee_cadre_id: mentee.into(),
+        start_date: start.into(),
+        ..Default::default()
+    }
+}
+
+/// The province marks the east village (`OTHER_VILLAGE`) for key assistance.
+async fn mark_key_assistance(s: &Service) {
+    let mut regions = RegionServiceClient::new(s.channel.clone());
+    let east = pb::Region { village_type: "key-assistance".into(), ..region(OTHER_VILLAGE, "东村") };
+    regions.upsert_regions(req(&s.province, pb::UpsertRegionsRequest { regions: vec![east] })).await.unwrap();
+}
+
+/// A work team sent by `agency`, kept by `region` (a county, or a township for its own).
+fn work_team(region: &str, name: &str, agency: &str) -> pb::CreateWorkTeamRequest {
+    pb::CreateWorkTeamRequest {
+        region_code: region.into(),
+        name: name.into(),
+        agency: agency.into(),
+        ..Default::default()
+    }
+}
+
+async fn create_work_team(s: &Service, team: pb::CreateWorkTeamRequest) -> pb::WorkTeam {
+    let mut teams = WorkTeamServiceClient::new(s.channel.clone());
+    teams.create_work_team(req(&s.admin, team)).await.unwrap().into_inner()
+}
+
+/// The team serving `village` from `start` (empty: today).
+fn assignment(team_id: &str, village: &str, start: &str) -> pb::AssignTeamVillageRequest {
+    pb::AssignTeamVillageRequest {
+        team_id: team_id.into(),
+        village_code: village.into(),
+        start_date: start.into(),
+    }
+}
+
+/// The work teams, members and villages under `region` on `as_of` (empty: today).
+async fn team_summary(s: &Service, region: &str, as_of: &str) -> pb::WorkTeamSummary {
+    let mut teams = WorkTeamServiceClient::new(s.channel.clone());
+    let summary = pb::GetWorkTeamSummaryRequest { region_code: region.into(), as_of: as_of.into() };
+    teams.get_work_team_summary(req(&s.admin, summary)).await.unwrap().into_inner()
+}
+
 #[tokio::test]
 async fn every_new_cadre_gets_one_mentor_and_coverage_shows_who_is_still_alone() {
     for db in TestDb::all(cadre_roster::MIGRATIONS).await {
@@ -117,10 +158,8 @@ async fn every_new_cadre_gets_one_mentor_and_coverage_shows_who_is_still_alone()
                 &s.admin,
                 "pair-1",
                 pb::PairMentorRequest {
-                    mentor_cadre_id: mentor.clone(),
-                    mentee_cadre_id: first.clone(),
-                    start_date: "2021-04-01".into(),
                     growth_plan: "一年熟悉村务，两年独当一面".into(),
+                    ..mentorship(&mentor, &first, "2021-04-01")
                 },
             ))
             .await
@@ -139,28 +178,12 @@ async fn every_new_cadre_gets_one_mentor_and_coverage_shows_who_is_still_alone()
 
         // The same mentor may take the second; the first may not get a second mentor.
         let twice = mentoring
-            .pair_mentor(req(
-                &s.admin,
-                pb::PairMentorRequest {
-                    mentor_cadre_id: second.clone(),
-                    mentee_cadre_id: first.clone(),
-                    start_date: "2022-01-01".into(),
-                    ..Default::default()
-                },
-            ))
+            .pair_mentor(req(&s.admin, mentorship(&second, &first, "2022-01-01")))
             .await
             .unwrap_err();
         assert_eq!(twice.code(), Code::FailedPrecondition, "{twice:?}");
         let selfish = mentoring
-            .pair_mentor(req(
-                &s.admin,
-                pb::PairMentorRequest {
-                    mentor_cadre_id: second.clone(),
-                    mentee_cadre_id: second.clone(),
-                    start_date: "2022-01-01".into(),
-                    ..Default::default()
-                },
-            ))
+            .pair_mentor(req(&s.admin, mentorship(&second, &second, "2022-01-01")))
             .await
             .unwrap_err();
         assert_invalid(selfish, "mentor_cadre_id");
@@ -205,15 +228,7 @@ async fn every_new_cadre_gets_one_mentor_and_coverage_shows_who_is_still_alone()
         let denied = [
             mentoring.get_mentoring_coverage(coverage(s.neighbour.clone())).await.unwrap_err(),
             mentoring
-                .pair_mentor(req(
-                    &s.neighbour,
-                    pb::PairMentorRequest {
-                        mentor_cadre_id: mentor.clone(),
-                        mentee_cadre_id: second.clone(),
-                        start_date: "2022-01-01".into(),
-                        ..Default::default()
-                    },
-                ))
+                .pair_mentor(req(&s.neighbour, mentorship(&mentor, &second, "2022-01-01")))
                 .await
                 .unwrap_err(),
             mentoring.update_growth_plan(req(&s.neighbour, plan(3))).await.unwrap_err(),
@@ -243,35 +258,18 @@ async fn a_work_team_with_members_and_villages_is_summarised_by_village_type() {
     for db in TestDb::all(cadre_roster::MIGRATIONS).await {
         let s = start(&db).await;
         seed_regions(&s).await;
-        let mut regions = RegionServiceClient::new(s.channel.clone());
-        regions
-            .upsert_regions(req(
-                &s.province,
-                pb::UpsertRegionsRequest {
-                    regions: vec![pb::Region {
-                        village_type: "key-assistance".into(),
-                        ..region(OTHER_VILLAGE, "东村")
-                    }],
-                },
-            ))
-            .await
-            .unwrap();
+        mark_key_assistance(&s).await;
         let mut teams = WorkTeamServiceClient::new(s.channel.clone());
         let cadre_id = new_cadre(&s, "驻村书记", 41, "1988-08-08", pb::Education::Bachelor).await;
 
-        let team = teams
-            .create_work_team(req(
-                &s.admin,
-                pb::CreateWorkTeamRequest {
-                    region_code: COUNTY.into(),
-                    name: "旗财政局驻村工作队".into(),
-                    agency: "奈曼旗财政局".into(),
-                    leader_name: "王队长".into(),
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        let team = create_work_team(
+            &s,
+            pb::CreateWorkTeamRequest {
+                leader_name: "王队长".into(),
+                ..work_team(COUNTY, "旗财政局驻村工作队", "奈曼旗财政局")
+            },
+        )
+        .await;
         assert_eq!(team.county_code, COUNTY);
         let member = |role: pb::TeamRole, name: &str, cadre_id: &str| pb::AddTeamMemberRequest {
             team_id: team.id.clone(),
@@ -295,14 +293,7 @@ async fn a_work_team_with_members_and_villages_is_summarised_by_village_type() {
         teams.add_team_member(req(&s.admin, member(pb::TeamRole::Member, "赵队员", ""))).await.unwrap();
         for village in [VILLAGE, OTHER_VILLAGE] {
             teams
-                .assign_team_village(req(
-                    &s.admin,
-                    pb::AssignTeamVillageRequest {
-                        team_id: team.id.clone(),
-                        village_code: village.into(),
-                        start_date: "2023-03-01".into(),
-                    },
-                ))
+                .assign_team_village(req(&s.admin, assignment(&team.id, village, "2023-03-01")))
                 .await
                 .unwrap();
         }
@@ -319,30 +310,8 @@ async fn a_work_team_with_members_and_villages_is_summarised_by_village_type() {
             .await
             .unwrap();
         // A second team also covering the demonstration village does not count it twice.
-        let second = teams
-            .create_work_team(req(
-                &s.admin,
-                pb::CreateWorkTeamRequest {
-                    region_code: VILLAGE.into(),
-                    name: "农商行工作队".into(),
-                    agency: "奈曼农商银行".into(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
-        teams
-            .assign_team_village(req(
-                &s.admin,
-                pb::AssignTeamVillageRequest {
-                    team_id: second.id.clone(),
-                    village_code: VILLAGE.into(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap();
+        let second = create_work_team(&s, work_team(VILLAGE, "农商行工作队", "奈曼农商银行")).await;
+        teams.assign_team_village(req(&s.admin, assignment(&second.id, VILLAGE, ""))).await.unwrap();
 
         let got =
             teams.get_work_team(req(&s.admin, pb::GetWorkTeamRequest { id: team.id.clone() })).await.unwrap();
@@ -352,14 +321,7 @@ async fn a_work_team_with_members_and_villages_is_summarised_by_village_type() {
             got.villages.iter().map(|v| (v.village_code.as_str(), v.village_type.as_str())).collect();
         assert_eq!(types, [(VILLAGE, "demonstration"), (OTHER_VILLAGE, "key-assistance")]);
 
-        let summary = teams
-            .get_work_team_summary(req(
-                &s.admin,
-                pb::GetWorkTeamSummaryRequest { region_code: COUNTY.into(), as_of: "2024-06-01".into() },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        let summary = team_summary(&s, COUNTY, "2024-06-01").await;
         assert_eq!((summary.team_count, summary.member_count, summary.village_count), (2, 2, 2));
         let by_type: Vec<(&str, i32)> =
             summary.villages_by_type.iter().map(|t| (t.village_type.as_str(), t.village_count)).collect();
@@ -378,14 +340,7 @@ async fn a_work_team_with_members_and_villages_is_summarised_by_village_type() {
 
         // Villages of another county are refused; next door sees nothing.
         let outside = teams
-            .assign_team_village(req(
-                &s.admin,
-                pb::AssignTeamVillageRequest {
-                    team_id: team.id.clone(),
-                    village_code: "150526100201".into(),
-                    ..Default::default()
-                },
-            ))
+            .assign_team_village(req(&s.admin, assignment(&team.id, "150526100201", "")))
             .await
             .unwrap_err();
         assert_invalid(outside, "village_code");
@@ -421,50 +376,14 @@ async fn an_ended_village_no_longer_counts_in_the_team_summary_but_can_be_assign
     for db in TestDb::all(cadre_roster::MIGRATIONS).await {
         let s = start(&db).await;
         seed_regions(&s).await;
-        let mut regions = RegionServiceClient::new(s.channel.clone());
-        regions
-            .upsert_regions(req(
-                &s.province,
-                pb::UpsertRegionsRequest {
-                    regions: vec![pb::Region {
-                        village_type: "key-assistance".into(),
-                        ..region(OTHER_VILLAGE, "东村")
-                    }],
-                },
-            ))
-            .await
-            .unwrap();
+        mark_key_assistance(&s).await;
         let mut teams = WorkTeamServiceClient::new(s.channel.clone());
-        let team = teams
-            .create_work_team(req(
-                &s.admin,
-                pb::CreateWorkTeamRequest {
-                    region_code: COUNTY.into(),
-                    name: "旗交通局驻村工作队".into(),
-                    agency: "奈曼旗交通运输局".into(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
-        let assign = |village: &str, start: &str| {
-            req(
-                &s.admin,
-                pb::AssignTeamVillageRequest {
-                    team_id: team.id.clone(),
-                    village_code: village.into(),
-                    start_date: start.into(),
-                },
-            )
-        };
+        let team = create_work_team(&s, work_team(COUNTY, "旗交通局驻村工作队", "奈曼旗交通运输局")).await;
+        let assign = |village: &str, start: &str| req(&s.admin, assignment(&team.id, village, start));
         teams.assign_team_village(assign(VILLAGE, "2023-03-01")).await.unwrap();
         let assigned =
             teams.assign_team_village(assign(OTHER_VILLAGE, "2023-03-01")).await.unwrap().into_inner();
-        let village_count = |as_of: &str| {
-            req(&s.admin, pb::GetWorkTeamSummaryRequest { region_code: COUNTY.into(), as_of: as_of.into() })
-        };
-        let summary = teams.get_work_team_summary(village_count("2024-05-01")).await.unwrap().into_inner();
+        let summary = team_summary(&s, COUNTY, "2024-05-01").await;
         assert_eq!(summary.village_count, 2);
 
         let end = |revision: i64, end_date: &str| pb::EndTeamVillageRequest {
@@ -502,24 +421,16 @@ async fn an_ended_village_no_longer_counts_in_the_team_summary_but_can_be_assign
         assert_eq!(ended.villages[0].end_reason, "示范村创建完成，轮换");
 
         // Counted up to the day before the end, not after; today too only the east village.
-        let on_last_day =
-            teams.get_work_team_summary(village_count("2024-05-31")).await.unwrap().into_inner();
+        let on_last_day = team_summary(&s, COUNTY, "2024-05-31").await;
         assert_eq!(on_last_day.village_count, 2);
         for as_of in ["2024-06-01", ""] {
-            let after = teams.get_work_team_summary(village_count(as_of)).await.unwrap().into_inner();
+            let after = team_summary(&s, COUNTY, as_of).await;
             let by_type: Vec<(&str, i32)> =
                 after.villages_by_type.iter().map(|t| (t.village_type.as_str(), t.village_count)).collect();
             assert_eq!((after.village_count, by_type), (1, vec![("key-assistance", 1)]), "{as_of}");
         }
         // A township whose only assignment ended counts no team there now.
-        let there = teams
-            .get_work_team_summary(req(
-                &s.admin,
-                pb::GetWorkTeamSummaryRequest { region_code: VILLAGE.into(), as_of: "2024-07-01".into() },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        let there = team_summary(&s, VILLAGE, "2024-07-01").await;
         assert_eq!((there.team_count, there.village_count), (0, 0));
 
         // Ending it again, or a village never assigned: refused.
@@ -557,9 +468,9 @@ async fn an_ended_village_no_longer_counts_in_the_team_summary_but_can_be_assign
         );
         let current = teams.assign_team_village(assign(VILLAGE, "2024-10-01")).await.unwrap_err();
         assert_eq!(current.code(), Code::FailedPrecondition, "{current:?}");
-        let back = teams.get_work_team_summary(village_count("2024-10-01")).await.unwrap().into_inner();
+        let back = team_summary(&s, COUNTY, "2024-10-01").await;
         assert_eq!(back.village_count, 2);
-        let gap = teams.get_work_team_summary(village_count("2024-08-01")).await.unwrap().into_inner();
+        let gap = team_summary(&s, COUNTY, "2024-08-01").await;
         assert_eq!(gap.village_count, 1);
         let got = teams.get_work_team(req(&s.admin, pb::GetWorkTeamRequest { id: team.id.clone() })).await;
         assert_eq!(got.unwrap().into_inner(), again);
@@ -567,51 +478,67 @@ async fn an_ended_village_no_longer_counts_in_the_team_summary_but_can_be_assign
     }
 }
 
+/// How many villages of the county have one cadre as secretary and director on `as_of`.
+async fn one_shoulder_count(s: &Service, as_of: &str) -> i32 {
+    let mut posts = PostServiceClient::new(s.channel.clone());
+    let villages =
+        pb::ListOneShoulderRequest { region_code: COUNTY.into(), as_of: as_of.into(), ..Default::default() };
+    posts.list_one_shoulder(req(&s.admin, villages)).await.unwrap().into_inner().one_shoulder_count
+}
+
+/// The vacant seats of `VILLAGE` on `as_of` (empty: today).
+async fn village_vacancies(s: &Service, as_of: &str) -> Vec<pb::Vacancy> {
+    let mut posts = PostServiceClient::new(s.channel.clone());
+    let seats =
+        pb::ListVacanciesRequest { region_code: VILLAGE.into(), as_of: as_of.into(), ..Default::default() };
+    posts.list_vacancies(req(&s.admin, seats)).await.unwrap().into_inner().vacancies
+}
+
+/// The county dismissing the cadre on 2024-06-01, judged incompetent two years running.
+fn dismissal_of(cadre_id: &str) -> pb::RecordSanctionRequest {
+    pb::RecordSanctionRequest {
+        cadre_id: cadre_id.into(),
+        kind: pb::SanctionKind::Dismissal as i32,
+        date: "2024-06-01".into(),
+        reason: "连续两年考核不称职".into(),
+        decided_by: "奈曼旗委组织部".into(),
+        ..Default::default()
+    }
+}
+
+async fn record_sanction(s: &Service, sanction: pb::RecordSanctionRequest) -> pb::Sanction {
+    let mut exits = ExitServiceClient::new(s.channel.clone());
+    exits.record_sanction(req(&s.admin, sanction)).await.unwrap().into_inner()
+}
+
 #[tokio::test]
 async fn dismissing_a_one_shoulder_secretary_opens_both_seats_in_the_same_transaction() {
     for db in TestDb::all(cadre_roster::MIGRATIONS).await {
         let s = start(&db).await;
         seed_regions(&s).await;
-        let mut posts = PostServiceClient::new(s.channel.clone());
         let mut exits = ExitServiceClient::new(s.channel.clone());
         let chief = new_cadre(&s, "巴特尔", 51, "1975-02-02", pb::Education::College).await;
         appoint(&s, &chief, VILLAGE, pb::PostKind::PartySecretary, 2021, "2021-03-01").await;
         appoint(&s, &chief, VILLAGE, pb::PostKind::CommitteeDirector, 2021, "2021-03-01").await;
-        let one_shoulder = |as_of: &str| pb::ListOneShoulderRequest {
-            region_code: COUNTY.into(),
-            as_of: as_of.into(),
-            ..Default::default()
-        };
-        let before = posts.list_one_shoulder(req(&s.admin, one_shoulder("2024-05-01"))).await.unwrap();
-        assert_eq!(before.into_inner().one_shoulder_count, 1);
+        assert_eq!(one_shoulder_count(&s, "2024-05-01").await, 1);
 
         // A talk first: recorded, linked to the assessment, nothing ends.
-        let talk = exits
-            .record_sanction(req(
-                &s.admin,
-                pb::RecordSanctionRequest {
-                    cadre_id: chief.clone(),
-                    kind: pb::SanctionKind::AdmonishmentTalk as i32,
-                    date: "2023-02-01".into(),
-                    reason: "年度考核基本称职".into(),
-                    decided_by: "奈曼旗委组织部".into(),
-                    assessment_result_id: "assessment-2022-17".into(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        let talk = record_sanction(
+            &s,
+            pb::RecordSanctionRequest {
+                cadre_id: chief.clone(),
+                kind: pb::SanctionKind::AdmonishmentTalk as i32,
+                date: "2023-02-01".into(),
+                reason: "年度考核基本称职".into(),
+                decided_by: "奈曼旗委组织部".into(),
+                assessment_result_id: "assessment-2022-17".into(),
+                ..Default::default()
+            },
+        )
+        .await;
         assert!(talk.ended_post_ids.is_empty());
 
-        let dismissal = pb::RecordSanctionRequest {
-            cadre_id: chief.clone(),
-            kind: pb::SanctionKind::Dismissal as i32,
-            date: "2024-06-01".into(),
-            reason: "连续两年考核不称职".into(),
-            decided_by: "奈曼旗委组织部".into(),
-            ..Default::default()
-        };
+        let dismissal = dismissal_of(&chief);
         let denied = exits.record_sanction(req(&s.neighbour, dismissal.clone())).await.unwrap_err();
         assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
         let missing_reason = exits
@@ -642,8 +569,7 @@ async fn dismissing_a_one_shoulder_secretary_opens_both_seats_in_the_same_transa
             .unwrap_err();
         assert_invalid(adjustment_without_posts, "post_ids");
         // Nothing of the refused attempts landed: still one-shoulder.
-        let still = posts.list_one_shoulder(req(&s.admin, one_shoulder("2024-07-01"))).await.unwrap();
-        assert_eq!(still.into_inner().one_shoulder_count, 1);
+        assert_eq!(one_shoulder_count(&s, "2024-07-01").await, 1);
 
         let done = exits
             .record_sanction(keyed(&s.admin, "dismiss-1", dismissal.clone()))
@@ -654,33 +580,14 @@ async fn dismissing_a_one_shoulder_secretary_opens_both_seats_in_the_same_transa
         let retried = exits.record_sanction(keyed(&s.admin, "dismiss-1", dismissal.clone())).await.unwrap();
         assert_eq!(retried.into_inner().id, done.id);
 
-        let vacancies = posts
-            .list_vacancies(req(
-                &s.admin,
-                pb::ListVacanciesRequest {
-                    region_code: VILLAGE.into(),
-                    as_of: "2024-07-01".into(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        let vacancies = village_vacancies(&s, "2024-07-01").await;
         for kind in [pb::PostKind::PartySecretary, pb::PostKind::CommitteeDirector] {
-            let seat = vacancies.vacancies.iter().find(|v| v.kind == kind as i32).expect("seat vacant");
+            let seat = vacancies.iter().find(|v| v.kind == kind as i32).expect("seat vacant");
             assert_eq!(seat.vacant_since, "2024-06-01");
         }
-        let after = posts.list_one_shoulder(req(&s.admin, one_shoulder("2024-07-01"))).await.unwrap();
-        assert_eq!(after.into_inner().one_shoulder_count, 0);
-        let ended = posts
-            .list_posts(req(
-                &s.admin,
-                pb::ListPostsRequest { cadre_id: chief.clone(), include_ended: true, ..Default::default() },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
-        assert!(ended.posts.iter().all(|p| p.end_date == "2024-06-01" && p.end_reason.contains("连续两年")));
+        assert_eq!(one_shoulder_count(&s, "2024-07-01").await, 0);
+        let ended = posts_of(&s, &chief).await;
+        assert!(ended.iter().all(|p| p.end_date == "2024-06-01" && p.end_reason.contains("连续两年")));
 
         // A second dismissal finds nothing left to end.
         let again = exits.record_sanction(req(&s.admin, dismissal.clone())).await.unwrap_err();
@@ -728,27 +635,12 @@ async fn changes_after(s: &Service, after: i64) -> (Vec<(String, String, i64)>, 
 /// A one-shoulder secretary-director of `VILLAGE` since 2021-03-01, dismissed on
 /// 2024-06-01: the cadre, the two posts (secretary, director) and the sanction.
 async fn dismissed_chief(s: &Service, seq: u16) -> (String, Vec<String>, pb::Sanction) {
-    let mut exits = ExitServiceClient::new(s.channel.clone());
     let chief = new_cadre(s, "巴特尔", seq, "1975-02-02", pb::Education::College).await;
     let mut seats = Vec::new();
     for kind in [pb::PostKind::PartySecretary, pb::PostKind::CommitteeDirector] {
         seats.push(appoint(s, &chief, VILLAGE, kind, 2021, "2021-03-01").await);
     }
-    let sanction = exits
-        .record_sanction(req(
-            &s.admin,
-            pb::RecordSanctionRequest {
-                cadre_id: chief.clone(),
-                kind: pb::SanctionKind::Dismissal as i32,
-                date: "2024-06-01".into(),
-                reason: "连续两年考核不称职".into(),
-                decided_by: "奈曼旗委组织部".into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let sanction = record_sanction(s, dismissal_of(&chief)).await;
     let mut ended = sanction.ended_post_ids.clone();
     ended.sort();
     let mut expected = seats.clone();
@@ -802,7 +694,6 @@ async fn a_dismissal_revoked_with_reinstatement_reopens_the_secretarys_posts() {
         let s = start(&db).await;
         seed_regions(&s).await;
         let mut exits = ExitServiceClient::new(s.channel.clone());
-        let mut posts = PostServiceClient::new(s.channel.clone());
         let (chief, seats, dismissal) = dismissed_chief(&s, 81).await;
         let (_, head) = changes_after(&s, 0).await;
 
@@ -845,29 +736,10 @@ async fn a_dismissal_revoked_with_reinstatement_reopens_the_secretarys_posts() {
             assert!(seats.contains(&p.id));
             assert_eq!((p.end_date.as_str(), p.end_reason.as_str(), p.revision), ("", "", 3), "{p:?}");
         }
-        let one_shoulder = posts
-            .list_one_shoulder(req(
-                &s.admin,
-                pb::ListOneShoulderRequest {
-                    region_code: COUNTY.into(),
-                    as_of: "2024-07-01".into(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(one_shoulder.one_shoulder_count, 1);
-        let vacancies = posts
-            .list_vacancies(req(
-                &s.admin,
-                pb::ListVacanciesRequest { region_code: VILLAGE.into(), ..Default::default() },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        assert_eq!(one_shoulder_count(&s, "2024-07-01").await, 1);
+        let vacancies = village_vacancies(&s, "").await;
         assert!(
-            !vacancies.vacancies.iter().any(|v| v.kind == pb::PostKind::PartySecretary as i32
+            !vacancies.iter().any(|v| v.kind == pb::PostKind::PartySecretary as i32
                 || v.kind == pb::PostKind::CommitteeDirector as i32),
             "{vacancies:?}"
         );
@@ -939,21 +811,18 @@ async fn revoking_twice_is_refused_and_a_revoked_talk_reopens_nothing() {
         let mut exits = ExitServiceClient::new(s.channel.clone());
         let cadre_id = new_cadre(&s, "某书记", 84, "1980-01-01", pb::Education::College).await;
         appoint(&s, &cadre_id, VILLAGE, pb::PostKind::PartySecretary, 2021, "2021-03-01").await;
-        let talk = exits
-            .record_sanction(req(
-                &s.admin,
-                pb::RecordSanctionRequest {
-                    cadre_id: cadre_id.clone(),
-                    kind: pb::SanctionKind::ReminderTalk as i32,
-                    date: "2024-06-01".into(),
-                    reason: "群众反映工作作风问题".into(),
-                    decided_by: "大沁他拉镇党委".into(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        let talk = record_sanction(
+            &s,
+            pb::RecordSanctionRequest {
+                cadre_id: cadre_id.clone(),
+                kind: pb::SanctionKind::ReminderTalk as i32,
+                date: "2024-06-01".into(),
+                reason: "群众反映工作作风问题".into(),
+                decided_by: "大沁他拉镇党委".into(),
+                ..Default::default()
+            },
+        )
+        .await;
         let china_today = || (chrono::Utc::now() + chrono::Duration::hours(8)).format("%Y-%m-%d").to_string();
         let before = china_today();
         let revoked = exits
@@ -1077,14 +946,7 @@ async fn assignments_and_sanctions_stored_before_the_upgrade_survive_it() {
             .into_inner();
         assert_eq!(ended.villages[0].end_date, "2024-01-01");
         let again = teams
-            .assign_team_village(req(
-                &s.admin,
-                pb::AssignTeamVillageRequest {
-                    team_id: team.id.clone(),
-                    village_code: VILLAGE.into(),
-                    start_date: "2024-03-01".into(),
-                },
-            ))
+            .assign_team_village(req(&s.admin, assignment(&team.id, VILLAGE, "2024-03-01")))
             .await
             .unwrap()
             .into_inner();
@@ -1168,17 +1030,6 @@ async fn bad_input_to_the_development_services_names_the_field() {
         let mut exits = ExitServiceClient::new(s.channel.clone());
         let mut terms = TermServiceClient::new(s.channel.clone());
         let someone = new_cadre(&s, "某人", 71, "1990-01-01", pb::Education::College).await;
-        let revoke = pb::RevokeSanctionRequest {
-            reason: "误录".into(),
-            decided_by: "组织部".into(),
-            ..Default::default()
-        };
-        let end_village = pb::EndTeamVillageRequest {
-            team_id: "t".into(),
-            village_code: VILLAGE.into(),
-            revision: 1,
-            ..Default::default()
-        };
 
         let cases = [
             (
@@ -1315,96 +1166,6 @@ async fn bad_input_to_the_development_services_names_the_field() {
                 "year",
             ),
             (
-                exits
-                    .revoke_sanction(req(
-                        &s.admin,
-                        pb::RevokeSanctionRequest { revision: 1, ..revoke.clone() },
-                    ))
-                    .await
-                    .unwrap_err(),
-                "id",
-            ),
-            (
-                exits
-                    .revoke_sanction(req(
-                        &s.admin,
-                        pb::RevokeSanctionRequest { id: "s".into(), ..revoke.clone() },
-                    ))
-                    .await
-                    .unwrap_err(),
-                "revision",
-            ),
-            (
-                exits
-                    .revoke_sanction(req(
-                        &s.admin,
-                        pb::RevokeSanctionRequest {
-                            id: "s".into(),
-                            revision: 1,
-                            date: "2024-1-5x".into(),
-                            ..revoke.clone()
-                        },
-                    ))
-                    .await
-                    .unwrap_err(),
-                "date",
-            ),
-            (
-                exits
-                    .revoke_sanction(req(
-                        &s.admin,
-                        pb::RevokeSanctionRequest {
-                            id: "s".into(),
-                            revision: 1,
-                            decided_by: String::new(),
-                            ..revoke.clone()
-                        },
-                    ))
-                    .await
-                    .unwrap_err(),
-                "decided_by",
-            ),
-            (
-                teams
-                    .end_team_village(req(
-                        &s.admin,
-                        pb::EndTeamVillageRequest { team_id: String::new(), ..end_village.clone() },
-                    ))
-                    .await
-                    .unwrap_err(),
-                "team_id",
-            ),
-            (
-                teams
-                    .end_team_village(req(
-                        &s.admin,
-                        pb::EndTeamVillageRequest { village_code: "1505".into(), ..end_village.clone() },
-                    ))
-                    .await
-                    .unwrap_err(),
-                "village_code",
-            ),
-            (
-                teams
-                    .end_team_village(req(
-                        &s.admin,
-                        pb::EndTeamVillageRequest { end_date: "2024-02-30".into(), ..end_village.clone() },
-                    ))
-                    .await
-                    .unwrap_err(),
-                "end_date",
-            ),
-            (
-                teams
-                    .end_team_village(req(
-                        &s.admin,
-                        pb::EndTeamVillageRequest { revision: 0, ..end_village.clone() },
-                    ))
-                    .await
-                    .unwrap_err(),
-                "revision",
-            ),
-            (
                 terms
                     .compare_terms(req(
                         &s.admin,
@@ -1431,6 +1192,42 @@ async fn bad_input_to_the_development_services_names_the_field() {
         ];
         for (status, field) in cases {
             assert_invalid(status, field);
+        }
+
+        let revoke = pb::RevokeSanctionRequest {
+            id: "s".into(),
+            revision: 1,
+            reason: "误录".into(),
+            decided_by: "组织部".into(),
+            ..Default::default()
+        };
+        let revocations = [
+            (pb::RevokeSanctionRequest { id: String::new(), ..revoke.clone() }, "id"),
+            (pb::RevokeSanctionRequest { revision: 0, ..revoke.clone() }, "revision"),
+            (pb::RevokeSanctionRequest { date: "2024-1-5x".into(), ..revoke.clone() }, "date"),
+            (pb::RevokeSanctionRequest { decided_by: String::new(), ..revoke.clone() }, "decided_by"),
+        ];
+        for (revocation, field) in revocations {
+            assert_invalid(exits.revoke_sanction(req(&s.admin, revocation)).await.unwrap_err(), field);
+        }
+
+        let end_village = pb::EndTeamVillageRequest {
+            team_id: "t".into(),
+            village_code: VILLAGE.into(),
+            revision: 1,
+            ..Default::default()
+        };
+        let village_ends = [
+            (pb::EndTeamVillageRequest { team_id: String::new(), ..end_village.clone() }, "team_id"),
+            (
+                pb::EndTeamVillageRequest { village_code: "1505".into(), ..end_village.clone() },
+                "village_code",
+            ),
+            (pb::EndTeamVillageRequest { end_date: "2024-02-30".into(), ..end_village.clone() }, "end_date"),
+            (pb::EndTeamVillageRequest { revision: 0, ..end_village.clone() }, "revision"),
+        ];
+        for (end, field) in village_ends {
+            assert_invalid(teams.end_team_village(req(&s.admin, end)).await.unwrap_err(), field);
         }
         s.stop().await;
     }

@@ -44,6 +44,20 @@ fn good_file() -> Vec<u8> {
     ])
 }
 
+/// The first ten cadres of the roster, as the caller with `token` sees them.
+async fn cadres_seen_by(s: &Service, token: &str) -> Vec<pb::Cadre> {
+    let mut cadres = CadreServiceClient::new(s.channel.clone());
+    let first = pb::ListCadresRequest { page_size: 10, ..Default::default() };
+    cadres.list_cadres(req(token, first)).await.unwrap().into_inner().cadres
+}
+
+/// The county's audit trail, as its administrator reads it.
+async fn audit_entries(s: &Service) -> Vec<cadre_proto::audit::v1::AuditEntry> {
+    let mut audit = AuditServiceClient::new(s.channel.clone());
+    let all = cadre_proto::audit::v1::ListAuditEntriesRequest::default();
+    audit.list_audit_entries(req(&s.admin, all)).await.unwrap().into_inner().entries
+}
+
 fn bad_checksum(seq: u16) -> String {
     let mut id = id_number(seq);
     let last = if id.ends_with('1') { "2" } else { "1" };
@@ -83,12 +97,7 @@ async fn a_good_file_lands_whole_with_one_audit_entry() {
             .into_inner();
         assert_eq!(again, done);
 
-        let cadres = CadreServiceClient::new(s.channel.clone())
-            .list_cadres(req(&s.admin_pii, pb::ListCadresRequest { page_size: 10, ..Default::default() }))
-            .await
-            .unwrap()
-            .into_inner()
-            .cadres;
+        let cadres = cadres_seen_by(&s, &s.admin_pii).await;
         assert_eq!(cadres.len(), 3);
         let bater = cadres.iter().find(|c| c.name == "巴特尔").unwrap();
         assert_eq!(bater.id_number, id_number(11));
@@ -104,16 +113,9 @@ async fn a_good_file_lands_whole_with_one_audit_entry() {
             .posts;
         assert_eq!(posts.len(), 5);
 
-        let audit = AuditServiceClient::new(s.channel.clone())
-            .list_audit_entries(req(&s.admin, cadre_proto::audit::v1::ListAuditEntriesRequest::default()))
-            .await
-            .unwrap()
-            .into_inner();
-        let imports: Vec<_> = audit
-            .entries
-            .iter()
-            .filter(|e| e.action == "cadre.roster.v1.TransferService/ImportRoster")
-            .collect();
+        let audit = audit_entries(&s).await;
+        let imports: Vec<_> =
+            audit.iter().filter(|e| e.action == "cadre.roster.v1.TransferService/ImportRoster").collect();
         assert_eq!(imports.len(), 1);
         assert!(imports[0].detail.contains(&done.checksum), "{}", imports[0].detail);
         assert!(!imports[0].detail.contains(&id_number(11)), "no PII in audit details");
@@ -128,10 +130,7 @@ async fn a_file_with_bad_rows_stores_nothing_and_names_every_error() {
         seed_regions(&s).await;
         let mut transfer = TransferServiceClient::new(s.channel.clone());
         // One cadre already in the roster.
-        CadreServiceClient::new(s.channel.clone())
-            .create_cadre(req(&s.admin, pb::CreateCadreRequest { cadre: Some(cadre("已在册", 20)) }))
-            .await
-            .unwrap();
+        create_cadre(&s, cadre("已在册", 20)).await;
         let file = csv(&[
             line("甲", &id_number(11), VILLAGE, "党支部书记", "2021-04-20"),
             line("乙", &bad_checksum(12), VILLAGE, "村委会委员", "2021-04-20"),
@@ -168,12 +167,7 @@ async fn a_file_with_bad_rows_stores_nothing_and_names_every_error() {
         assert!(out.errors[2].reason.contains("already in the roster"), "{}", out.errors[2].reason);
         assert!(out.errors[6].reason.contains("outside your jurisdiction"), "{}", out.errors[6].reason);
         // Nothing from the file was stored, not even its good row.
-        let cadres = CadreServiceClient::new(s.channel.clone())
-            .list_cadres(req(&s.admin, pb::ListCadresRequest::default()))
-            .await
-            .unwrap()
-            .into_inner()
-            .cadres;
+        let cadres = cadres_seen_by(&s, &s.admin).await;
         assert_eq!(cadres.len(), 1);
         s.stop().await;
     }
@@ -266,12 +260,7 @@ async fn exports_mask_pii_unless_allowed_and_round_trip_through_xlsx() {
             .into_inner();
         assert!(!whole.pii_masked);
         assert_eq!(whole.file_name, "roster-150525000000.xlsx");
-        let audit = AuditServiceClient::new(s.channel.clone())
-            .list_audit_entries(req(&s.admin, cadre_proto::audit::v1::ListAuditEntriesRequest::default()))
-            .await
-            .unwrap()
-            .into_inner();
-        assert!(audit.entries.iter().any(|e| e.action == "ExportRoster:unmasked"));
+        assert!(audit_entries(&s).await.iter().any(|e| e.action == "ExportRoster:unmasked"));
         s.stop().await;
 
         // The unmasked workbook imports into a fresh roster as it was.
@@ -363,12 +352,7 @@ async fn a_streamed_file_lands_whole_and_reports_each_phase() {
             .await
             .unwrap();
         assert_eq!(again.last().unwrap().result, Some(result));
-        let cadres = CadreServiceClient::new(s.channel.clone())
-            .list_cadres(req(&s.admin, pb::ListCadresRequest { page_size: 10, ..Default::default() }))
-            .await
-            .unwrap()
-            .into_inner()
-            .cadres;
+        let cadres = cadres_seen_by(&s, &s.admin).await;
         assert_eq!(cadres.len(), 3);
         s.stop().await;
     }
@@ -452,19 +436,10 @@ async fn a_bad_row_after_the_first_pieces_were_stored_still_leaves_nothing() {
         assert_eq!(found[0], (10_042, "the same ID number as row 2"));
         assert_eq!(found[1].0, 10_043);
 
-        let cadres = CadreServiceClient::new(s.channel.clone())
-            .list_cadres(req(&s.admin, pb::ListCadresRequest { page_size: 10, ..Default::default() }))
-            .await
-            .unwrap()
-            .into_inner()
-            .cadres;
+        let cadres = cadres_seen_by(&s, &s.admin).await;
         assert!(cadres.is_empty(), "nothing stored");
-        let audit = AuditServiceClient::new(s.channel.clone())
-            .list_audit_entries(req(&s.admin, cadre_proto::audit::v1::ListAuditEntriesRequest::default()))
-            .await
-            .unwrap()
-            .into_inner();
-        assert!(audit.entries.iter().all(|e| !e.action.ends_with("ImportRoster")), "no import was audited");
+        let audit = audit_entries(&s).await;
+        assert!(audit.iter().all(|e| !e.action.ends_with("ImportRoster")), "no import was audited");
         // The refusal is the key's result; the chain and feed still verify and resume.
         let again = stream_import(&mut transfer, keyed(&s.admin, "big-1", pieces(&file, 1 << 20, false)))
             .await

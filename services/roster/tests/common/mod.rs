@@ -15,6 +15,7 @@ use cadre_kit::shutdown::Shutdown;
 use cadre_kit::testing::TestDb;
 use cadre_kit::{RegionCode, Role};
 use cadre_proto::roster::v1 as pb;
+use cadre_proto::roster::v1::cadre_service_client::CadreServiceClient;
 use cadre_proto::roster::v1::region_service_client::RegionServiceClient;
 use chrono::NaiveDate;
 use tonic::Request;
@@ -104,6 +105,12 @@ pub fn cadre(name: &str, seq: u16) -> pb::Cadre {
         education: pb::Education::College as i32,
         ..Default::default()
     }
+}
+
+/// The county administrator enters `c` into the roster; returns it as stored.
+pub async fn create_cadre(s: &Service, c: pb::Cadre) -> pb::Cadre {
+    let mut cadres = CadreServiceClient::new(s.channel.clone());
+    cadres.create_cadre(req(&s.admin, pb::CreateCadreRequest { cadre: Some(c) })).await.unwrap().into_inner()
 }
 
 pub async fn seed_regions(s: &Service) {
