@@ -163,11 +163,12 @@ fn describe(p: &pb::ImportRosterProgress, file_bytes: usize) -> String {
 fn import_key(content: &[u8]) -> String {
     let digest = sha2::Sha256::digest(content);
     let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    format!("import-{}-{:x}-{:x}", hex16(&digest), run.as_nanos(), std::process::id())
+    format!("import-{}-{:x}-{:x}", hex_prefix(&digest, 8), run.as_nanos(), std::process::id())
 }
 
-fn hex16(bytes: &[u8]) -> String {
-    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
+/// The first `n` bytes of a digest, in hex (idempotency keys stay short).
+fn hex_prefix(digest: &[u8], n: usize) -> String {
+    digest.iter().take(n).map(|b| format!("{b:02x}")).collect()
 }
 
 /// `cadre import FILE`: regions first (if given), then the file, streamed in pieces;
@@ -325,10 +326,8 @@ const RESERVE_CONCURRENCY: usize = 16;
 
 /// The idempotency key of a reserves-file line: a rerun of the same file creates nothing twice.
 fn reserve_key(line: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(line.trim().as_bytes());
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("import-reserve-{hex}")
+    let digest = sha2::Sha256::digest(line.trim().as_bytes());
+    format!("import-reserve-{}", hex_prefix(&digest, 16))
 }
 
 async fn import_reserve(
@@ -492,7 +491,7 @@ mod tests {
     fn import_keys_are_valid_keys_and_new_for_each_run() {
         let a = import_key(b"file");
         assert!(cadre_kit::idempotency::IdempotencyKey::parse(&a).is_ok(), "{a}");
-        assert!(a.starts_with(&format!("import-{}", hex16(&sha2::Sha256::digest(b"file")))));
+        assert!(a.starts_with(&format!("import-{}", hex_prefix(&sha2::Sha256::digest(b"file"), 8))));
         std::thread::sleep(Duration::from_millis(1));
         assert_ne!(a, import_key(b"file"));
     }

@@ -9,20 +9,13 @@
 //! every value costs PostgreSQL more than parsing them from `COPY` text (measured by
 //! benches/import.rs).
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 
 use crate::db::{Backend, WriteTx};
 use crate::sql::AnyQuery;
-
-/// Bind parameters one statement may carry.
-pub fn bind_limit(backend: Backend) -> usize {
-    match backend {
-        Backend::Postgres => 65_535,
-        Backend::Sqlite => 32_766,
-    }
-}
 
 /// How a column's values travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,10 +100,11 @@ pub struct Table<'a, const N: usize> {
 
 /// From this many rows PostgreSQL batches are staged through `COPY`.
 pub const STAGE_FROM_ROWS: usize = 2_000;
-/// Binds per `VALUES` statement: sqlx looks each argument up among the statement's
-/// parameters, so a statement's cost grows with the square of its binds; past a few
-/// hundred (SQLite) or thousand (PostgreSQL), more rows per statement cost more than
-/// the round trips they save (measured by benches/import.rs).
+/// Binds per `VALUES` statement, far below each backend's limit (PostgreSQL 65,535;
+/// SQLite 32,766): sqlx looks each argument up among the statement's parameters, so a
+/// statement's cost grows with the square of its binds; past a few hundred (SQLite) or
+/// thousand (PostgreSQL), more rows per statement cost more than the round trips they
+/// save (measured by benches/import.rs).
 fn binds_per_statement(backend: Backend) -> usize {
     match backend {
         Backend::Postgres => 2_000,
@@ -130,7 +124,7 @@ pub async fn insert<'r, T, const N: usize>(
     cells: impl Fn(&'r T) -> [Cell<'r>; N],
 ) -> Result<u64, sqlx::Error> {
     if rows.len() >= STAGE_FROM_ROWS
-        && let Some(native) = tx.native.clone()
+        && let Some(native) = tx.scratch.native.clone()
     {
         match stage(&native, table, rows, &cells).await {
             Ok(scratch) => return move_staged(tx, table, scratch).await,
@@ -206,21 +200,47 @@ fn values_statement<const N: usize>(table: &Table<'_, N>, rows: usize) -> String
     s
 }
 
-/// A committed scratch table holding the rows.
-struct Scratch {
-    name: String,
+/// PostgreSQL's native connections, for `COPY`; and when leftovers were last swept.
+#[derive(Debug, Clone)]
+pub(crate) struct Native {
+    pool: sqlx::PgPool,
+    last_sweep: Arc<Mutex<Option<Instant>>>,
+}
+
+impl Native {
+    pub(crate) fn new(pool: sqlx::PgPool) -> Self {
+        Self { pool, last_sweep: Arc::default() }
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Whether leftovers are due a sweep (at most once per [`STAGE_LEFTOVER_AGE`]): the
+    /// sweep reads the catalogue, which an import staging many pieces need not repeat.
+    fn sweep_due(&self) -> bool {
+        let mut last = self.last_sweep.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let due = last.is_none_or(|t| t.elapsed() >= STAGE_LEFTOVER_AGE);
+        if due {
+            *last = Some(Instant::now());
+        }
+        due
+    }
 }
 
 /// Creates a scratch table and `COPY`s the rows into it, on a native connection
-/// (committed at once, so the caller's transaction sees them: it reads committed data).
+/// (committed at once, so the caller's transaction sees them: it reads committed data);
+/// returns the table's name.
 async fn stage<'r, T, const N: usize>(
-    native: &sqlx::PgPool,
+    native: &Native,
     table: &Table<'_, N>,
     rows: &'r [T],
     cells: &impl Fn(&'r T) -> [Cell<'r>; N],
-) -> Result<Scratch, sqlx::Error> {
-    let mut conn = native.acquire().await?;
-    drop_leftovers(&mut conn).await;
+) -> Result<String, sqlx::Error> {
+    let mut conn = native.pool.acquire().await?;
+    if native.sweep_due() {
+        drop_leftovers(&mut conn).await;
+    }
     let created = chrono::Utc::now().timestamp_micros();
     let name = format!("{STAGE_PREFIX}{created}_{}", uuid::Uuid::now_v7().simple());
     let columns: Vec<String> =
@@ -248,7 +268,7 @@ async fn stage<'r, T, const N: usize>(
         let _ = sqlx::query(&format!("DROP TABLE IF EXISTS {name}")).execute(&mut *conn).await;
         return Err(e);
     }
-    Ok(Scratch { name })
+    Ok(name)
 }
 
 /// Moves the staged rows into `table` in the transaction and drops the scratch table in
@@ -257,9 +277,9 @@ async fn stage<'r, T, const N: usize>(
 async fn move_staged<const N: usize>(
     tx: &mut WriteTx,
     table: &Table<'_, N>,
-    scratch: Scratch,
+    scratch: String,
 ) -> Result<u64, sqlx::Error> {
-    tx.scratch.names.push(scratch.name.clone());
+    tx.scratch.names.push(scratch.clone());
     let mut select: Vec<String> = (0..N).map(|i| format!("c{i}")).collect();
     select.extend((0..table.shared.len()).map(|j| format!("${}", j + 1)));
     let sql = format!(
@@ -267,14 +287,14 @@ async fn move_staged<const N: usize>(
         table.name,
         column_list(table),
         select.join(", "),
-        scratch.name
+        scratch
     );
     let mut q = sqlx::query(&sql);
     for (_, value) in table.shared {
         q = bind_cell(q, *value);
     }
     let moved = q.execute(tx.conn()).await?.rows_affected();
-    sqlx::query(&format!("DROP TABLE {}", scratch.name)).execute(tx.conn()).await?;
+    sqlx::query(&format!("DROP TABLE {scratch}")).execute(tx.conn()).await?;
     Ok(moved)
 }
 
@@ -283,14 +303,14 @@ async fn move_staged<const N: usize>(
 /// native connection (the drop waits for the transaction to release them).
 #[derive(Debug, Default)]
 pub(crate) struct ScratchTables {
-    native: Option<sqlx::PgPool>,
+    native: Option<Native>,
     names: Vec<String>,
     /// A rollback to a savepoint may have undone some of the drops.
     rolled_back: bool,
 }
 
 impl ScratchTables {
-    pub(crate) fn new(native: Option<sqlx::PgPool>) -> Self {
+    pub(crate) fn new(native: Option<Native>) -> Self {
         Self { native, names: Vec::new(), rolled_back: false }
     }
 
@@ -308,7 +328,10 @@ impl ScratchTables {
 
 impl Drop for ScratchTables {
     fn drop(&mut self) {
-        let (Some(native), false) = (self.native.clone(), self.names.is_empty()) else { return };
+        let (Some(native), false) = (self.native.as_ref().map(|n| n.pool.clone()), self.names.is_empty())
+        else {
+            return;
+        };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let names = std::mem::take(&mut self.names);
         runtime.spawn(async move {

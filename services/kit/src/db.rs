@@ -97,7 +97,7 @@ pub struct Db {
     backend: Backend,
     /// PostgreSQL: native connections for what the `Any` driver cannot do (`COPY`, for
     /// bulk inserts: see [`crate::bulk`]); opened on first use, at most two.
-    native: Option<sqlx::PgPool>,
+    native: Option<crate::bulk::Native>,
     /// Woken after a transaction that wrote change-feed rows commits (in this process;
     /// watchers also poll, for writes by other replicas).
     changed: Arc<tokio::sync::Notify>,
@@ -110,13 +110,13 @@ impl Db {
         let url = url.expose_secret();
         let backend = Backend::of_url(url).ok_or(DbError::UnknownScheme)?;
         let native = match backend {
-            Backend::Postgres => Some(
+            Backend::Postgres => Some(crate::bulk::Native::new(
                 sqlx::postgres::PgPoolOptions::new()
                     .max_connections(2)
                     .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs))
                     .connect_lazy(url)
                     .map_err(DbError::Connect)?,
-            ),
+            )),
             Backend::Sqlite => None,
         };
         let mut url = url.to_string();
@@ -206,7 +206,6 @@ impl Db {
             changes_recorded: false,
             changed: self.changed.clone(),
             backend: self.backend,
-            native: self.native.clone(),
             scratch: crate::bulk::ScratchTables::new(self.native.clone()),
             savepoints: 0,
             appended: false,
@@ -234,7 +233,6 @@ pub struct WriteTx {
     changes_recorded: bool,
     changed: Arc<tokio::sync::Notify>,
     backend: Backend,
-    pub(crate) native: Option<sqlx::PgPool>,
     pub(crate) scratch: crate::bulk::ScratchTables,
     savepoints: u32,
     pub(crate) appended: bool,

@@ -1,8 +1,8 @@
 //! What every cadre service stands on, and no domain logic: configuration,
 //! telemetry and metrics, server bootstrap (health, reflection, graceful shutdown),
 //! the database pool and migrations for SQLite and PostgreSQL, authentication and
-//! jurisdiction, PII protection, the hash-chained audit log, idempotency, errors and
-//! pagination. A service uses these so that all services do each thing one way.
+//! jurisdiction, PII protection, the hash-chained audit log, idempotency, errors,
+//! pagination, and CPU work spread over the cores. A service uses these so that all services do each thing one way.
 #![forbid(unsafe_code)]
 
 pub mod audit;
@@ -16,6 +16,7 @@ pub mod grpc_layer;
 pub mod idempotency;
 pub mod metrics;
 pub mod pagination;
+pub mod parallel;
 pub mod pii;
 pub mod principal;
 pub mod region_code;

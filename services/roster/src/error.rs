@@ -15,8 +15,9 @@ pub enum RosterError {
     SeatTaken { what: String, holder: String, since: String },
     #[error("{0}")]
     Conflict(String),
-    #[error("cadre {id} changed since it was read: revision {expected} expected, {current} stored")]
-    Stale { id: String, expected: i64, current: i64 },
+    /// An update sent a revision other than the stored one (optimistic concurrency).
+    #[error("{what} {id} changed since it was read: revision {expected} expected, {current} stored")]
+    Stale { what: &'static str, id: String, expected: i64, current: i64 },
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error("stored PII could not be read: {0}")]
@@ -26,6 +27,11 @@ pub enum RosterError {
 impl RosterError {
     pub fn invalid(field: impl Into<String>, reason: impl std::fmt::Display) -> Self {
         Self::Invalid { field: field.into(), reason: reason.to_string() }
+    }
+
+    /// `what` `id` is at revision `current`, not the `expected` one the caller read.
+    pub fn stale(what: &'static str, id: &str, expected: i64, current: i64) -> Self {
+        Self::Stale { what, id: id.to_string(), expected, current }
     }
 }
 

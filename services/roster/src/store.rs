@@ -125,14 +125,18 @@ pub async fn search_regions(
 
 /// Villages (code, name) under a region prefix, in code order.
 pub async fn villages_under(db: &Db, prefix: &str) -> Result<Vec<(String, String)>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT code, name FROM roster_regions WHERE level = $1 AND code LIKE $2 ESCAPE '\\' ORDER BY code",
-    )
-    .bind(crate::domain::region::level_to_proto(cadre_kit::RegionLevel::Village) as i64)
-    .bind(like_prefix(prefix))
-    .fetch_all(db.pool())
-    .await?;
+    let sql = format!("SELECT code, name {VILLAGES_UNDER} ORDER BY code");
+    let rows = bind_villages_under(sqlx::query(&sql), prefix).fetch_all(db.pool()).await?;
     rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
+
+/// The villages under a region prefix: `$1` the village level, `$2` the prefix
+/// (bound by [`bind_villages_under`]).
+const VILLAGES_UNDER: &str = "FROM roster_regions WHERE level = $1 AND code LIKE $2 ESCAPE '\\'";
+
+fn bind_villages_under<'q>(q: AnyQuery<'q>, prefix: &str) -> AnyQuery<'q> {
+    q.bind(crate::domain::region::level_to_proto(cadre_kit::RegionLevel::Village) as i64)
+        .bind(like_prefix(prefix))
 }
 
 // ---------------------------------------------------------------- cadres
@@ -158,8 +162,35 @@ pub struct CadreRow {
     pub updated_at: i64,
 }
 
-const CADRE_COLUMNS: &str = "id, region_code, name, id_number_enc, id_number_index, birth_date, sex, ethnicity, \
-     phone_enc, political_status, education, full_time_education, tags, revision, created_at, updated_at";
+/// The cadre table's columns, in the order `cadre_row` reads and `insert_cadres` writes.
+const CADRE_TABLE: [bulk::Column; 16] = {
+    use bulk::Column as C;
+    [
+        C::text("id"),
+        C::text("region_code"),
+        C::text("name"),
+        C::text("id_number_enc"),
+        C::text("id_number_index"),
+        C::text("birth_date"),
+        C::bigint("sex"),
+        C::text("ethnicity"),
+        C::text("phone_enc"),
+        C::bigint("political_status"),
+        C::bigint("education"),
+        C::bigint("full_time_education"),
+        C::text("tags"),
+        C::bigint("revision"),
+        C::bigint("created_at"),
+        C::bigint("updated_at"),
+    ]
+};
+
+/// `id, region_code, …`: [`CADRE_TABLE`] for SELECTs.
+fn cadre_columns() -> &'static str {
+    static COLUMNS: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| CADRE_TABLE.map(|c| c.name).join(", "));
+    &COLUMNS
+}
 
 fn encode_tags(tags: &[i32]) -> String {
     if tags.is_empty() {
@@ -215,28 +246,9 @@ pub(crate) fn bind_cadre<'q>(q: AnyQuery<'q>, c: &CadreRow) -> AnyQuery<'q> {
 
 /// Inserts new cadres (one, or an import's), in few statements.
 pub async fn insert_cadres(tx: &mut WriteTx, cadres: &[CadreRow]) -> Result<(), sqlx::Error> {
-    use bulk::Column as C;
-    const COLUMNS: [C; 16] = [
-        C::text("id"),
-        C::text("region_code"),
-        C::text("name"),
-        C::text("id_number_enc"),
-        C::text("id_number_index"),
-        C::text("birth_date"),
-        C::bigint("sex"),
-        C::text("ethnicity"),
-        C::text("phone_enc"),
-        C::bigint("political_status"),
-        C::bigint("education"),
-        C::bigint("full_time_education"),
-        C::text("tags"),
-        C::bigint("revision"),
-        C::bigint("created_at"),
-        C::bigint("updated_at"),
-    ];
     let tags: Vec<String> = cadres.iter().map(|c| encode_tags(&c.tags)).collect();
     let rows: Vec<(&CadreRow, &String)> = cadres.iter().zip(&tags).collect();
-    let table = bulk::Table { name: "roster_cadres", columns: &COLUMNS, shared: &[] };
+    let table = bulk::Table { name: "roster_cadres", columns: &CADRE_TABLE, shared: &[] };
     bulk::insert(tx, &table, &rows, |(c, tags)| {
         [
             (&c.id).into(),
@@ -277,7 +289,7 @@ pub async fn update_cadre(
 }
 
 pub async fn get_cadre(conn: &mut AnyConnection, id: &str) -> Result<Option<CadreRow>, sqlx::Error> {
-    let sql = format!("SELECT {CADRE_COLUMNS} FROM roster_cadres WHERE id = $1");
+    let sql = format!("SELECT {} FROM roster_cadres WHERE id = $1", cadre_columns());
     sqlx::query(&sql).bind(id.to_string()).fetch_optional(conn).await?.as_ref().map(cadre_row).transpose()
 }
 
@@ -285,7 +297,7 @@ pub async fn find_cadre_by_index(
     conn: &mut AnyConnection,
     index: &str,
 ) -> Result<Option<CadreRow>, sqlx::Error> {
-    let sql = format!("SELECT {CADRE_COLUMNS} FROM roster_cadres WHERE id_number_index = $1");
+    let sql = format!("SELECT {} FROM roster_cadres WHERE id_number_index = $1", cadre_columns());
     sqlx::query(&sql).bind(index.to_string()).fetch_optional(conn).await?.as_ref().map(cadre_row).transpose()
 }
 
@@ -311,7 +323,7 @@ pub async fn list_cadres(
     after: &str,
     limit: i64,
 ) -> Result<Vec<CadreRow>, sqlx::Error> {
-    let mut s = Sql::new(format!("SELECT {CADRE_COLUMNS} FROM roster_cadres c WHERE region_code LIKE "));
+    let mut s = Sql::new(format!("SELECT {} FROM roster_cadres c WHERE region_code LIKE ", cadre_columns()));
     s.bind(like_prefix(&f.region_prefix)).push(" ESCAPE '\\' AND id > ").bind(after);
     if let Some(kind) = f.holding_kind {
         s.push(" AND EXISTS (SELECT 1 FROM roster_posts p WHERE p.cadre_id = c.id AND p.kind = ").bind(kind);
@@ -555,13 +567,8 @@ pub async fn serving_under(
 
 /// How many villages lie under a region prefix.
 pub async fn village_count_under(db: &Db, prefix: &str) -> Result<usize, sqlx::Error> {
-    let n: i64 =
-        sqlx::query("SELECT COUNT(*) FROM roster_regions WHERE level = $1 AND code LIKE $2 ESCAPE '\\'")
-            .bind(crate::domain::region::level_to_proto(cadre_kit::RegionLevel::Village) as i64)
-            .bind(like_prefix(prefix))
-            .fetch_one(db.pool())
-            .await?
-            .try_get(0)?;
+    let sql = format!("SELECT COUNT(*) {VILLAGES_UNDER}");
+    let n: i64 = bind_villages_under(sqlx::query(&sql), prefix).fetch_one(db.pool()).await?.try_get(0)?;
     Ok(n as usize)
 }
 
@@ -570,8 +577,8 @@ pub async fn members_under(db: &Db, prefix: &str, day: &str) -> Result<Vec<Membe
     let kinds: Vec<String> =
         crate::domain::posts::two_committee_kinds().into_iter().map(|k| (k as i32).to_string()).collect();
     let mut s = Sql::new(
-        "SELECT c.birth_date, c.sex, c.education, c.political_status FROM roster_cadres c WHERE c.id IN ( \
-         SELECT p.cadre_id FROM roster_posts p WHERE p.region_code LIKE ",
+        "SELECT c.birth_date, c.sex, c.education, c.political_status FROM roster_cadres c WHERE EXISTS ( \
+         SELECT 1 FROM roster_posts p WHERE p.cadre_id = c.id AND p.region_code LIKE ",
     );
     held_on(s.bind(like_prefix(prefix)).push(" ESCAPE '\\' AND"), "p", day);
     s.push(&format!(" AND p.kind IN ({}))", kinds.join(", ")));

@@ -260,9 +260,7 @@ impl CadreService for RosterApi {
         if paths.is_empty() {
             return Err(ApiError::invalid("update_mask", "must name the fields to change").into());
         }
-        if patch.revision <= 0 {
-            return Err(ApiError::invalid("cadre.revision", "is required: send the revision you read").into());
-        }
+        fields::revision("cadre.revision", patch.revision)?;
         let id = patch.id.clone();
         let pii = self.pii.clone();
         let done =
@@ -274,12 +272,7 @@ impl CadreService for RosterApi {
                 principal
                     .ensure_can_write(&RegionCode::parse(&row.region_code).map_err(ApiError::internal)?)?;
                 if row.revision != patch.revision {
-                    return Err(RosterError::Stale {
-                        id: id.clone(),
-                        expected: patch.revision,
-                        current: row.revision,
-                    }
-                    .into());
+                    return Err(RosterError::stale("cadre", &id, patch.revision, row.revision).into());
                 }
                 let current = fields_from_row(&pii, &row)?;
                 let updated = cadre::apply_update(current.clone(), patch, &paths)?;
@@ -297,12 +290,7 @@ impl CadreService for RosterApi {
                 let new_row =
                     row_from_fields(&pii, row.id.clone(), &updated, row.revision + 1, row.created_at, now);
                 if !store::update_cadre(tx.conn(), &new_row, row.revision).await? {
-                    return Err(RosterError::Stale {
-                        id: id.clone(),
-                        expected: patch.revision,
-                        current: row.revision + 1,
-                    }
-                    .into());
+                    return Err(RosterError::stale("cadre", &id, patch.revision, row.revision + 1).into());
                 }
                 changes::record_mutation(
                     tx,

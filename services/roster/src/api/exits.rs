@@ -3,10 +3,11 @@
 //! in the transaction that records the sanction, so the vacancies open at once. A
 //! revocation (撤销) marks the sanction revoked and may reopen the posts it ended.
 
-use cadre_kit::ApiError;
 use cadre_kit::changes::{self, Mutation, Operation};
+use cadre_kit::db::WriteTx;
 use cadre_kit::db::to_micros;
 use cadre_kit::pagination::Page;
+use cadre_kit::{ApiError, Principal};
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::exit_service_server::ExitService;
 use tonic::{Request, Response, Status};
@@ -15,6 +16,7 @@ use super::{RosterApi, caller, idempotency_key, method};
 use crate::domain::exits::{self, MAX_REASON_CHARS};
 use crate::domain::posts::HeldPost;
 use crate::domain::{dates, fields};
+use crate::error::RosterError;
 use crate::store::development::{self as dev, Revocation, SanctionFilter, SanctionRow};
 use crate::store::{self, PostRow};
 
@@ -48,6 +50,27 @@ fn held(r: &PostRow) -> Result<HeldPost, ApiError> {
 
 fn stored_date(what: &str, s: &str) -> Result<chrono::NaiveDate, ApiError> {
     dates::parse_stored(s).ok_or_else(|| ApiError::internal(format!("{what} has a bad stored date {s:?}")))
+}
+
+/// The audit entry and change-feed row of a post the sanction (or its revocation)
+/// ended or reopened, at its next revision.
+async fn post_changed(
+    tx: &mut WriteTx,
+    principal: &Principal,
+    action: &str,
+    post: &PostRow,
+    detail: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    let change = Mutation {
+        action,
+        entity: "post",
+        key: &post.id,
+        operation: Operation::Updated,
+        region_code: &post.region_code,
+        revision: post.revision + 1,
+        detail,
+    };
+    changes::record_mutation(tx, principal, change).await
 }
 
 #[tonic::async_trait]
@@ -132,21 +155,10 @@ impl ExitService for RosterApi {
                     .ok_or_else(|| ApiError::internal("post to end is not the cadre's"))?;
                 principal.ensure_can_write(&fields::region("region_code", &row.region_code).map_err(ApiError::internal)?)?;
                 store::end_post(tx.conn(), &row.id, &end_s, &end_reason, now).await?;
-                changes::record_mutation(
-                    tx,
-                    &principal,
-                    Mutation {
-                        action: &action,
-                        entity: "post",
-                        key: &row.id,
-                        operation: Operation::Updated,
-                        region_code: &row.region_code,
-                        revision: row.revision + 1,
-                        detail: serde_json::json!({
-                            "end_date": end_s, "reason": end_reason, "sanction_id": sanction.id
-                        }),
-                    },
-                )
+                let detail = serde_json::json!({
+                    "end_date": end_s, "reason": end_reason, "sanction_id": sanction.id
+                });
+                post_changed(tx, &principal, &action, row, detail)
                 .await?;
             }
             Ok(sanction_to_proto(sanction))
@@ -203,9 +215,7 @@ impl ExitService for RosterApi {
         let key = idempotency_key(&request)?;
         let req = request.into_inner();
         let id = fields::required_id("id", &req.id)?.to_string();
-        if req.revision <= 0 {
-            return Err(ApiError::invalid("revision", "is required: send the revision you read").into());
-        }
+        fields::revision("revision", req.revision)?;
         let today = dates::today();
         let date = dates::parse_or("date", &req.date, today).map_err(ApiError::from)?;
         let reason = fields::text("reason", &req.reason, true, MAX_REASON_CHARS).map_err(ApiError::from)?;
@@ -224,12 +234,8 @@ impl ExitService for RosterApi {
                 let revoked_on =
                     row.revoked_date.as_deref().map(|d| stored_date("sanction", d)).transpose()?;
                 exits::check_revocation(&row.id, sanctioned_on, revoked_on, date, today)?;
-                let stale = || {
-                    ApiError::aborted(format!(
-                        "sanction {} changed since it was read: revision {} expected, {} stored",
-                        row.id, req.revision, row.revision
-                    ))
-                };
+                let stale =
+                    || ApiError::from(RosterError::stale("sanction", &row.id, req.revision, row.revision));
                 if row.revision != req.revision {
                     return Err(stale());
                 }
@@ -304,22 +310,10 @@ impl ExitService for RosterApi {
                             p.id
                         )));
                     }
-                    changes::record_mutation(
-                        tx,
-                        &principal,
-                        Mutation {
-                            action: &action,
-                            entity: "post",
-                            key: &p.id,
-                            operation: Operation::Updated,
-                            region_code: &p.region_code,
-                            revision: p.revision + 1,
-                            detail: serde_json::json!({
-                                "end_date": null, "previous_end_date": p.end_date, "sanction_id": row.id
-                            }),
-                        },
-                    )
-                    .await?;
+                    let detail = serde_json::json!({
+                        "end_date": null, "previous_end_date": p.end_date, "sanction_id": row.id
+                    });
+                    post_changed(tx, &principal, &action, p, detail).await?;
                 }
                 let updated = dev::get_sanction(tx.conn(), &row.id)
                     .await?

@@ -12,6 +12,7 @@ use tonic::{Request, Response, Status};
 use super::{RosterApi, caller, idempotency_key, method};
 use crate::domain::mentoring::{self, MAX_GROWTH_PLAN_CHARS, Pairing};
 use crate::domain::{dates, fields, posts};
+use crate::error::RosterError;
 use crate::store::development::{self as dev, PairingRow};
 use crate::store::{self, CadreRow};
 
@@ -178,9 +179,7 @@ impl MentoringService for RosterApi {
         let key = idempotency_key(&request)?;
         let req = request.into_inner();
         fields::required_id("pairing_id", &req.pairing_id)?;
-        if req.revision <= 0 {
-            return Err(ApiError::invalid("revision", "is required (the revision last read)").into());
-        }
+        fields::revision("revision", req.revision)?;
         let plan = fields::text("growth_plan", &req.growth_plan, false, MAX_GROWTH_PLAN_CHARS)
             .map_err(ApiError::from)?;
         let action = method("MentoringService", "UpdateGrowthPlan");
@@ -188,10 +187,7 @@ impl MentoringService for RosterApi {
             cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
                 let (row, _) = writable_pairing(tx, &principal, req.pairing_id.trim()).await?;
                 let stale = || {
-                    ApiError::aborted(format!(
-                        "mentor pairing {} changed since it was read: revision {} expected, {} stored",
-                        row.id, req.revision, row.revision
-                    ))
+                    ApiError::from(RosterError::stale("mentor pairing", &row.id, req.revision, row.revision))
                 };
                 if row.revision != req.revision {
                     return Err(stale());

@@ -270,9 +270,7 @@ impl ReserveService for RosterApi {
         let to = reserves::stage("to_stage", req.to_stage).map_err(ApiError::from)?;
         let date = dates::parse_or("date", &req.date, dates::today()).map_err(ApiError::from)?;
         let note = reserves::note("note", &req.note).map_err(ApiError::from)?;
-        if req.revision <= 0 {
-            return Err(ApiError::invalid("revision", "is required: send the revision you read").into());
-        }
+        fields::revision("revision", req.revision)?;
         let cadre_id = req.cadre_id.trim().to_string();
         if !cadre_id.is_empty() && to != pb::ReserveStage::Appointed {
             return Err(ApiError::invalid("cadre_id", "may only be given with to_stage APPOINTED").into());
@@ -287,10 +285,7 @@ impl ReserveService for RosterApi {
                     &cadre_kit::RegionCode::parse(&row.region_code).map_err(ApiError::internal)?,
                 )?;
                 if row.revision != req.revision {
-                    return Err(ApiError::aborted(format!(
-                        "reserve {} changed since it was read: revision {} expected, {} stored",
-                        row.id, req.revision, row.revision
-                    )));
+                    return Err(RosterError::stale("reserve", &row.id, req.revision, row.revision).into());
                 }
                 let from = pb::ReserveStage::try_from(row.stage as i32)
                     .map_err(|_| ApiError::internal(format!("reserve {} has stage {}", row.id, row.stage)))?;

@@ -16,6 +16,7 @@ use tonic::{Request, Response, Status};
 use super::regions::is_village;
 use super::{RosterApi, caller, idempotency_key, method};
 use crate::domain::{dates, fields, work_teams};
+use crate::error::RosterError;
 use crate::store;
 use crate::store::development::{self as dev, MemberRow, TeamRow, TeamVillageRow};
 
@@ -57,9 +58,26 @@ fn assignments(rows: &[TeamVillageRow]) -> Result<Vec<work_teams::Assignment>, A
         .collect()
 }
 
-/// The team as the caller gets it back after a change inside `tx`.
-async fn reread_team(tx: &mut WriteTx, id: &str) -> Result<pb::WorkTeam, ApiError> {
-    let updated = dev::get_team(tx.conn(), id)
+/// A change to `team` itself (its villages): the audit entry and change-feed row of
+/// the team at its next revision, then the team as the caller gets it back.
+async fn team_changed(
+    tx: &mut WriteTx,
+    principal: &Principal,
+    action: &str,
+    team: &TeamRow,
+    detail: serde_json::Value,
+) -> Result<pb::WorkTeam, ApiError> {
+    let change = Mutation {
+        action,
+        entity: "work_team",
+        key: &team.id,
+        operation: Operation::Updated,
+        region_code: &team.county_code,
+        revision: team.revision + 1,
+        detail,
+    };
+    changes::record_mutation(tx, principal, change).await?;
+    let updated = dev::get_team(tx.conn(), &team.id)
         .await?
         .ok_or_else(|| ApiError::internal("team vanished inside its transaction"))?;
     let mut out = teams_to_proto(tx.conn(), vec![updated]).await?;
@@ -332,24 +350,11 @@ impl WorkTeamService for RosterApi {
                 let now = to_micros(tx.now());
                 dev::insert_team_village(tx.conn(), &row, now).await?;
                 dev::touch_team(tx.conn(), &team.id, now).await?;
-                changes::record_mutation(
-                    tx,
-                    &principal,
-                    Mutation {
-                        action: &action,
-                        entity: "work_team",
-                        key: &team.id,
-                        operation: Operation::Updated,
-                        region_code: &team.county_code,
-                        revision: team.revision + 1,
-                        detail: serde_json::json!({
-                            "village_code": row.village_code, "village_type": row.village_type,
-                            "start_date": row.start_date
-                        }),
-                    },
-                )
-                .await?;
-                reread_team(tx, &team.id).await
+                let detail = serde_json::json!({
+                    "village_code": row.village_code, "village_type": row.village_type,
+                    "start_date": row.start_date
+                });
+                team_changed(tx, &principal, &action, &team, detail).await
             })
             .await?;
         Ok(Response::new(out))
@@ -367,21 +372,13 @@ impl WorkTeamService for RosterApi {
         let today = dates::today();
         let end = dates::parse_or("end_date", &req.end_date, today).map_err(ApiError::from)?;
         let reason = fields::text("reason", &req.reason, false, 200).map_err(ApiError::from)?;
-        if req.revision <= 0 {
-            return Err(
-                ApiError::invalid("revision", "is required: send the team's revision you read").into()
-            );
-        }
+        fields::revision("revision", req.revision)?;
         let action = method("WorkTeamService", "EndTeamVillage");
         let out =
             cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
                 let team = writable_team(tx, &principal, req.team_id.trim()).await?;
-                let stale = || {
-                    ApiError::aborted(format!(
-                        "work team {} changed since it was read: revision {} expected, {} stored",
-                        team.id, req.revision, team.revision
-                    ))
-                };
+                let stale =
+                    || ApiError::from(RosterError::stale("work team", &team.id, req.revision, team.revision));
                 if team.revision != req.revision {
                     return Err(stale());
                 }
@@ -399,24 +396,11 @@ impl WorkTeamService for RosterApi {
                         team.id
                     )));
                 }
-                changes::record_mutation(
-                    tx,
-                    &principal,
-                    Mutation {
-                        action: &action,
-                        entity: "work_team",
-                        key: &team.id,
-                        operation: Operation::Updated,
-                        region_code: &team.county_code,
-                        revision: team.revision + 1,
-                        detail: serde_json::json!({
-                            "village_code": village.as_str(), "start_date": dates::format(open.start),
-                            "end_date": day, "reason": reason
-                        }),
-                    },
-                )
-                .await?;
-                reread_team(tx, &team.id).await
+                let detail = serde_json::json!({
+                    "village_code": village.as_str(), "start_date": dates::format(open.start),
+                    "end_date": day, "reason": reason
+                });
+                team_changed(tx, &principal, &action, &team, detail).await
             })
             .await?;
         Ok(Response::new(out))

@@ -22,6 +22,14 @@ pub fn text(field: &str, s: &str, required: bool, max: usize) -> Result<String, 
 }
 
 /// A record's ID that must be given.
+/// The revision an update read (optimistic concurrency): required, positive.
+pub fn revision(field: &str, v: i64) -> Result<i64, RosterError> {
+    if v <= 0 {
+        return Err(RosterError::invalid(field, "is required: send the revision you read"));
+    }
+    Ok(v)
+}
+
 pub fn required_id<'a>(field: &str, s: &'a str) -> Result<&'a str, RosterError> {
     let t = s.trim();
     if t.is_empty() { Err(RosterError::invalid(field, "is required")) } else { Ok(t) }

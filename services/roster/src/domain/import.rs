@@ -520,29 +520,18 @@ fn parse_rows(
     today: NaiveDate,
     on_checked: &(dyn Fn(usize) + Sync),
 ) -> Vec<(usize, Result<ImportRow, Vec<RowError>>)> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(16);
-    let chunk = rows.len().div_ceil(threads).max(1000);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = rows
-            .chunks(chunk)
-            .enumerate()
-            .map(|(c, part)| {
-                s.spawn(move || {
-                    let mut out = Vec::with_capacity(part.len());
-                    for (k, piece) in part.chunks(ROWS_PER_REPORT).enumerate() {
-                        for (i, cells) in piece.iter().enumerate() {
-                            if cells.iter().any(|c| !c.trim().is_empty()) {
-                                let row = first_row + c * chunk + k * ROWS_PER_REPORT + i;
-                                out.push((row, parse_row(layout, cells, row, today)));
-                            }
-                        }
-                        on_checked(piece.len());
-                    }
-                    out
-                })
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    cadre_kit::parallel::map_pieces(rows, 1000, |first, part| {
+        let mut out = Vec::with_capacity(part.len());
+        for (k, piece) in part.chunks(ROWS_PER_REPORT).enumerate() {
+            for (i, cells) in piece.iter().enumerate() {
+                if cells.iter().any(|c| !c.trim().is_empty()) {
+                    let row = first_row + first + k * ROWS_PER_REPORT + i;
+                    out.push((row, parse_row(layout, cells, row, today)));
+                }
+            }
+            on_checked(piece.len());
+        }
+        out
     })
 }
 

@@ -1,6 +1,6 @@
 //! SQL of roster import and export: the lookups an import is checked against, and
-//! batched multi-row INSERTs of cadres, posts and their change-feed rows, sized to
-//! each backend's bind-parameter limit (PostgreSQL 65,535; SQLite 32,766).
+//! the reads an export makes (an import writes through `insert_cadres`/`insert_posts`,
+//! as single creations do).
 
 use std::collections::{HashMap, HashSet};
 
@@ -10,16 +10,16 @@ use cadre_kit::db::{Db, like_prefix};
 
 use cadre_kit::sql::Sql;
 
-use super::{CADRE_COLUMNS, CadreRow, POST_COLUMNS, POST_FROM, PostRow, cadre_row, held_on, post_row};
+use super::{
+    CadreRow, POST_COLUMNS, POST_FROM, PostRow, VILLAGES_UNDER, bind_villages_under, cadre_columns,
+    cadre_row, held_on, post_row,
+};
 use crate::domain::posts::HeldPost;
 
 /// Codes of the villages under `prefix`.
 pub async fn village_codes(conn: &mut AnyConnection, prefix: &str) -> Result<HashSet<String>, sqlx::Error> {
-    let rows = sqlx::query("SELECT code FROM roster_regions WHERE level = $1 AND code LIKE $2 ESCAPE '\\'")
-        .bind(crate::domain::region::level_to_proto(cadre_kit::RegionLevel::Village) as i64)
-        .bind(like_prefix(prefix))
-        .fetch_all(conn)
-        .await?;
+    let sql = format!("SELECT code {VILLAGES_UNDER}");
+    let rows = bind_villages_under(sqlx::query(&sql), prefix).fetch_all(conn).await?;
     rows.iter().map(|r| r.try_get(0)).collect()
 }
 
@@ -72,7 +72,8 @@ pub async fn posts_of_kinds_under(
 /// Every cadre under `prefix`, in region then id order (exports).
 pub async fn cadres_under(db: &Db, prefix: &str) -> Result<Vec<CadreRow>, sqlx::Error> {
     let sql = format!(
-        "SELECT {CADRE_COLUMNS} FROM roster_cadres WHERE region_code LIKE $1 ESCAPE '\\' ORDER BY region_code, id"
+        "SELECT {} FROM roster_cadres WHERE region_code LIKE $1 ESCAPE '\\' ORDER BY region_code, id",
+        cadre_columns()
     );
     let rows = sqlx::query(&sql).bind(like_prefix(prefix)).fetch_all(db.pool()).await?;
     rows.iter().map(cadre_row).collect()

@@ -74,23 +74,10 @@ struct Piece {
 /// The stored forms of good rows: IDs, and PII encrypted and indexed on all cores (the
 /// slow part of a large import).
 fn prepare(pii: &PiiCipher, rows: Vec<ImportRow>, errors: Vec<RowError>, now: i64) -> Piece {
-    let threads = std::thread::available_parallelism().map_or(4, |n| n.get()).min(16);
-    let per_thread = rows.len().div_ceil(threads).max(256);
-    let cadres: Vec<CadreRow> = std::thread::scope(|s| {
-        let handles: Vec<_> = rows
-            .chunks(per_thread)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|row| {
-                            let id = uuid::Uuid::now_v7().to_string();
-                            row_from_fields(pii, id, &row.cadre, 1, now, now)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    let cadres: Vec<CadreRow> = cadre_kit::parallel::map_pieces(&rows, 256, |_, part| {
+        part.iter()
+            .map(|row| row_from_fields(pii, uuid::Uuid::now_v7().to_string(), &row.cadre, 1, now, now))
+            .collect()
     });
     let mut post_rows = Vec::new();
     for (row, c) in rows.iter().zip(&cadres) {
@@ -194,20 +181,26 @@ impl RosterApi {
         &self,
         principal: &Principal,
         key: Option<&IdempotencyKey>,
-        req: pb::ImportRosterRequest,
+        mut req: pb::ImportRosterRequest,
         progress: &Arc<Progress>,
     ) -> Result<pb::ImportRosterResponse, ApiError> {
         principal.ensure_can_write(&principal.jurisdiction)?;
         let t0 = std::time::Instant::now();
         let fmt = format("format", req.format, TransferFormat::Unspecified)?;
         progress.phase(ImportPhase::Reading);
-        let content = req.content.clone();
-        let table: Table = tokio::task::spawn_blocking(move || file::read(fmt, &content))
-            .await
-            .map_err(|e| ApiError::internal(format!("reading the file: {e}")))?
-            .map_err(|e| ApiError::invalid("content", e))?;
+        // Parsing and hashing up to 64 MiB is CPU work: off the async workers, with the
+        // file lent to the task rather than copied.
+        let content = std::mem::take(&mut req.content);
+        let (table, checksum, content) = tokio::task::spawn_blocking(move || {
+            let table = file::read(fmt, &content);
+            let checksum = hex_sha256(&content);
+            (table, checksum, content)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("reading the file: {e}")))?;
+        req.content = content;
+        let table: Table = table.map_err(|e| ApiError::invalid("content", e))?;
         let layout = import::layout(&table.headers).map_err(|e| ApiError::invalid("content", e))?;
-        let checksum = hex_sha256(&req.content);
         let jurisdiction = principal.jurisdiction.clone();
         let row_count = (table.rows.iter().filter(|r| r.iter().any(|c| !c.trim().is_empty())).count()) as i32;
         progress.rows_total(row_count as usize);
@@ -488,6 +481,7 @@ impl TransferService for RosterApi {
     ) -> Result<Response<Self::ImportRosterStreamStream>, Status> {
         let principal = caller(&request)?;
         let key = idempotency_key(&request)?;
+        // Refused before the file is taken in (import_roster_as checks it again).
         principal.ensure_can_write(&principal.jurisdiction).map_err(Status::from)?;
         let mut pieces = request.into_inner();
         let progress = Arc::new(Progress::new());
