@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use cadre::part::Part;
 use cadre::suite::{self, SuiteOptions};
 use cadre_kit::config::Settings;
 use cadre_kit::shutdown::Shutdown;
@@ -120,19 +119,12 @@ async fn run() {
     settings.telemetry.log_filter = "warn".into();
     let shutdown = Shutdown::new();
     let seed_started = Instant::now();
-    let running = suite::start(
-        &settings,
-        SuiteOptions { parts: Part::ALL.to_vec(), show_progress: false },
-        shutdown.clone(),
-    )
-    .await
-    .expect("suite starts");
-    let seeded = running.seeded.expect("demo seeded");
+    let running =
+        suite::start(&settings, SuiteOptions::everything(), shutdown.clone()).await.expect("suite starts");
+    assert!(!running.seeded.is_empty(), "demo seeded");
     println!(
-        "demo county seeded: {} regions, {} cadres, {} posts in {:.1} s (SQLite, through the API)",
-        seeded.regions,
-        seeded.cadres,
-        seeded.posts,
+        "seeded {} in {:.1} s (SQLite, through the API)",
+        running.seeded.join("; "),
         seed_started.elapsed().as_secs_f64()
     );
     let grpc = format!("http://{}", running.grpc_addr.expect("grpc"));

@@ -10,6 +10,7 @@
 
 use std::time::{Duration, Instant};
 
+use cadre_kit::call::{Call, local_request};
 use cadre_kit::config::PiiSettings;
 use cadre_kit::pii::PiiCipher;
 use cadre_kit::testing::TestDb;
@@ -44,18 +45,24 @@ struct Imported {
 async fn import_into(db: &TestDb, regions: &[pb::Region]) -> RosterApi {
     let api =
         RosterApi::new(db.db().clone(), PiiCipher::from_settings(&PiiSettings::default()).expect("keys"));
-    let mut req = tonic::Request::new(pb::UpsertRegionsRequest { regions: regions.to_vec() });
-    req.extensions_mut().insert(admin());
+    let req = local_request(
+        &admin(),
+        "/cadre.roster.v1.RegionService/UpsertRegions",
+        pb::UpsertRegionsRequest { regions: regions.to_vec() },
+    )
+    .expect("the province administrator may upsert regions");
     api.upsert_regions(req).await.expect("regions");
     api
 }
 
 async fn run_import(api: &RosterApi, csv: &[u8], label: &str) -> Imported {
     let started = Instant::now();
+    let call = local_request(&admin(), "/cadre.roster.v1.TransferService/ImportRoster", ())
+        .and_then(|r| Call::of(&r).map_err(|s| cadre_kit::ApiError::internal(s.message())))
+        .expect("the province administrator may import");
     let out = api
         .import_roster_as(
-            &admin(),
-            None,
+            &call,
             pb::ImportRosterRequest {
                 format: pb::TransferFormat::Csv as i32,
                 content: csv.to_vec(),

@@ -19,6 +19,7 @@ fn protos(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> 
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=cadre");
+    println!("cargo:rerun-if-changed=google");
     let mut compiler = protox::Compiler::new(["."])?;
     compiler.include_imports(true);
     compiler.include_source_info(true);

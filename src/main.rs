@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use cadre::part::Part;
+use cadre::registry;
 use cadre::suite::{self, SuiteOptions};
 use cadre_kit::config::Settings;
 use cadre_kit::shutdown::{self, Shutdown};
@@ -16,7 +16,7 @@ use cadre_kit::{RegionCode, Role};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cadre", version, about = "Village cadre team suite: roster, gateway, and more to come")]
+#[command(name = "cadre", version, about = "Village cadre team suite: one binary that runs any part")]
 struct Cli {
     /// TOML configuration file (values there override defaults; CADRE__… variables override it).
     #[arg(long, global = true, env = "CADRE_CONFIG")]
@@ -27,7 +27,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run every part in one process on SQLite under --data-dir, seeding a demo county on first start.
+    /// Run every part and the gateway in one process on SQLite under --data-dir, seeding demo data on first start.
     Up {
         #[arg(long)]
         http_addr: Option<SocketAddr>,
@@ -39,13 +39,16 @@ enum Command {
         #[arg(long)]
         no_demo: bool,
     },
-    /// Run one part with its own configuration.
+    /// Run one part (or the gateway) with its own configuration; never seeds demo data.
     Serve {
-        #[arg(value_enum)]
-        part: Part,
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(registry::targets()))]
+        part: String,
     },
-    /// Apply database migrations and exit (for operators who migrate separately).
-    Migrate,
+    /// Apply database migrations of every part (or of one) and exit, for operators who migrate separately.
+    Migrate {
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(registry::names()))]
+        part: Option<String>,
+    },
     /// Print a development token signed with the configured dev secret.
     Token {
         /// Role names: province_admin, city_admin, county_admin, township_admin, scoring_unit, auditor, integration, pii.
@@ -88,9 +91,26 @@ enum Command {
         #[command(flatten)]
         conn: ConnArgs,
     },
+    /// Demo data: `cadre demo seed` loads it into empty databases; `cadre demo roster` writes a
+    /// province-scale roster file to import.
+    Demo {
+        #[command(subcommand)]
+        action: DemoCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DemoCommand {
+    /// Load each part's demo data into its database if empty (what `cadre up` does on first start).
+    Seed,
     /// Write a deterministic province-scale roster CSV (≈ 6.7 cadres per village), its regions.json
     /// and reserves (≈ 3.3 per village) as JSON lines.
-    Demo {
+    Roster {
         #[arg(long, default_value_t = 15_000)]
         villages: usize,
         #[arg(long, default_value_t = 2021)]
@@ -103,11 +123,6 @@ enum Command {
         /// Where the reserves go; default: reserves.jsonl beside --out.
         #[arg(long)]
         reserves_out: Option<PathBuf>,
-    },
-    /// The audit log.
-    Audit {
-        #[command(subcommand)]
-        action: AuditCommand,
     },
 }
 
@@ -130,8 +145,19 @@ impl From<ConnArgs> for transfer_cli::Connection {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Verify the roster's hash chain; exits 1 if it is broken.
-    Verify,
+    /// Verify each part's hash chain (or one part's); exits 1 if one is broken.
+    Verify {
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(registry::names()))]
+        part: Option<String>,
+    },
+}
+
+/// The parts a command names: one, or every part when none is named.
+fn parts_named(part: Option<&str>) -> Vec<&'static dyn cadre_kit::part::Part> {
+    match part.and_then(registry::find) {
+        Some(p) => vec![p],
+        None => registry::PARTS.to_vec(),
+    }
 }
 
 fn main() -> ExitCode {
@@ -153,7 +179,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let mut settings = Settings::load(cli.config.as_deref())?;
+    let mut settings = Settings::load(cli.config.as_deref(), &registry::names())?;
     match cli.command {
         Command::Up { http_addr, grpc_addr, data_dir, no_demo } => {
             if let Some(a) = http_addr {
@@ -168,18 +194,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if no_demo {
                 settings.demo = false;
             }
-            serve(&settings, Part::ALL.to_vec(), "cadre").await
+            let options = SuiteOptions { show_progress: true, ..SuiteOptions::everything() };
+            serve(&settings, options, "cadre").await
         }
         Command::Serve { part } => {
-            if part != Part::Roster {
-                // A part alone never seeds: demo data is for `cadre up`.
-                settings.demo = false;
-            }
-            serve(&settings, vec![part], &format!("cadre-{part}")).await
+            // A part alone never seeds: several replicas starting on an empty database
+            // would race to load the demo; seeding is for `cadre up` and `cadre demo seed`.
+            let options = match registry::find(&part) {
+                Some(p) => {
+                    SuiteOptions { parts: vec![p], gateway: false, seed_demo: false, show_progress: false }
+                }
+                None => {
+                    SuiteOptions { parts: Vec::new(), gateway: true, seed_demo: false, show_progress: false }
+                }
+            };
+            serve(&settings, options, &format!("cadre-{part}")).await
         }
-        Command::Migrate => {
-            cadre_roster::migrate(&settings).await?;
-            println!("roster: migrations applied");
+        Command::Migrate { part } => {
+            for p in parts_named(part.as_deref()) {
+                cadre_kit::part::migrate(p, &settings).await?;
+                println!("{}: migrations applied", p.name());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Token { roles, region, subject, ttl_hours } => {
@@ -225,45 +260,62 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             transfer_cli::export(&conn.into(), &region, &out).await
         }
-        Command::Demo { villages, seed, out, regions_out, reserves_out } => {
+        Command::Demo { action: DemoCommand::Roster { villages, seed, out, regions_out, reserves_out } } => {
             transfer_cli::demo(villages, seed, &out, regions_out, reserves_out)
         }
-        Command::Audit { action: AuditCommand::Verify } => {
-            let api = cadre_roster::open(&settings).await?;
-            let report = cadre_kit::audit::verify(api.db()).await?;
-            api.db().close().await;
-            if report.intact {
-                println!("roster audit chain intact: {} entries", report.entries);
-                Ok(ExitCode::SUCCESS)
-            } else {
-                println!(
-                    "roster audit chain BROKEN at entry {}: {}",
-                    report.first_broken_sequence.unwrap_or_default(),
-                    report.problem.unwrap_or_default()
-                );
-                Ok(ExitCode::from(1))
+        Command::Demo { action: DemoCommand::Seed } => {
+            let settings = std::sync::Arc::new(settings);
+            let opened = cadre_kit::node::open_all(registry::PARTS, &settings, &Shutdown::new()).await?;
+            let seeded = suite::seed_demo(&opened, true).await?;
+            for part in &opened {
+                part.db.close().await;
             }
+            for line in &seeded {
+                println!("seeded {line}");
+            }
+            if seeded.is_empty() {
+                println!("nothing seeded: every part already holds data");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { action: AuditCommand::Verify { part } } => {
+            let mut code = ExitCode::SUCCESS;
+            for p in parts_named(part.as_deref()) {
+                let report = cadre_kit::part::verify_audit(p, &settings).await?;
+                if report.intact {
+                    println!("{} audit chain intact: {} entries", p.name(), report.entries);
+                } else {
+                    println!(
+                        "{} audit chain BROKEN at entry {}: {}",
+                        p.name(),
+                        report.first_broken_sequence.unwrap_or_default(),
+                        report.problem.unwrap_or_default()
+                    );
+                    code = ExitCode::from(1);
+                }
+            }
+            Ok(code)
         }
     }
 }
 
-async fn serve(settings: &Settings, parts: Vec<Part>, service_name: &str) -> anyhow::Result<ExitCode> {
+async fn serve(settings: &Settings, options: SuiteOptions, service_name: &str) -> anyhow::Result<ExitCode> {
     let _telemetry = cadre_kit::telemetry::init(&settings.telemetry, service_name)?;
     let shutdown = Shutdown::new();
     shutdown::cancel_on_signal(shutdown.clone());
-    let all = parts.len() == Part::ALL.len();
-    let running =
-        suite::start(settings, SuiteOptions { parts: parts.clone(), show_progress: true }, shutdown.clone())
-            .await?;
-    if let Some(seeded) = running.seeded {
-        println!(
-            "seeded the demo county: {} regions, {} cadres, {} posts, {} reserves",
-            seeded.regions, seeded.cadres, seeded.posts, seeded.reserves
-        );
+    let all = options.gateway && options.parts.len() == registry::PARTS.len();
+    let mut names: Vec<&str> = options.parts.iter().map(|p| p.name()).collect();
+    if options.gateway {
+        names.push(registry::GATEWAY);
     }
-    println!("cadre is up ({})", parts.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "));
+    let gateway = options.gateway;
+    let running = suite::start(settings, options, shutdown.clone()).await?;
+    for line in &running.seeded {
+        println!("seeded {line}");
+    }
+    println!("cadre is up ({})", names.join(", "));
     if let Some(addr) = running.http_addr {
-        if parts.contains(&Part::Gateway) {
+        if gateway {
             println!("  gateway   http://{addr}   REST/JSON, gRPC passthrough, /openapi.json, /metrics");
         } else {
             println!("  metrics   http://{addr}/metrics");

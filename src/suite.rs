@@ -1,58 +1,76 @@
-//! Starting parts of the suite in one process: binds every listener first (port 0
-//! allowed, real addresses read back), then serves until the shutdown token is
-//! cancelled, then drains. `cadre up` starts every part; `cadre serve X` one.
+//! Starting parts of the suite in one process: the service parts on one gRPC port
+//! (the kit's [`Node`]) and, when asked, the gateway on the HTTP port in front of them.
+//! `cadre up` starts every part and the gateway and seeds demo data into empty
+//! databases; `cadre serve X` starts one part, or the gateway alone, and never seeds.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use cadre_kit::auth::Authenticator;
 use cadre_kit::config::Settings;
 use cadre_kit::metrics::Metrics;
-use cadre_kit::server::{self, GrpcHost};
+use cadre_kit::node::{self, Node, NodeError};
+use cadre_kit::part::{Opened, Part, PartError};
+use cadre_kit::server;
 use cadre_kit::shutdown::Shutdown;
 use tokio::task::JoinSet;
 
-use crate::part::Part;
+use crate::registry;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SuiteError {
     #[error(transparent)]
-    Roster(#[from] cadre_roster::StartError),
+    Node(#[from] NodeError),
+    #[error(transparent)]
+    Part(#[from] PartError),
     #[error("authentication: {0}")]
     Auth(#[from] cadre_kit::auth::AuthError),
     #[error(transparent)]
     Server(#[from] server::ServerError),
     #[error("gateway: {0}")]
     Gateway(#[from] cadre_gateway::GatewayError),
-    #[error("gateway.upstreams.{0}: required when the gateway runs without that part in the same process")]
-    MissingUpstream(String),
-    #[error("demo data: {0}")]
-    Seed(tonic::Status),
+    #[error("{0}.endpoints: required when the gateway runs without that part in the same process")]
+    MissingUpstream(&'static str),
     #[error("HTTP server failed: {0}")]
     Http(std::io::Error),
     #[error("a part stopped unexpectedly: {0}")]
     Join(#[from] tokio::task::JoinError),
 }
 
-/// What to start besides the parts themselves.
-#[derive(Debug, Clone)]
+/// What to start.
+#[derive(Clone)]
 pub struct SuiteOptions {
-    pub parts: Vec<Part>,
-    /// Print demo-seeding progress on stderr.
+    /// Service parts to run here (from the registry).
+    pub parts: Vec<&'static dyn Part>,
+    /// Run the gateway in front of every part (local or configured endpoints).
+    pub gateway: bool,
+    /// Load demo data into parts whose databases are empty (`cadre up` only: replicas of
+    /// `cadre serve` starting together must never race to seed).
+    pub seed_demo: bool,
+    /// Print seeding progress on stderr.
     pub show_progress: bool,
+}
+
+impl SuiteOptions {
+    /// `cadre up`: every part and the gateway.
+    pub fn everything() -> Self {
+        Self { parts: registry::PARTS.to_vec(), gateway: true, seed_demo: true, show_progress: false }
+    }
 }
 
 /// A started suite: where it listens, and how to stop it.
 pub struct RunningSuite {
     /// The gRPC address of the services, when any runs here.
     pub grpc_addr: Option<SocketAddr>,
-    /// The gateway's HTTP address (REST, OpenAPI, gRPC passthrough, metrics).
+    /// The gateway's HTTP address (REST, OpenAPI, gRPC passthrough, metrics), or a lone
+    /// part's `/metrics`.
     pub http_addr: Option<SocketAddr>,
-    /// The roster, when it runs here (the CLI uses it for `audit verify`).
-    pub roster: Option<cadre_roster::RosterApi>,
-    pub seeded: Option<cadre_roster::seed::Seeded>,
-    shutdown: Shutdown,
+    /// What demo seeding loaded, one line per part.
+    pub seeded: Vec<String>,
+    node: Option<Node>,
     tasks: JoinSet<Result<(), SuiteError>>,
+    shutdown: Shutdown,
 }
 
 impl RunningSuite {
@@ -60,23 +78,50 @@ impl RunningSuite {
         self.shutdown.clone()
     }
 
-    /// Waits until every part has stopped (after the token is cancelled, or when one
-    /// fails, which stops the others).
+    /// The databases of the parts running here, by part name (tests, `audit verify`).
+    pub fn database(&self, part: &str) -> Option<&cadre_kit::db::Db> {
+        self.node.as_ref()?.parts().iter().find(|p| p.name == part).map(|p| &p.db)
+    }
+
+    /// Waits until everything has stopped (after the token is cancelled, or when one
+    /// part fails, which stops the others).
     pub async fn wait(mut self) -> Result<(), SuiteError> {
         let mut first_error = None;
         while let Some(done) = self.tasks.join_next().await {
-            let result = done.map_err(SuiteError::from).and_then(|r| r);
-            if let Err(e) = result {
+            if let Err(e) = done.map_err(SuiteError::from).and_then(|r| r) {
                 tracing::error!("{e}");
                 self.shutdown.cancel();
                 first_error.get_or_insert(e);
             }
         }
-        if let Some(roster) = &self.roster {
-            roster.db().close().await;
+        if let Some(node) = self.node.take()
+            && let Err(e) = node.wait().await
+        {
+            first_error.get_or_insert(e.into());
         }
         first_error.map_or(Ok(()), Err)
     }
+}
+
+/// Loads each part's demo data into its database if empty; one line per part that
+/// loaded some. With `show_progress`, a line on stderr rewritten as it goes.
+pub async fn seed_demo(opened: &[Opened], show_progress: bool) -> Result<Vec<String>, PartError> {
+    let mut seeded = Vec::new();
+    for part in opened {
+        let name = part.name;
+        let progress = move |done: usize, total: usize| {
+            if show_progress && (done == total || done.is_multiple_of((total / 20).max(1))) {
+                eprint!("\rseeding {name}: {done}/{total} ({}%)", done * 100 / total.max(1));
+                if done == total {
+                    eprintln!();
+                }
+            }
+        };
+        if let Some(what) = part.part.seed_demo(&progress).await? {
+            seeded.push(format!("{name}: {what}"));
+        }
+    }
+    Ok(seeded)
 }
 
 pub async fn start(
@@ -84,47 +129,38 @@ pub async fn start(
     options: SuiteOptions,
     shutdown: Shutdown,
 ) -> Result<RunningSuite, SuiteError> {
+    let settings = Arc::new(settings.clone());
     let metrics = Metrics::new();
     let auth = Authenticator::from_settings(&settings.auth).await?;
     let mut tasks = JoinSet::new();
-    let mut seeded = None;
 
-    let mut roster = None;
-    if options.parts.contains(&Part::Roster) {
-        let api = cadre_roster::open(settings).await?;
-        if settings.demo
-            && cadre_roster::seed::is_empty(&api)
-                .await
-                .map_err(|e| SuiteError::Seed(cadre_kit::ApiError::from(e).into()))?
-        {
-            seeded = Some(seed_demo(&api, options.show_progress).await?);
-        }
-        roster = Some(api);
-    }
+    let opened = node::open_all(&options.parts, &settings, &shutdown).await?;
+    let seeded = if options.seed_demo && settings.demo {
+        seed_demo(&opened, options.show_progress).await?
+    } else {
+        Vec::new()
+    };
 
-    let mut grpc_addr = None;
-    if options.parts.iter().any(|p| *p != Part::Gateway) {
-        let mut host = GrpcHost::new();
-        if let Some(api) = &roster {
-            api.add_to(&mut host, &auth);
-        }
-        let listener = server::bind(settings.grpc_addr).await?;
-        grpc_addr = Some(listener.local_addr().map_err(SuiteError::Http)?);
-        let (metrics, shutdown) = (metrics.clone(), shutdown.clone());
-        tasks.spawn(async move { host.serve(listener, metrics, shutdown).await.map_err(SuiteError::from) });
-    }
+    // A node without the gateway serves its own /metrics (when configured).
+    let node = if opened.is_empty() {
+        None
+    } else {
+        let alone = !options.gateway;
+        Some(Node::start(opened, &settings, metrics.clone(), auth.clone(), alone, shutdown.clone()).await?)
+    };
+    let grpc_addr = node.as_ref().map(|n| n.grpc_addr);
+    let mut http_addr = node.as_ref().and_then(|n| n.metrics_addr);
 
-    let mut http_addr = None;
-    let http_router = if options.parts.contains(&Part::Gateway) {
+    if options.gateway {
         let mut upstreams = BTreeMap::new();
-        for part in Part::services() {
-            let configured = settings.gateway.upstreams.get(part.name());
-            let endpoints: Vec<String> = match (configured, grpc_addr) {
+        for part in registry::PARTS {
+            let here = options.parts.iter().any(|p| p.name() == part.name());
+            let endpoints: Vec<String> = match (settings.part(part.name()).endpoints, grpc_addr) {
                 (Some(list), _) => {
                     list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
                 }
-                (None, Some(addr)) if options.parts.contains(&part) => vec![format!("http://{addr}")],
-                (None, _) => return Err(SuiteError::MissingUpstream(part.name().to_string())),
+                (None, Some(addr)) if here => vec![format!("http://{addr}")],
+                (None, _) => return Err(SuiteError::MissingUpstream(part.name())),
             };
             upstreams.insert(part.name().to_string(), endpoints);
         }
@@ -135,13 +171,8 @@ pub async fn start(
             metrics.clone(),
         )
         .await?;
-        Some((router.merge(cadre_kit::metrics::metrics_router(metrics.clone())), settings.http_addr))
-    } else {
-        // A service alone exposes /metrics on its own address when configured.
-        settings.metrics_addr.map(|addr| (cadre_kit::metrics::metrics_router(metrics.clone()), addr))
-    };
-    if let Some((router, addr)) = http_router {
-        let listener = server::bind(addr).await?;
+        let router = router.merge(cadre_kit::metrics::metrics_router(metrics.clone()));
+        let listener = server::bind(settings.http_addr).await?;
         http_addr = Some(listener.local_addr().map_err(SuiteError::Http)?);
         let shutdown = shutdown.clone();
         tasks.spawn(
@@ -149,37 +180,5 @@ pub async fn start(
         );
     }
 
-    Ok(RunningSuite { grpc_addr, http_addr, roster, seeded, shutdown, tasks })
-}
-
-async fn seed_demo(
-    api: &cadre_roster::RosterApi,
-    show_progress: bool,
-) -> Result<cadre_roster::seed::Seeded, SuiteError> {
-    let demo = cadre_roster::demo::demo_county(2021);
-    let started = std::time::Instant::now();
-    let mut last_shown = 0;
-    let seeded = cadre_roster::seed::load(api, demo, |done, total| {
-        if show_progress && (done == total || done >= last_shown + total / 20) {
-            last_shown = done;
-            eprint!(
-                "\rseeding the demo county: {done}/{total} cadres and reserves ({}%)",
-                done * 100 / total.max(1)
-            );
-            if done == total {
-                eprintln!();
-            }
-        }
-    })
-    .await
-    .map_err(SuiteError::Seed)?;
-    tracing::info!(
-        regions = seeded.regions,
-        cadres = seeded.cadres,
-        posts = seeded.posts,
-        reserves = seeded.reserves,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "demo county seeded"
-    );
-    Ok(seeded)
+    Ok(RunningSuite { grpc_addr, http_addr, seeded, node, tasks, shutdown })
 }

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use cadre::part::Part;
 use cadre::suite::{self, RunningSuite, SuiteOptions};
 use cadre_kit::config::Settings;
 use cadre_kit::shutdown::Shutdown;
@@ -32,16 +31,12 @@ impl Suite {
             demo: false,
             ..Settings::default()
         };
-        settings.roster.database.url = Some(db.url().clone());
+        settings.part_mut("roster").database.url = Some(db.url().clone());
         settings.gateway.body_limit_bytes = 64 * 1024;
         let shutdown = Shutdown::new();
-        let running = suite::start(
-            &settings,
-            SuiteOptions { parts: Part::ALL.to_vec(), show_progress: false },
-            shutdown.clone(),
-        )
-        .await
-        .expect("suite starts");
+        let running = suite::start(&settings, SuiteOptions::everything(), shutdown.clone())
+            .await
+            .expect("suite starts");
         let base = format!("http://{}", running.http_addr.unwrap());
         Suite { running: Some(running), shutdown, base, http: reqwest::Client::new(), settings, _db: db }
     }
@@ -261,7 +256,7 @@ async fn a_county_administrators_day(s: &Suite) {
     assert_eq!(status, 200, "{changes}");
     let head: i64 = changes["headPosition"].as_str().unwrap().parse().unwrap();
     let cadre_changes: Vec<&Value> =
-        changes["changes"].as_array().unwrap().iter().filter(|c| c["entity"] == "cadre").collect();
+        changes["changes"].as_array().unwrap().iter().filter(|c| c["entity"] == "ENTITY_CADRE").collect();
     assert_eq!(cadre_changes.len(), 2, "{changes}");
     let mut feed = pb::change_service_client::ChangeServiceClient::connect(s.base.clone()).await.unwrap();
     let mut req = tonic::Request::new(cadre_proto::changes::v1::WatchChangesRequest {
@@ -282,7 +277,7 @@ async fn a_county_administrators_day(s: &Suite) {
     assert_eq!(status, 200, "{audit}");
     let actions: Vec<&str> =
         audit["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert!(actions.contains(&"GetCadre:unmasked"), "{actions:?}");
+    assert!(actions.contains(&"cadre.roster.v1.CadreService/GetCadre:unmasked"), "{actions:?}");
     assert_eq!(actions.iter().filter(|a| a.ends_with("CreateCadre")).count(), 2, "the retry applied once");
     let (status, verified) = s.post("/v1/roster/audit:verify", &auditor, json!({})).await;
     assert_eq!(status, 200, "{verified}");

@@ -165,11 +165,11 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    /// Reads the `cadre.api.v1.http` option of every method in `pool`.
+    /// Reads the `google.api.http` option of every method in `pool`.
     pub fn from_pool(pool: &DescriptorPool) -> Result<Self, GatewayError> {
         let ext = pool
-            .get_extension_by_name("cadre.api.v1.http")
-            .ok_or_else(|| GatewayError::Descriptor("extension cadre.api.v1.http is missing".into()))?;
+            .get_extension_by_name("google.api.http")
+            .ok_or_else(|| GatewayError::Descriptor("extension google.api.http is missing".into()))?;
         let mut routes = Vec::new();
         for service in pool.services() {
             for rpc in service.methods() {

@@ -15,7 +15,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use tonic::{Request, Status};
+use tonic::Status;
 
 use crate::config::AuthSettings;
 use crate::error::ApiError;
@@ -40,11 +40,18 @@ pub enum AuthError {
     Jwks { source_name: String, reason: String },
     #[error("could not sign the token: {0}")]
     Sign(String),
+    /// A valid token whose roles grant nothing here (403, not 401: who is calling is
+    /// known, what they may do is not).
+    #[error("token refused: {0}")]
+    Forbidden(String),
 }
 
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
-        ApiError::unauthenticated(e.to_string())
+        match e {
+            AuthError::Forbidden(_) => ApiError::permission_denied(e.to_string()),
+            _ => ApiError::unauthenticated(e.to_string()),
+        }
     }
 }
 
@@ -65,6 +72,8 @@ struct Claims {
     #[serde(default)]
     iat: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    nbf: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     aud: Option<String>,
@@ -74,8 +83,11 @@ type KeyRing = HashMap<String, (Algorithm, DecodingKey)>;
 
 struct Inner {
     dev_key: Option<DecodingKey>,
-    /// JWKS keys by `kid`.
-    keys: RwLock<KeyRing>,
+    /// Keys of the JWKS file, fixed for the life of the process.
+    file_keys: KeyRing,
+    /// Keys of the JWKS URL as last fetched: a refresh replaces them, so a key the
+    /// issuer removed stops verifying within one refresh.
+    url_keys: RwLock<KeyRing>,
     issuer: Option<String>,
     audience: Option<String>,
     leeway: u64,
@@ -89,7 +101,8 @@ pub struct Authenticator {
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let keys = self.inner.keys.read().map(|k| k.len()).unwrap_or_default();
+        let keys =
+            self.inner.file_keys.len() + self.inner.url_keys.read().map(|k| k.len()).unwrap_or_default();
         write!(f, "Authenticator(dev: {}, jwks keys: {keys})", self.inner.dev_key.is_some())
     }
 }
@@ -101,20 +114,22 @@ impl Authenticator {
         let dev_key = settings
             .accept_dev_tokens
             .then(|| DecodingKey::from_secret(settings.dev_secret.expose_secret().as_bytes()));
-        let mut keys = KeyRing::new();
+        let mut file_keys = KeyRing::new();
         if let Some(path) = &settings.jwks_file {
             let source_name = path.display().to_string();
             let text = std::fs::read_to_string(path)
                 .map_err(|e| AuthError::Jwks { source_name: source_name.clone(), reason: e.to_string() })?;
-            keys.extend(parse_jwks(&source_name, &text)?);
+            file_keys = parse_jwks(&source_name, &text)?;
         }
+        let mut url_keys = KeyRing::new();
         if let Some(url) = &settings.jwks_url {
-            keys.extend(fetch_jwks(url).await?);
+            url_keys = fetch_jwks(url).await?;
         }
         let auth = Self {
             inner: Arc::new(Inner {
                 dev_key,
-                keys: RwLock::new(keys),
+                file_keys,
+                url_keys: RwLock::new(url_keys),
                 issuer: settings.issuer.clone(),
                 audience: settings.audience.clone(),
                 leeway: settings.leeway_secs,
@@ -122,15 +137,20 @@ impl Authenticator {
         };
         if let Some(url) = settings.jwks_url.clone() {
             let weak = Arc::downgrade(&auth.inner);
-            let every = Duration::from_secs(settings.jwks_refresh_secs.max(10));
+            // Configuration refuses less than 10 s; tests build settings directly and
+            // use 0 for a fast refresh.
+            let every = match settings.jwks_refresh_secs {
+                0 => Duration::from_millis(100),
+                n => Duration::from_secs(n),
+            };
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(every).await;
                     let Some(inner) = weak.upgrade() else { return };
                     match fetch_jwks(&url).await {
                         Ok(fresh) => {
-                            if let Ok(mut keys) = inner.keys.write() {
-                                keys.extend(fresh);
+                            if let Ok(mut keys) = inner.url_keys.write() {
+                                *keys = fresh;
                             }
                         }
                         Err(e) => tracing::warn!("keeping the previous keys: {e}"),
@@ -164,9 +184,14 @@ impl Authenticator {
             }
             alg @ (Algorithm::RS256 | Algorithm::ES256) => {
                 let kid = header.kid.unwrap_or_default();
-                let keys =
-                    self.inner.keys.read().map_err(|_| AuthError::Invalid("key ring poisoned".into()))?;
-                let (key_alg, key) = keys.get(&kid).ok_or_else(|| AuthError::UnknownKey(kid.clone()))?;
+                let url_keys =
+                    self.inner.url_keys.read().map_err(|_| AuthError::Invalid("key ring poisoned".into()))?;
+                let (key_alg, key) = self
+                    .inner
+                    .file_keys
+                    .get(&kid)
+                    .or_else(|| url_keys.get(&kid))
+                    .ok_or_else(|| AuthError::UnknownKey(kid.clone()))?;
                 if *key_alg != alg {
                     return Err(AuthError::Invalid(format!(
                         "key {kid:?} is for {key_alg:?}, token says {alg:?}"
@@ -176,12 +201,19 @@ impl Authenticator {
             }
             other => return Err(AuthError::Invalid(format!("algorithm {other:?} is not accepted"))),
         };
+        // A token issued in the future was minted by a clock (or a forger) we should not
+        // trust; `exp` alone would let it live longer than its issuer meant.
+        let now = jsonwebtoken::get_current_timestamp();
+        if claims.iat > now + self.inner.leeway {
+            return Err(AuthError::Claim { claim: "iat", reason: "issued in the future".into() });
+        }
         principal_from(claims)
     }
 
     fn decode(&self, token: &str, alg: Algorithm, key: &DecodingKey) -> Result<Claims, AuthError> {
         let mut validation = Validation::new(alg);
         validation.leeway = self.inner.leeway;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         if let Some(iss) = &self.inner.issuer {
             validation.set_issuer(&[iss]);
@@ -201,25 +233,37 @@ impl Authenticator {
                 ErrorKind::InvalidAudience => {
                     AuthError::Claim { claim: "aud", reason: "unexpected audience".into() }
                 }
+                ErrorKind::ImmatureSignature => {
+                    AuthError::Claim { claim: "nbf", reason: "not valid yet".into() }
+                }
                 _ => AuthError::Invalid(e.to_string()),
             }
         })
     }
 }
 
+/// More roles than any real token carries: a claim with thousands is an attack.
+const MAX_ROLES: usize = 16;
+
 fn principal_from(claims: Claims) -> Result<Principal, AuthError> {
     if claims.sub.trim().is_empty() {
         return Err(AuthError::Claim { claim: "sub", reason: "empty".into() });
     }
-    let roles = claims
-        .roles
-        .iter()
-        .map(|r| Role::from_str(r))
-        .collect::<Result<_, _>>()
-        .map_err(|reason| AuthError::Claim { claim: "roles", reason })?;
-    let jurisdiction = RegionCode::parse(&claims.region)
-        .map_err(|e| AuthError::Claim { claim: "region", reason: e.to_string() })?;
-    Ok(Principal { subject: claims.sub, roles, jurisdiction })
+    if claims.roles.len() > MAX_ROLES {
+        return Err(AuthError::Claim { claim: "roles", reason: format!("more than {MAX_ROLES}") });
+    }
+    let roles =
+        claims.roles.iter().map(|r| Role::from_str(r)).collect::<Result<_, _>>().map_err(|reason| {
+            // The signature is good: the caller is known, the role is not one of ours.
+            AuthError::Forbidden(crate::text::bounded(&reason, 200))
+        })?;
+    let jurisdiction = RegionCode::parse(&claims.region).map_err(|e| AuthError::Claim {
+        claim: "region",
+        reason: crate::text::bounded(&e.to_string(), 200),
+    })?;
+    let principal = Principal { subject: claims.sub, roles, jurisdiction };
+    principal.check_roles().map_err(AuthError::Forbidden)?;
+    Ok(principal)
 }
 
 fn parse_jwks(source_name: &str, text: &str) -> Result<KeyRing, AuthError> {
@@ -269,6 +313,7 @@ pub fn issue_dev_token(
         region: region.as_str().to_string(),
         exp: now + ttl.as_secs(),
         iat: now,
+        nbf: None,
         iss: None,
         aud: None,
     };
@@ -278,34 +323,6 @@ pub fn issue_dev_token(
         &EncodingKey::from_secret(secret.expose_secret().as_bytes()),
     )
     .map_err(|e| AuthError::Sign(e.to_string()))
-}
-
-/// A tonic interceptor: verifies the bearer token and puts the [`Principal`] into the
-/// request's extensions, or answers UNAUTHENTICATED.
-#[derive(Clone, Debug)]
-pub struct AuthInterceptor(Authenticator);
-
-pub fn interceptor(auth: Authenticator) -> AuthInterceptor {
-    AuthInterceptor(auth)
-}
-
-impl tonic::service::Interceptor for AuthInterceptor {
-    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
-        let header = req.metadata().get("authorization").map(|v| v.to_str().unwrap_or("\u{0}"));
-        let principal = self.0.authenticate(header)?;
-        tracing::Span::current().record("caller", principal.subject.as_str());
-        req.extensions_mut().insert(principal);
-        Ok(req)
-    }
-}
-
-/// The caller of a request that passed the interceptor (or was built in-process
-/// with a principal in its extensions).
-pub fn principal<T>(req: &Request<T>) -> Result<Principal, ApiError> {
-    req.extensions()
-        .get::<Principal>()
-        .cloned()
-        .ok_or_else(|| ApiError::unauthenticated("no authenticated caller on this request"))
 }
 
 #[cfg(test)]
@@ -387,12 +404,99 @@ mod tests {
             &EncodingKey::from_secret(s.dev_secret.expose_secret().as_bytes()),
         )
         .unwrap();
-        assert!(matches!(auth.verify(&bad_role), Err(AuthError::Claim { claim: "roles", .. })));
+        let refused = auth.verify(&bad_role).unwrap_err();
+        assert!(matches!(&refused, AuthError::Forbidden(m) if m.contains("root")), "{refused}");
+        assert_eq!(ApiError::from(refused).code, crate::ErrorCode::PermissionDenied);
 
         let production = AuthSettings { accept_dev_tokens: false, ..settings() };
         let strict = Authenticator::from_settings(&production).await.unwrap();
         let token = issue_dev_token(&s.dev_secret, "li", &[], &county(), Duration::from_secs(60)).unwrap();
         assert!(matches!(strict.verify(&token), Err(AuthError::Invalid(_))));
+    }
+
+    fn dev_signed(s: &AuthSettings, claims: serde_json::Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(s.dev_secret.expose_secret().as_bytes()),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn tokens_from_the_future_are_refused_beyond_the_skew() {
+        let s = settings();
+        let auth = Authenticator::from_settings(&s).await.unwrap();
+        let now = jsonwebtoken::get_current_timestamp();
+        let base = serde_json::json!({"sub": "li", "roles": ["county_admin"], "region": "150525000000",
+            "exp": now + 7200, "iat": now});
+        let mut not_yet = base.clone();
+        not_yet["nbf"] = (now + 3600).into();
+        let err = auth.verify(&dev_signed(&s, not_yet)).unwrap_err();
+        assert!(matches!(err, AuthError::Claim { claim: "nbf", .. }), "{err}");
+        let mut issued_later = base.clone();
+        issued_later["iat"] = (now + 3600).into();
+        let err = auth.verify(&dev_signed(&s, issued_later)).unwrap_err();
+        assert!(matches!(err, AuthError::Claim { claim: "iat", .. }), "{err}");
+        let mut within_skew = base;
+        within_skew["iat"] = (now + 10).into();
+        within_skew["nbf"] = (now + 10).into();
+        assert!(auth.verify(&dev_signed(&s, within_skew)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn roles_that_do_not_fit_the_region_are_forbidden_naming_why() {
+        let s = settings();
+        let auth = Authenticator::from_settings(&s).await.unwrap();
+        let now = jsonwebtoken::get_current_timestamp();
+        for (roles, region, why) in [
+            (serde_json::json!(["township_admin"]), "150000000000", "township_admin"),
+            (serde_json::json!([]), "150525000000", "no role"),
+            (serde_json::json!(["pii"]), "150525000000", "pii"),
+        ] {
+            let token = dev_signed(
+                &s,
+                serde_json::json!({"sub": "li", "roles": roles, "region": region, "exp": now + 60}),
+            );
+            let err = auth.verify(&token).unwrap_err();
+            assert!(matches!(&err, AuthError::Forbidden(m) if m.contains(why)), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refresh_drops_the_keys_the_issuer_removed() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let served = Arc::new(RwLock::new(JWKS.to_string()));
+        let body = served.clone();
+        let app = axum::Router::new().route(
+            "/jwks",
+            axum::routing::get(move || {
+                let body = body.clone();
+                async move { body.read().unwrap().clone() }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let s = AuthSettings {
+            jwks_url: Some(format!("http://{addr}/jwks")),
+            jwks_refresh_secs: 0,
+            ..settings()
+        };
+        let auth = Authenticator::from_settings(&s).await.unwrap();
+        let rs = sign(Algorithm::RS256, "test-rs256", RS_KEY, provider_claims());
+        assert!(auth.verify(&rs).is_ok());
+        // The issuer rotates the RSA key away: only the EC key remains published.
+        let mut set: serde_json::Value = serde_json::from_str(JWKS).unwrap();
+        set["keys"].as_array_mut().unwrap().retain(|k| k["kid"] != "test-rs256");
+        *served.write().unwrap() = set.to_string();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while auth.verify(&rs).is_ok() {
+            assert!(std::time::Instant::now() < deadline, "the removed key still verifies");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(matches!(auth.verify(&rs), Err(AuthError::UnknownKey(_))));
+        let es = sign(Algorithm::ES256, "test-es256", ES_KEY, provider_claims());
+        assert!(auth.verify(&es).is_ok());
     }
 
     #[tokio::test]

@@ -1,8 +1,10 @@
 //! The change feed (outbox): every mutation records which records it changed, in its
 //! own transaction, at gap-free positions in commit order. Readers page through it
-//! (`list`) or follow it (`watch`), from any position, filtered to their jurisdiction.
-//! Rows name the record, never its content: a consumer fetches what it needs through
-//! the normal, jurisdiction-checked and PII-masked API.
+//! (`list`) or follow it (`watch`), from any position, filtered to their jurisdiction:
+//! a record that moved between regions shows in the feeds of both. Rows name the
+//! record, never its content: a consumer fetches what it needs through the normal,
+//! jurisdiction-checked and PII-masked API. Entities are named by the publishing
+//! service's proto `Entity` enum (its value names are stored).
 
 use std::time::Duration;
 
@@ -16,32 +18,33 @@ use crate::db::{Db, WriteTx, from_micros, like_prefix, to_micros};
 use crate::error::ApiError;
 use crate::principal::Principal;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
-    Created,
-    Updated,
-    Deleted,
+pub use cpb::Operation;
+
+/// The stored form of an operation, decoded strictly: a value this code does not know
+/// is an error, never a default.
+fn operation_stored(op: Operation) -> &'static str {
+    op.as_str_name()
 }
 
-impl Operation {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Operation::Created => "created",
-            Operation::Updated => "updated",
-            Operation::Deleted => "deleted",
-        }
+fn operation_from_stored(s: &str) -> Result<Operation, sqlx::Error> {
+    match Operation::from_str_name(s) {
+        Some(op) if op != Operation::Unspecified => Ok(op),
+        _ => Err(sqlx::Error::Decode(format!("unknown stored change operation {s:?}").into())),
     }
 }
 
 /// What a mutation records for each record it changed.
 #[derive(Debug, Clone, Copy)]
 pub struct ChangeRecord<'a> {
-    /// e.g. "cadre", "post", "region".
+    /// The name of a value of the service's `Entity` enum, e.g. `ENTITY_CADRE`
+    /// (`pb::Entity::Cadre.as_str_name()`).
     pub entity: &'a str,
     pub key: &'a str,
     pub operation: Operation,
     /// The record's region (decides who may see the change).
     pub region_code: &'a str,
+    /// The record's region before this change when the change moved it, else empty.
+    pub previous_region_code: &'a str,
     /// The record's revision after the change (0 when it has none).
     pub revision: i64,
 }
@@ -50,10 +53,12 @@ pub struct ChangeRecord<'a> {
 pub struct Change {
     pub position: i64,
     pub recorded_at: DateTime<Utc>,
+    /// The name of a value of the publishing service's `Entity` enum.
     pub entity: String,
     pub key: String,
-    pub operation: String,
+    pub operation: Operation,
     pub region_code: String,
+    pub previous_region_code: String,
     pub revision: i64,
     /// The audit entry of the mutation that made the change.
     pub audit_sequence: i64,
@@ -69,10 +74,11 @@ pub async fn record(tx: &mut WriteTx, change: ChangeRecord<'_>) -> Result<i64, s
 /// Changes of one call share their instant and audit entry, and runs of changes with the
 /// same entity, operation and revision share those too: each is bound once per statement.
 pub async fn record_many(tx: &mut WriteTx, changes: &[ChangeRecord<'_>]) -> Result<(), sqlx::Error> {
-    const COLUMNS: [bulk::Column; 3] = [
+    const COLUMNS: [bulk::Column; 4] = [
         bulk::Column::bigint("position"),
         bulk::Column::text("entity_key"),
         bulk::Column::text("region_code"),
+        bulk::Column::text("previous_region_code"),
     ];
     let at = to_micros(tx.now());
     let audit_sequence = tx.current_sequence();
@@ -85,66 +91,32 @@ pub async fn record_many(tx: &mut WriteTx, changes: &[ChangeRecord<'_>]) -> Resu
         let shared = [
             ("recorded_at", bulk::Cell::BigInt(at)),
             ("entity", bulk::Cell::Text(first.entity)),
-            ("operation", bulk::Cell::Text(first.operation.as_str())),
+            ("operation", bulk::Cell::Text(operation_stored(first.operation))),
             ("revision", bulk::Cell::BigInt(first.revision)),
             ("audit_sequence", bulk::Cell::BigInt(audit_sequence)),
         ];
         let table = bulk::Table { name: "kit_changes", columns: &COLUMNS, shared: &shared };
         bulk::insert(tx, &table, &positioned, |(position, c)| {
-            [bulk::Cell::BigInt(*position), bulk::Cell::Text(c.key), bulk::Cell::Text(c.region_code)]
+            [
+                bulk::Cell::BigInt(*position),
+                bulk::Cell::Text(c.key),
+                bulk::Cell::Text(c.region_code),
+                bulk::Cell::Text(c.previous_region_code),
+            ]
         })
         .await?;
     }
     Ok(())
 }
 
-/// One mutation of one record, as every service writes it: its audit entry (action,
-/// actor, detail) and its change-feed row, in the mutation's transaction.
-#[derive(Debug, Clone)]
-pub struct Mutation<'a> {
-    /// The full RPC name, e.g. "cadre.roster.v1.CadreService/CreateCadre".
-    pub action: &'a str,
-    pub entity: &'a str,
-    pub key: &'a str,
-    pub operation: Operation,
-    pub region_code: &'a str,
-    pub revision: i64,
-    pub detail: serde_json::Value,
-}
-
-pub async fn record_mutation(
-    tx: &mut WriteTx,
-    actor: &Principal,
-    m: Mutation<'_>,
-) -> Result<(), sqlx::Error> {
-    let target = format!("{}/{}", m.entity, m.key);
-    crate::audit::append(
-        tx,
-        actor,
-        crate::audit::AuditRecord {
-            action: m.action,
-            target: &target,
-            region_code: m.region_code,
-            detail: m.detail,
-        },
-    )
-    .await?;
-    let change = ChangeRecord {
-        entity: m.entity,
-        key: m.key,
-        operation: m.operation,
-        region_code: m.region_code,
-        revision: m.revision,
-    };
-    record(tx, change).await?;
-    Ok(())
-}
-
-/// Up to `limit` changes after `after` whose region starts with `region_prefix`.
+/// Up to `limit` changes after `after` whose region, before or after the change,
+/// starts with `region_prefix`.
 pub async fn list(db: &Db, after: i64, region_prefix: &str, limit: i64) -> Result<Vec<Change>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT position, recorded_at, entity, entity_key, operation, region_code, revision, audit_sequence \
-         FROM kit_changes WHERE position > $1 AND region_code LIKE $2 ESCAPE '\\' ORDER BY position LIMIT $3",
+        "SELECT position, recorded_at, entity, entity_key, operation, region_code, revision, audit_sequence, \
+         previous_region_code FROM kit_changes WHERE position > $1 \
+         AND (region_code LIKE $2 ESCAPE '\\' OR previous_region_code LIKE $2 ESCAPE '\\') \
+         ORDER BY position LIMIT $3",
     )
     .bind(after)
     .bind(like_prefix(region_prefix))
@@ -158,10 +130,11 @@ pub async fn list(db: &Db, after: i64, region_prefix: &str, limit: i64) -> Resul
                 recorded_at: from_micros(r.try_get(1)?),
                 entity: r.try_get(2)?,
                 key: r.try_get(3)?,
-                operation: r.try_get(4)?,
+                operation: operation_from_stored(&r.try_get::<String, _>(4)?)?,
                 region_code: r.try_get(5)?,
                 revision: r.try_get(6)?,
                 audit_sequence: r.try_get(7)?,
+                previous_region_code: r.try_get(8)?,
             })
         })
         .collect()
@@ -208,30 +181,23 @@ pub fn watch(db: Db, after: i64, region_prefix: String) -> impl Stream<Item = Re
     })
 }
 
-impl From<Change> for cpb::Change {
-    fn from(c: Change) -> Self {
-        cpb::Change {
-            position: c.position,
-            recorded_at: Some(crate::audit::prost_types_timestamp(c.recorded_at)),
-            entity: c.entity,
-            key: c.key,
-            operation: c.operation,
-            region_code: c.region_code,
-            revision: c.revision,
-            audit_sequence: c.audit_sequence,
-        }
-    }
-}
-
 const DEFAULT_PAGE: i32 = 100;
 const MAX_PAGE: i32 = 1000;
+
+/// One page of a feed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangesPage {
+    pub changes: Vec<Change>,
+    pub next_after_position: i64,
+    pub head_position: i64,
+}
 
 /// `ListChanges` of any service: a page of its feed within the caller's jurisdiction.
 pub async fn list_for(
     db: &Db,
     principal: &Principal,
     req: &cpb::ListChangesRequest,
-) -> Result<cpb::ListChangesResponse, ApiError> {
+) -> Result<ChangesPage, ApiError> {
     let scope = principal.scope("region_code", &req.region_code)?;
     if req.after_position < 0 {
         return Err(ApiError::invalid("after_position", "must not be negative"));
@@ -248,11 +214,7 @@ pub async fn list_for(
         Some(last) => last.position,
         None => head.max(req.after_position),
     };
-    Ok(cpb::ListChangesResponse {
-        changes: changes.into_iter().map(Into::into).collect(),
-        next_after_position,
-        head_position: head,
-    })
+    Ok(ChangesPage { changes, next_after_position, head_position: head })
 }
 
 /// `WatchChanges` of any service: the stream to return, within the caller's jurisdiction.
@@ -260,13 +222,13 @@ pub fn watch_for(
     db: &Db,
     principal: &Principal,
     req: &cpb::WatchChangesRequest,
-) -> Result<impl Stream<Item = Result<cpb::Change, tonic::Status>> + Send + 'static, ApiError> {
+) -> Result<impl Stream<Item = Result<Change, tonic::Status>> + Send + 'static, ApiError> {
     let scope = principal.scope("region_code", &req.region_code)?;
     if req.after_position < 0 {
         return Err(ApiError::invalid("after_position", "must not be negative"));
     }
     Ok(watch(db.clone(), req.after_position, scope.prefix().to_string())
-        .map(|r| r.map(Into::into).map_err(|e| tonic::Status::from(ApiError::from(e)))))
+        .map(|r| r.map_err(|e| tonic::Status::from(ApiError::from(e)))))
 }
 
 #[cfg(test)]
@@ -277,10 +239,11 @@ mod tests {
     async fn change(db: &Db, key: &str, region: &str) -> i64 {
         let mut tx = db.write().await.unwrap();
         let change = ChangeRecord {
-            entity: "cadre",
+            entity: "ENTITY_CADRE",
             key,
             operation: Operation::Created,
             region_code: region,
+            previous_region_code: "",
             revision: 1,
         };
         let position = record(&mut tx, change).await.unwrap();
@@ -295,10 +258,11 @@ mod tests {
             {
                 let mut tx = db.write().await.unwrap();
                 let c = ChangeRecord {
-                    entity: "cadre",
+                    entity: "ENTITY_CADRE",
                     key: "lost",
                     operation: Operation::Created,
                     region_code: "150525100201",
+                    previous_region_code: "",
                     revision: 1,
                 };
                 record(&mut tx, c).await.unwrap();
@@ -309,6 +273,38 @@ mod tests {
             let mine = list(&db, 0, "150525", 10).await.unwrap();
             assert_eq!(mine.iter().map(|c| c.key.as_str()).collect::<Vec<_>>(), ["a"]);
             assert_eq!(list(&db, 1, "15", 10).await.unwrap()[0].key, "b");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_record_that_moves_shows_in_the_feeds_of_both_regions() {
+        for db in TestDb::all(&[]).await {
+            let mut tx = db.write().await.unwrap();
+            let moved = ChangeRecord {
+                entity: "ENTITY_CADRE",
+                key: "c1",
+                operation: Operation::Updated,
+                region_code: "150526100201",
+                previous_region_code: "150525100201",
+                revision: 2,
+            };
+            record(&mut tx, moved).await.unwrap();
+            tx.commit().await.unwrap();
+            for county in ["150525", "150526"] {
+                let seen = list(&db, 0, county, 10).await.unwrap();
+                assert_eq!(seen.len(), 1, "{county}");
+                assert_eq!(seen[0].previous_region_code, "150525100201");
+            }
+            assert!(list(&db, 0, "150527", 10).await.unwrap().is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unknown_stored_operation_is_an_error_not_a_default() {
+        for db in TestDb::all(&[]).await {
+            change(&db, "a", "150525100201").await;
+            sqlx::query("UPDATE kit_changes SET operation = 'renamed'").execute(db.pool()).await.unwrap();
+            assert!(list(&db, 0, "15", 10).await.is_err());
         }
     }
 

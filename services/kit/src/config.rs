@@ -1,7 +1,9 @@
 //! Layered configuration: compiled defaults ← optional TOML file ← `CADRE__SECTION__KEY`
 //! environment variables (Zero To Production's `configuration.rs`). Every value is
 //! validated at start; a bad one stops the process with a message naming the key.
-//! Secrets are `SecretString`s and never print.
+//! Secrets are `SecretString`s and never print. Each part of the suite has a section
+//! named after it (`[roster]`, `CADRE__ROSTER__…`) holding its database and where it
+//! is reachable; the kit learns the part names from the registry, never by name.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -11,6 +13,8 @@ use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use thiserror::Error;
+
+use crate::db::Backend;
 
 /// The built-in development secrets: fine on a laptop, refused in production.
 pub const DEV_JWT_SECRET: &str = "cadre-dev-secret-not-for-production";
@@ -26,18 +30,25 @@ pub enum ConfigError {
     Invalid(Vec<String>),
 }
 
+/// What the configuration is for: `production` refuses the built-in development
+/// secrets and keys, and SQLite, at start.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum Environment {
+pub enum Profile {
     #[default]
     Development,
     Production,
 }
 
+/// The jurisdiction services act for on their own (change-feed followers) when
+/// `auth.service_region` is not set: the demo's province. Production must set it.
+pub const DEV_SERVICE_REGION: &str = "150000000000";
+
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Settings {
-    pub environment: Environment,
+    #[serde(alias = "environment")]
+    pub profile: Profile,
     /// Where SQLite files live when a database URL is not given.
     pub data_dir: PathBuf,
     /// gRPC listen address of the services (all of them under `cadre up`).
@@ -46,29 +57,44 @@ pub struct Settings {
     pub http_addr: SocketAddr,
     /// HTTP address for `/metrics` when a service runs alone (`cadre serve roster`).
     pub metrics_addr: Option<SocketAddr>,
-    /// Seed the demo county on first start (only when the roster is empty).
+    /// Seed the demo data on first start of `cadre up` (only into empty databases).
     pub demo: bool,
+    /// How long a part keeps answering after it reports NOT_SERVING on SIGTERM, before it
+    /// stops accepting calls: Kubernetes takes a few seconds to stop routing to a pod
+    /// that is terminating. Default: 0 in development, 5000 in production.
+    pub drain_grace_ms: Option<u64>,
     pub telemetry: TelemetrySettings,
     pub auth: AuthSettings,
     pub pii: PiiSettings,
-    pub roster: ServiceSettings,
     pub gateway: GatewaySettings,
+    /// Calls from one part to another (`kit::client`).
+    pub client: ClientSettings,
+    /// Each part's own section (`[roster]`), keyed by part name; filled by [`Settings::load`].
+    #[serde(skip)]
+    pub parts: BTreeMap<String, PartSettings>,
+    /// Top-level sections not known above, as read: [`Settings::load`] moves the parts'
+    /// into `parts` and refuses any other, so this is empty once loaded.
+    #[serde(flatten)]
+    pub unparsed: BTreeMap<String, serde_json::Value>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            environment: Environment::Development,
+            profile: Profile::Development,
             data_dir: PathBuf::from("./data"),
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             metrics_addr: None,
             demo: true,
+            drain_grace_ms: None,
             telemetry: TelemetrySettings::default(),
             auth: AuthSettings::default(),
             pii: PiiSettings::default(),
-            roster: ServiceSettings::default(),
             gateway: GatewaySettings::default(),
+            client: ClientSettings::default(),
+            parts: BTreeMap::new(),
+            unparsed: BTreeMap::new(),
         }
     }
 }
@@ -120,8 +146,15 @@ pub struct AuthSettings {
     /// JWKS URL of the identity provider, fetched at start and refreshed.
     pub jwks_url: Option<String>,
     pub jwks_refresh_secs: u64,
-    /// Clock skew tolerated on `exp`/`nbf`.
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`.
     pub leeway_secs: u64,
+    /// The jurisdiction this deployment's services act for when they call each other on
+    /// their own (change-feed followers, role `integration`), e.g. the province.
+    pub service_region: Option<String>,
+    /// PEM private key (ES256 or RS256) services sign their own tokens with when dev
+    /// tokens are off; its public half must be in the JWKS under `service_key_id`.
+    pub service_key_file: Option<PathBuf>,
+    pub service_key_id: Option<String>,
 }
 
 impl Default for AuthSettings {
@@ -135,6 +168,9 @@ impl Default for AuthSettings {
             jwks_url: None,
             jwks_refresh_secs: 300,
             leeway_secs: 30,
+            service_region: None,
+            service_key_file: None,
+            service_key_id: None,
         }
     }
 }
@@ -174,10 +210,35 @@ fn decode_key(name: &str, key: &SecretString) -> Result<[u8; 32], String> {
         .map_err(|_| format!("{name}: must decode to 32 bytes, got {}", bytes.len()))
 }
 
+/// One part's section: its database (when it runs here) and where it is reachable
+/// (for the gateway and the parts that call it).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct ServiceSettings {
+pub struct PartSettings {
     pub database: DatabaseSettings,
+    /// Where the part's replicas listen: `http://10.0.0.5:50051,http://10.0.0.6:50051`,
+    /// or `dns://roster-headless:50051` (a Kubernetes headless Service, re-resolved).
+    /// Default: this process's own gRPC address when the part runs here too.
+    pub endpoints: Option<String>,
+}
+
+/// How a part calls another (`kit::client`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientSettings {
+    /// How often a `dns://` target is resolved again.
+    pub refresh_ms: u64,
+    /// Deadline of a call when the caller's own is longer or absent.
+    pub default_deadline_ms: u64,
+    pub connect_timeout_ms: u64,
+    /// Tries per call (retries only for idempotent calls or calls never sent).
+    pub max_attempts: u32,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        Self { refresh_ms: 5_000, default_deadline_ms: 10_000, connect_timeout_ms: 3_000, max_attempts: 3 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -213,9 +274,6 @@ impl DatabaseSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GatewaySettings {
-    /// Endpoints per part, comma-separated: `roster = "http://roster-0:50051,http://roster-1:50051"`.
-    /// Under `cadre up` every part defaults to the in-process gRPC address.
-    pub upstreams: BTreeMap<String, String>,
     /// Largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
     /// Largest body of a client-streaming gRPC call (a roster file sent in pieces).
@@ -229,7 +287,6 @@ pub struct GatewaySettings {
 impl Default for GatewaySettings {
     fn default() -> Self {
         Self {
-            upstreams: BTreeMap::new(),
             body_limit_bytes: 4 * 1024 * 1024,
             stream_body_limit_bytes: 80 * 1024 * 1024,
             default_deadline_ms: 15_000,
@@ -240,7 +297,9 @@ impl Default for GatewaySettings {
 
 impl Settings {
     /// Loads defaults, then `file` (if given), then `CADRE__…` variables, and validates.
-    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+    /// `parts` are the names of the suite's parts: each may have a section of its own,
+    /// and any other unknown top-level key is an error.
+    pub fn load(file: Option<&Path>, parts: &[&str]) -> Result<Self, ConfigError> {
         let mut builder = config::Config::builder();
         if let Some(file) = file {
             builder = builder.add_source(config::File::from(file).required(true));
@@ -251,15 +310,63 @@ impl Settings {
                 .separator("__")
                 .try_parsing(true),
         );
-        let settings: Settings = builder.build()?.try_deserialize()?;
+        let mut settings: Settings = builder.build()?.try_deserialize()?;
+        let mut problems = Vec::new();
+        for (key, value) in std::mem::take(&mut settings.unparsed) {
+            if !parts.contains(&key.as_str()) {
+                problems.push(format!("{key}: unknown key (parts: {})", parts.join(", ")));
+                continue;
+            }
+            match serde_json::from_value::<PartSettings>(value) {
+                Ok(part) => {
+                    settings.parts.insert(key, part);
+                }
+                Err(e) => problems.push(format!("{key}: {e}")),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid(problems));
+        }
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// A part's section (its defaults when the configuration has none).
+    pub fn part(&self, name: &str) -> PartSettings {
+        self.parts.get(name).cloned().unwrap_or_default()
+    }
+
+    /// A part's section to change (tests, the CLI's flags).
+    pub fn part_mut(&mut self, name: &str) -> &mut PartSettings {
+        self.parts.entry(name.to_string()).or_default()
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.profile == Profile::Production
+    }
+
+    /// The drain grace: configured, or the profile's default.
+    pub fn drain_grace(&self) -> std::time::Duration {
+        let ms = self.drain_grace_ms.unwrap_or(if self.is_production() { 5_000 } else { 0 });
+        std::time::Duration::from_millis(ms)
+    }
+
+    /// The database URL of a part that runs in this process; production refuses SQLite.
+    pub fn database_url(&self, part: &str) -> Result<SecretString, ConfigError> {
+        let url = self.part(part).database.url_for(&self.data_dir, part);
+        if self.is_production() && Backend::of_url(url.expose_secret()) != Some(Backend::Postgres) {
+            return Err(ConfigError::Invalid(vec![format!(
+                "{part}.database.url: profile = \"production\" refuses SQLite; set CADRE__{}__DATABASE__URL=postgres://…",
+                part.to_uppercase()
+            )]));
+        }
+        Ok(url)
     }
 
     /// Every problem at once, each naming its key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
-        let production = self.environment == Environment::Production;
+        let production = self.is_production();
         if let Err(e) = self.pii.encryption_key_bytes() {
             problems.push(e);
         }
@@ -269,18 +376,38 @@ impl Settings {
         if production {
             if self.auth.dev_secret.expose_secret() == DEV_JWT_SECRET && self.auth.accept_dev_tokens {
                 problems.push(
-                    "auth.dev_secret: the built-in development secret is refused in production; \
+                    "auth.dev_secret: profile = \"production\" refuses the built-in development secret; \
                      set CADRE__AUTH__DEV_SECRET or CADRE__AUTH__ACCEPT_DEV_TOKENS=false"
                         .into(),
                 );
             }
             if self.pii.encryption_key.expose_secret() == DEV_PII_ENCRYPTION_KEY {
-                problems
-                    .push("pii.encryption_key: the built-in development key is refused in production".into());
+                problems.push(
+                    "pii.encryption_key: profile = \"production\" refuses the built-in development key; \
+                     set CADRE__PII__ENCRYPTION_KEY"
+                        .into(),
+                );
             }
             if self.pii.index_key.expose_secret() == DEV_PII_INDEX_KEY {
-                problems.push("pii.index_key: the built-in development key is refused in production".into());
+                problems.push(
+                    "pii.index_key: profile = \"production\" refuses the built-in development key; \
+                     set CADRE__PII__INDEX_KEY"
+                        .into(),
+                );
             }
+            if self.auth.service_region.is_none() {
+                problems.push(
+                    "auth.service_region: profile = \"production\" needs the region the services act for \
+                     on their own (e.g. the province, 150000000000)"
+                        .into(),
+                );
+            }
+        }
+        if self.auth.jwks_refresh_secs < 10 {
+            problems.push(format!(
+                "auth.jwks_refresh_secs: must be at least 10, got {}",
+                self.auth.jwks_refresh_secs
+            ));
         }
         if self.auth.dev_secret.expose_secret().len() < 16 && self.auth.accept_dev_tokens {
             problems.push("auth.dev_secret: must be at least 16 characters".into());
@@ -290,6 +417,20 @@ impl Settings {
                 "auth: no way to verify tokens: set auth.jwks_file or auth.jwks_url, or accept dev tokens"
                     .into(),
             );
+        }
+        if !self.auth.accept_dev_tokens && self.auth.service_key_file.is_none() {
+            problems.push(
+                "auth.service_key_file: with dev tokens off, services need a key to sign their own tokens"
+                    .into(),
+            );
+        }
+        if self.auth.service_key_file.is_some() && self.auth.service_key_id.is_none() {
+            problems.push("auth.service_key_id: required with auth.service_key_file (the JWKS kid)".into());
+        }
+        if let Some(region) = &self.auth.service_region
+            && let Err(e) = crate::region_code::RegionCode::parse(region)
+        {
+            problems.push(format!("auth.service_region: {e}"));
         }
         if !(0.0..=1.0).contains(&self.telemetry.sample_ratio) {
             problems.push(format!(
@@ -303,18 +444,16 @@ impl Settings {
             problems
                 .push(format!("telemetry.otlp_endpoint: must start with http:// or https://, got {ep:?}"));
         }
-        if self.roster.database.max_connections == 0 {
-            problems.push("roster.database.max_connections: must be at least 1".into());
-        }
-        if let Some(url) = &self.roster.database.url {
-            let url = url.expose_secret();
-            if !(url.starts_with("sqlite:")
-                || url.starts_with("postgres://")
-                || url.starts_with("postgresql://"))
+        for (name, part) in &self.parts {
+            if part.database.max_connections == 0 {
+                problems.push(format!("{name}.database.max_connections: must be at least 1"));
+            }
+            if let Some(url) = &part.database.url
+                && Backend::of_url(url.expose_secret()).is_none()
             {
-                problems.push(
-                    "roster.database.url: must start with sqlite:, postgres:// or postgresql://".into(),
-                );
+                problems.push(format!(
+                    "{name}.database.url: must start with sqlite:, postgres:// or postgresql://"
+                ));
             }
         }
         if self.gateway.body_limit_bytes < 1024 {
@@ -335,18 +474,14 @@ impl Settings {
         if self.gateway.concurrency_limit == 0 {
             problems.push("gateway.concurrency_limit: must be positive".into());
         }
-        for (part, endpoints) in &self.gateway.upstreams {
-            for ep in endpoints.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-                if ep
-                    .parse::<http::Uri>()
-                    .map(|u| u.scheme().is_none() || u.authority().is_none())
-                    .unwrap_or(true)
-                {
-                    problems.push(format!(
-                        "gateway.upstreams.{part}: {ep:?} is not a URL like http://host:50051"
-                    ));
-                }
-            }
+        if self.client.default_deadline_ms == 0 || self.client.refresh_ms == 0 {
+            problems.push("client.default_deadline_ms and client.refresh_ms: must be positive".into());
+        }
+        if !(1..=10).contains(&self.client.max_attempts) {
+            problems.push(format!(
+                "client.max_attempts: must be within 1..=10, got {}",
+                self.client.max_attempts
+            ));
         }
         if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems)) }
     }
@@ -363,9 +498,10 @@ mod tests {
 
     #[test]
     fn production_refuses_the_built_in_secrets_and_names_them() {
-        let settings = Settings { environment: Environment::Production, ..Settings::default() };
+        let settings = Settings { profile: Profile::Production, ..Settings::default() };
         let err = settings.validate().unwrap_err().to_string();
         assert!(err.contains("auth.dev_secret"), "{err}");
+        assert!(err.contains("auth.service_region"), "{err}");
         assert!(err.contains("pii.encryption_key"), "{err}");
         assert!(err.contains("pii.index_key"), "{err}");
     }
@@ -384,7 +520,7 @@ mod tests {
         let file = dir.path().join("cadre.toml");
         std::fs::write(&file, "grpc_addr = \"127.0.0.1:6000\"\n[gateway]\nbody_limit_bytes = 2048\n")
             .unwrap();
-        let settings = Settings::load(Some(&file)).unwrap();
+        let settings = Settings::load(Some(&file), &["roster"]).unwrap();
         assert_eq!(settings.grpc_addr.port(), 6000);
         assert_eq!(settings.gateway.body_limit_bytes, 2048);
         assert_eq!(settings.http_addr.port(), 8080);
@@ -395,7 +531,35 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("cadre.toml");
         std::fs::write(&file, "grpc_adr = \"127.0.0.1:6000\"\n").unwrap();
-        let err = Settings::load(Some(&file)).unwrap_err().to_string();
+        let err = Settings::load(Some(&file), &["roster"]).unwrap_err().to_string();
         assert!(err.contains("grpc_adr"), "{err}");
+        std::fs::write(&file, "[roster.database]\nmax_conections = 3\n").unwrap();
+        let err = Settings::load(Some(&file), &["roster"]).unwrap_err().to_string();
+        assert!(err.contains("roster") && err.contains("max_conections"), "{err}");
+    }
+
+    #[test]
+    fn a_part_section_is_read_by_the_part_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cadre.toml");
+        std::fs::write(
+            &file,
+            "[roster]\nendpoints = \"dns://roster-headless:50051\"\n[roster.database]\nmax_connections = 3\n",
+        )
+        .unwrap();
+        let settings = Settings::load(Some(&file), &["roster", "training"]).unwrap();
+        assert_eq!(settings.part("roster").database.max_connections, 3);
+        assert_eq!(settings.part("roster").endpoints.as_deref(), Some("dns://roster-headless:50051"));
+        assert_eq!(settings.part("training").database.max_connections, 8);
+    }
+
+    #[test]
+    fn production_refuses_sqlite_naming_the_setting() {
+        let mut settings = Settings { profile: Profile::Production, ..Settings::default() };
+        let err = settings.database_url("roster").unwrap_err().to_string();
+        assert!(err.contains("roster.database.url") && err.contains("CADRE__ROSTER__DATABASE__URL"), "{err}");
+        settings.part_mut("roster").database.url = Some(SecretString::from("postgres://db/roster"));
+        assert!(settings.database_url("roster").is_ok());
+        assert_eq!(settings.drain_grace().as_millis(), 5000);
     }
 }

@@ -65,6 +65,11 @@ pub struct Migration {
 pub const KIT_MIGRATIONS: &[Migration] = &[
     Migration { version: 1, description: "kit", sql: include_str!("../migrations/0001_kit.sql") },
     Migration { version: 2, description: "kit changes", sql: include_str!("../migrations/0002_changes.sql") },
+    Migration {
+        version: 3,
+        description: "kit feed moves and followers",
+        sql: include_str!("../migrations/0003_feed_moves_and_followers.sql"),
+    },
 ];
 
 #[derive(Debug)]

@@ -97,9 +97,10 @@ impl Metrics {
         }
     }
 
-    /// One finished gRPC call; `path` is `/package.Service/Method`.
-    pub fn observe_rpc(&self, path: &str, code: tonic::Code, elapsed: Duration) {
-        let (service, method) = split_path(path);
+    /// One finished gRPC call; `rpc` is `package.Service/Method` of a declared RPC (or
+    /// "unknown": labels must come from a bounded set, never from the caller).
+    pub fn observe_rpc(&self, rpc: &str, code: tonic::Code, elapsed: Duration) {
+        let (service, method) = split_path(rpc);
         self.inner
             .rpc_requests
             .get_or_create(&RpcLabels {

@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::ApiError;
-use crate::region_code::RegionCode;
+use crate::region_code::{RegionCode, RegionLevel};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
@@ -49,7 +49,21 @@ impl Role {
         }
     }
 
-    /// Administrators and integrations may change roster data in their jurisdiction.
+    /// The levels of jurisdiction this role is valid at: an administrator only at its
+    /// own level (a township administrator with a 9-digit jurisdiction), the other
+    /// roles at any level from province to township. No role is valid for one village.
+    pub fn valid_at(self, level: RegionLevel) -> bool {
+        use RegionLevel as L;
+        match self {
+            Role::ProvinceAdmin => level == L::Province,
+            Role::CityAdmin => level == L::City,
+            Role::CountyAdmin => level == L::County,
+            Role::TownshipAdmin => level == L::Township,
+            Role::ScoringUnit | Role::Auditor | Role::Integration | Role::Pii => level != L::Village,
+        }
+    }
+
+    /// Administrators and integrations may change data in their jurisdiction.
     pub fn can_write(self) -> bool {
         matches!(
             self,
@@ -59,6 +73,18 @@ impl Role {
                 | Role::TownshipAdmin
                 | Role::Integration
         )
+    }
+}
+
+impl Role {
+    fn level_hint(self) -> &'static str {
+        match self {
+            Role::ProvinceAdmin => "it needs a province code such as 150000000000",
+            Role::CityAdmin => "it needs a city code such as 150500000000",
+            Role::CountyAdmin => "it needs a county code such as 150525000000",
+            Role::TownshipAdmin => "it needs a township code such as 150525100000",
+            _ => "it needs a province, city, county or township code",
+        }
     }
 }
 
@@ -91,9 +117,33 @@ impl Principal {
         self.roles.contains(&role)
     }
 
-    /// Whether PII may be shown unmasked to this caller.
+    /// Whether PII may be shown unmasked to this caller: `pii` widens what another
+    /// role may read and grants nothing alone.
     pub fn sees_pii(&self) -> bool {
-        self.has(Role::Pii)
+        self.has(Role::Pii) && self.roles.iter().any(|r| *r != Role::Pii)
+    }
+
+    /// Whether the roles fit the jurisdiction, and why not: every role must be valid at
+    /// the jurisdiction's level, and `pii` needs another role beside it.
+    pub fn check_roles(&self) -> Result<(), String> {
+        if self.roles.is_empty() {
+            return Err("the token carries no role".into());
+        }
+        if self.roles.iter().all(|r| *r == Role::Pii) {
+            return Err("role pii only widens what another role may read; the token has no other role".into());
+        }
+        let level = self.jurisdiction.level();
+        for role in &self.roles {
+            if !role.valid_at(level) {
+                return Err(format!(
+                    "role {role} is not valid for a {} jurisdiction ({}): {}",
+                    level.name(),
+                    self.jurisdiction,
+                    role.level_hint()
+                ));
+            }
+        }
+        Ok(())
     }
 
     pub fn covers(&self, region: &RegionCode) -> bool {
@@ -174,6 +224,25 @@ mod tests {
         let village = RegionCode::parse("150523101203").unwrap();
         assert!(p.ensure_can_read(&village).is_ok());
         assert!(p.ensure_can_write(&village).is_err());
+    }
+
+    #[test]
+    fn administrators_are_valid_only_at_their_own_level() {
+        assert!(principal(&[Role::TownshipAdmin], "150525100000").check_roles().is_ok());
+        let err = principal(&[Role::TownshipAdmin], "150000000000").check_roles().unwrap_err();
+        assert!(err.contains("township_admin") && err.contains("province"), "{err}");
+        assert!(principal(&[Role::CountyAdmin, Role::CityAdmin], "150525000000").check_roles().is_err());
+        assert!(principal(&[Role::Auditor], "150525100000").check_roles().is_ok());
+        assert!(principal(&[Role::Integration], "150525100201").check_roles().is_err());
+    }
+
+    #[test]
+    fn pii_alone_or_no_role_grants_nothing() {
+        assert!(principal(&[], "150525000000").check_roles().unwrap_err().contains("no role"));
+        let alone = principal(&[Role::Pii], "150525000000");
+        assert!(alone.check_roles().unwrap_err().contains("pii"));
+        assert!(!alone.sees_pii());
+        assert!(principal(&[Role::CountyAdmin, Role::Pii], "150525000000").sees_pii());
     }
 
     #[test]

@@ -12,6 +12,7 @@ use tonic::service::RoutesBuilder;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use crate::auth::Authenticator;
 use crate::db::Db;
 use crate::grpc_layer::GrpcServerLayer;
 use crate::metrics::Metrics;
@@ -70,12 +71,16 @@ impl GrpcHost {
         self
     }
 
-    /// Serves until `shutdown` is cancelled, then reports NOT_SERVING, stops accepting
-    /// and returns once the calls in flight have finished.
+    /// Serves until `shutdown` is cancelled, then reports NOT_SERVING, keeps answering
+    /// for `drain_grace` (balancers and Kubernetes need a moment to stop sending calls),
+    /// stops accepting and returns once the calls in flight have finished. Every call
+    /// passes the kit's layer: token, declared permission, span, metrics.
     pub async fn serve(
         self,
         listener: TcpListener,
         metrics: Metrics,
+        auth: Authenticator,
+        drain_grace: Duration,
         shutdown: Shutdown,
     ) -> Result<(), ServerError> {
         let (reporter, health_service) = tonic_health::server::health_reporter();
@@ -94,15 +99,26 @@ impl GrpcHost {
         // Known from the first call on: the databases are asked once before serving.
         set_all(&reporter, &self.names, current_status(&self.databases, &shutdown).await).await;
         let watcher = tokio::spawn(watch_health(reporter, self.names, self.databases, shutdown.clone()));
+        let shutdown = shutdown.clone();
         // Small unary replies must not wait for delayed ACKs (Nagle): no-delay on every
         // accepted connection (the builder's own setting applies only when it binds).
         let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let stop_accepting = async move {
+            shutdown.cancelled().await;
+            if !drain_grace.is_zero() {
+                tracing::info!(
+                    grace_ms = drain_grace.as_millis() as u64,
+                    "NOT_SERVING; draining before closing"
+                );
+                tokio::time::sleep(drain_grace).await;
+            }
+        };
         let result = tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
-            // Metrics and a trace span around every call, health checks included.
-            .layer(GrpcServerLayer::new(metrics))
+            // Auth, permission, a trace span and metrics around every call, health included.
+            .layer(GrpcServerLayer::new(metrics, auth))
             .add_routes(routes.routes())
-            .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+            .serve_with_incoming_shutdown(incoming, stop_accepting)
             .await;
         watcher.abort();
         Ok(result?)

@@ -1,15 +1,28 @@
-//! Fresh databases for tests: a new SQLite file always, and a new PostgreSQL
-//! database as well when `CADRE_TEST_POSTGRES_URL` names a server (as `.ci/run` does),
-//! so every store test runs on both backends.
+//! What tests of any part start from: fresh databases (a new SQLite file always, and a
+//! new PostgreSQL database as well when `CADRE_TEST_POSTGRES_URL` names a server, as
+//! `.ci/run` does, so every test runs on both backends), and [`TestNode`]: any parts
+//! started as `cadre serve` starts them, on a port chosen by the OS, with tokens for
+//! the callers a scenario needs.
 
+use std::net::SocketAddr;
 use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
 
 use secrecy::SecretString;
 use sqlx::Executor;
 use sqlx::any::AnyPoolOptions;
+use tonic::transport::Channel;
 
-use crate::config::DatabaseSettings;
+use crate::auth::{Authenticator, issue_dev_token};
+use crate::config::{DatabaseSettings, Settings};
 use crate::db::{Backend, Db, Migration};
+use crate::metrics::Metrics;
+use crate::node::{self, Node};
+use crate::part::Part;
+use crate::principal::Role;
+use crate::region_code::RegionCode;
+use crate::shutdown::Shutdown;
 
 pub const POSTGRES_URL_VAR: &str = "CADRE_TEST_POSTGRES_URL";
 /// Databases created for tests are named with this prefix (`.ci/run` drops old ones).
@@ -79,6 +92,93 @@ impl TestDb {
         db.migrate(migrations).await.expect("migrations apply on PostgreSQL");
         Some(TestDb { db, url, _dir: None })
     }
+}
+
+/// Parts serving gRPC on a port chosen by the OS, each over its own test database, as
+/// `cadre serve` runs them (the kit's layer, health, draining): a test talks to them
+/// as any client would.
+pub struct TestNode {
+    pub addr: SocketAddr,
+    pub channel: Channel,
+    pub settings: Settings,
+    /// The databases as the parts opened them, by part name.
+    databases: Vec<(&'static str, Db)>,
+    shutdown: Shutdown,
+    node: Option<tokio::task::JoinHandle<Result<(), node::NodeError>>>,
+}
+
+impl TestNode {
+    /// Starts `parts`, each over the database beside it, as its creator migrated it (a
+    /// test of an upgrade starts on the migrations before it).
+    pub async fn start(parts: &[(&dyn Part, &TestDb)]) -> TestNode {
+        let mut settings = Settings {
+            grpc_addr: "127.0.0.1:0".parse().expect("an address"),
+            http_addr: "127.0.0.1:0".parse().expect("an address"),
+            demo: false,
+            ..Settings::default()
+        };
+        for (part, db) in parts {
+            let section = settings.part_mut(part.name());
+            section.database.url = Some(db.url().clone());
+            section.database.migrate_on_start = false;
+        }
+        Self::start_with(parts.iter().map(|(p, _)| *p).collect(), settings).await
+    }
+
+    /// Starts `parts` with `settings` as given (their databases among them).
+    pub async fn start_with(parts: Vec<&dyn Part>, settings: Settings) -> TestNode {
+        let shared = Arc::new(settings.clone());
+        let shutdown = Shutdown::new();
+        let auth = Authenticator::from_settings(&settings.auth).await.expect("test auth settings");
+        let opened = node::open_all(&parts, &shared, &shutdown).await.expect("parts open");
+        let node = Node::start(opened, &settings, Metrics::new(), auth, false, shutdown.clone())
+            .await
+            .expect("parts serve");
+        let addr = node.grpc_addr;
+        let databases = node.parts().iter().map(|p| (p.name, p.db.clone())).collect();
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .expect("a URI")
+            .connect()
+            .await
+            .expect("the node accepts connections");
+        TestNode { addr, channel, settings, databases, shutdown, node: Some(tokio::spawn(node.wait())) }
+    }
+
+    /// The database `part` serves from (the node's own pool).
+    pub fn db(&self, part: &str) -> &Db {
+        self.databases.iter().find(|(n, _)| *n == part).map(|(_, db)| db).expect("a part of this node")
+    }
+
+    /// A development token for `roles` over `region`, subject `tester`.
+    pub fn token(&self, roles: &[Role], region: &str) -> String {
+        self.token_for("tester", roles, region)
+    }
+
+    pub fn token_for(&self, subject: &str, roles: &[Role], region: &str) -> String {
+        issue_dev_token(
+            &self.settings.auth.dev_secret,
+            subject,
+            roles,
+            &RegionCode::parse(region).expect("a region code"),
+            Duration::from_secs(600),
+        )
+        .expect("a dev token")
+    }
+
+    /// Drains and stops the node; panics if it failed.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(node) = self.node.take() {
+            node.await.expect("the node task").expect("the node stops cleanly");
+        }
+    }
+}
+
+/// A request carrying `authorization: Bearer <token>`.
+pub fn authorized<T>(token: &str, message: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(message);
+    r.metadata_mut().insert("authorization", format!("Bearer {token}").parse().expect("a header value"));
+    r
 }
 
 /// Replaces the database name in a postgres:// URL.

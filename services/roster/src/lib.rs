@@ -10,21 +10,23 @@ pub mod error;
 pub mod seed;
 pub mod store;
 
-use cadre_kit::auth::Authenticator;
-use cadre_kit::config::Settings;
-use cadre_kit::db::{Db, DbError, Migration};
-use cadre_kit::pii::PiiCipher;
+use cadre_kit::db::Migration;
+use cadre_kit::part::{BoxFuture, OpenPart, Part, PartContext, PartError};
 use cadre_kit::server::GrpcHost;
 use cadre_proto::roster::v1::{
-    analytics_service_server::AnalyticsServiceServer, audit_service_server::AuditServiceServer,
-    cadre_service_server::CadreServiceServer, change_service_server::ChangeServiceServer,
+    analytics_service_server::AnalyticsServiceServer, cadre_service_server::CadreServiceServer,
+    exit_service_server::ExitServiceServer, mentoring_service_server::MentoringServiceServer,
     post_service_server::PostServiceServer, region_service_server::RegionServiceServer,
+    reserve_service_server::ReserveServiceServer, staffing_service_server::StaffingServiceServer,
+    term_service_server::TermServiceServer, work_team_service_server::WorkTeamServiceServer,
 };
 
 pub use api::RosterApi;
 
-/// The part's name: database file, gateway upstream, metrics label.
-pub const PART: &str = "roster";
+cadre_kit::standard_services!(cadre_proto::roster::v1);
+
+/// The roster as a part of the suite.
+pub struct Roster;
 
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -49,107 +51,68 @@ pub const MIGRATIONS: &[Migration] = &[
     },
 ];
 
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("roster database: {0}")]
-    Db(#[from] DbError),
-    #[error("roster PII keys: {0}")]
-    Pii(String),
-}
-
-/// Connects to the roster's database (migrating it unless switched off).
-pub async fn open(settings: &Settings) -> Result<RosterApi, StartError> {
-    let db_settings = &settings.roster.database;
-    let db = Db::connect(&db_settings.url_for(&settings.data_dir, PART), db_settings).await?;
-    if db_settings.migrate_on_start {
-        db.migrate(MIGRATIONS).await?;
+impl Part for Roster {
+    fn name(&self) -> &'static str {
+        "roster"
     }
-    let pii = PiiCipher::from_settings(&settings.pii).map_err(StartError::Pii)?;
-    Ok(RosterApi::new(db, pii))
+
+    fn about(&self) -> &'static str {
+        "regions, cadres, posts, reserves, staffing, mentoring, work teams, exits and structure analytics"
+    }
+
+    fn package(&self) -> &'static str {
+        "cadre.roster.v1"
+    }
+
+    fn migrations(&self) -> &'static [Migration] {
+        MIGRATIONS
+    }
+
+    fn open(&self, context: PartContext) -> BoxFuture<'_, Result<Box<dyn OpenPart>, PartError>> {
+        Box::pin(async move { Ok(Box::new(RosterApi::new(context.db, context.pii)) as Box<dyn OpenPart>) })
+    }
 }
 
-/// Runs the migrations only (`cadre migrate`).
-pub async fn migrate(settings: &Settings) -> Result<(), StartError> {
-    let db_settings = &settings.roster.database;
-    let db = Db::connect(&db_settings.url_for(&settings.data_dir, PART), db_settings).await?;
-    db.migrate(MIGRATIONS).await?;
-    db.close().await;
-    Ok(())
+impl OpenPart for RosterApi {
+    fn register(&self, host: &mut GrpcHost) {
+        host.add(RegionServiceServer::new(self.clone()))
+            .add(CadreServiceServer::new(self.clone()))
+            .add(PostServiceServer::new(self.clone()))
+            .add(AnalyticsServiceServer::new(self.clone()))
+            .add(api::transfer::server(self.clone()))
+            .add(ReserveServiceServer::new(self.clone()))
+            .add(StaffingServiceServer::new(self.clone()))
+            .add(MentoringServiceServer::new(self.clone()))
+            .add(WorkTeamServiceServer::new(self.clone()))
+            .add(ExitServiceServer::new(self.clone()))
+            .add(TermServiceServer::new(self.clone()));
+        StandardServices(self.db.clone()).add_to(host);
+    }
+
+    fn seed_demo<'a>(
+        &'a self,
+        progress: &'a (dyn Fn(usize, usize) + Send + Sync),
+    ) -> BoxFuture<'a, Result<Option<String>, PartError>> {
+        Box::pin(async move {
+            let failed = |reason: String| PartError::Service { part: "roster", reason };
+            if !seed::is_empty(self).await.map_err(|e| failed(e.to_string()))? {
+                return Ok(None);
+            }
+            let started = std::time::Instant::now();
+            let seeded = seed::load(self, demo::demo_county(2021), progress)
+                .await
+                .map_err(|e| failed(format!("demo data: {}", e.message())))?;
+            tracing::info!(?seeded, elapsed_ms = started.elapsed().as_millis() as u64, "demo county seeded");
+            Ok(Some(format!(
+                "the demo county: {} regions, {} cadres, {} posts, {} reserves",
+                seeded.regions, seeded.cadres, seeded.posts, seeded.reserves
+            )))
+        })
+    }
 }
 
 impl RosterApi {
-    pub fn db(&self) -> &Db {
+    pub fn db(&self) -> &cadre_kit::db::Db {
         &self.db
     }
-
-    /// Adds the roster's services to a gRPC host, each behind token verification, and
-    /// makes their health follow the roster database.
-    pub fn add_to(&self, host: &mut GrpcHost, auth: &Authenticator) {
-        let check = cadre_kit::auth::interceptor(auth.clone());
-        host.add(RegionServiceServer::with_interceptor(self.clone(), check.clone()))
-            .add(CadreServiceServer::with_interceptor(self.clone(), check.clone()))
-            .add(PostServiceServer::with_interceptor(self.clone(), check.clone()))
-            .add(AnalyticsServiceServer::with_interceptor(self.clone(), check.clone()))
-            .add(AuditServiceServer::with_interceptor(self.clone(), check.clone()))
-            .add(api::transfer::server(self.clone(), check.clone()))
-            .add(cadre_proto::roster::v1::reserve_service_server::ReserveServiceServer::with_interceptor(
-                self.clone(),
-                check.clone(),
-            ))
-            .add(cadre_proto::roster::v1::staffing_service_server::StaffingServiceServer::with_interceptor(
-                self.clone(),
-                check.clone(),
-            ))
-            .add(cadre_proto::roster::v1::mentoring_service_server::MentoringServiceServer::with_interceptor(
-                self.clone(),
-                check.clone(),
-            ))
-            .add(cadre_proto::roster::v1::work_team_service_server::WorkTeamServiceServer::with_interceptor(
-                self.clone(),
-                check.clone(),
-            ))
-            .add(cadre_proto::roster::v1::exit_service_server::ExitServiceServer::with_interceptor(
-                self.clone(),
-                check.clone(),
-            ))
-            .add(cadre_proto::roster::v1::term_service_server::TermServiceServer::with_interceptor(
-                self.clone(),
-                check.clone(),
-            ))
-            .add(ChangeServiceServer::with_interceptor(self.clone(), check))
-            .depends_on(self.db.clone());
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    #[error(transparent)]
-    Start(#[from] StartError),
-    #[error("authentication: {0}")]
-    Auth(#[from] cadre_kit::auth::AuthError),
-    #[error(transparent)]
-    Server(#[from] cadre_kit::server::ServerError),
-}
-
-/// Serves the roster alone on `settings.grpc_addr` (and `/metrics` on
-/// `settings.metrics_addr` when set) until `shutdown` is cancelled.
-pub async fn serve(settings: &Settings, shutdown: cadre_kit::shutdown::Shutdown) -> Result<(), ServeError> {
-    let api = open(settings).await?;
-    let auth = Authenticator::from_settings(&settings.auth).await?;
-    let metrics = cadre_kit::metrics::Metrics::new();
-    let mut host = GrpcHost::new();
-    api.add_to(&mut host, &auth);
-    let listener = cadre_kit::server::bind(settings.grpc_addr).await?;
-    tracing::info!(addr = %settings.grpc_addr, "roster serving gRPC");
-    if let Some(addr) = settings.metrics_addr {
-        let listener = cadre_kit::server::bind(addr).await?;
-        cadre_kit::server::spawn_http(
-            listener,
-            cadre_kit::metrics::metrics_router(metrics.clone()),
-            shutdown.clone(),
-        );
-    }
-    host.serve(listener, metrics, shutdown).await?;
-    api.db().close().await;
-    Ok(())
 }

@@ -4,15 +4,17 @@
 use std::path::PathBuf;
 
 use cadre_kit::config::Settings;
+use cadre_kit::part::Part;
 use cadre_kit::shutdown::{Shutdown, cancel_on_signal};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let file = std::env::var_os("CADRE_CONFIG").map(PathBuf::from);
-    let settings = Settings::load(file.as_deref())?;
+    let part = cadre_roster::Roster;
+    let settings = Settings::load(file.as_deref(), &[part.name()])?;
     let _telemetry = cadre_kit::telemetry::init(&settings.telemetry, "cadre-roster")?;
     let shutdown = Shutdown::new();
     cancel_on_signal(shutdown.clone());
-    cadre_roster::serve(&settings, shutdown).await?;
+    cadre_kit::node::serve_alone(&part, settings, shutdown).await?;
     Ok(())
 }

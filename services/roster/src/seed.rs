@@ -3,13 +3,14 @@
 
 use cadre_kit::{ApiError, Principal, RegionCode, Role};
 use cadre_proto::roster::v1 as pb;
-use cadre_proto::roster::v1::cadre_service_server::CadreService;
-use cadre_proto::roster::v1::post_service_server::PostService;
-use cadre_proto::roster::v1::region_service_server::RegionService;
-use cadre_proto::roster::v1::reserve_service_server::ReserveService;
+use cadre_proto::roster::v1::cadre_service_server::{CadreService, CadreServiceServer};
+use cadre_proto::roster::v1::post_service_server::{PostService, PostServiceServer};
+use cadre_proto::roster::v1::region_service_server::{RegionService, RegionServiceServer};
+use cadre_proto::roster::v1::reserve_service_server::{ReserveService, ReserveServiceServer};
 use futures::StreamExt;
 use tonic::Request;
 use tonic::Status;
+use tonic::server::NamedService;
 
 use crate::RosterApi;
 use crate::demo::{DemoCounty, DemoReserve};
@@ -24,10 +25,14 @@ pub fn seeder(province: &str) -> Result<Principal, ApiError> {
     })
 }
 
-fn as_caller<T>(principal: &Principal, message: T) -> Request<T> {
-    let mut req = Request::new(message);
-    req.extensions_mut().insert(principal.clone());
-    req
+/// A request to `S`'s `method` made in process, admitted as the kit admits calls over
+/// the network (the seeder's permission is checked the same way).
+fn as_caller<S: NamedService, T>(
+    principal: &Principal,
+    method: &str,
+    message: T,
+) -> Result<Request<T>, Status> {
+    Ok(cadre_kit::call::local_request(principal, &format!("/{}/{method}", S::NAME), message)?)
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +58,9 @@ pub async fn load(
     let province = demo.regions.first().map(|r| r.code.clone()).unwrap_or_default();
     let who = seeder(&province)?;
     let regions = demo.regions.len();
-    api.upsert_regions(as_caller(&who, pb::UpsertRegionsRequest { regions: demo.regions })).await?;
+    let request = pb::UpsertRegionsRequest { regions: demo.regions };
+    api.upsert_regions(as_caller::<RegionServiceServer<RosterApi>, _>(&who, "UpsertRegions", request)?)
+        .await?;
     let cadres = demo.cadres.len();
     let total = cadres + demo.reserves.len();
     let mut cadre_ids = Vec::with_capacity(cadres);
@@ -61,12 +68,17 @@ pub async fn load(
     for (i, c) in demo.cadres.into_iter().enumerate() {
         let village = c.cadre.region_code.clone();
         let created = api
-            .create_cadre(as_caller(&who, pb::CreateCadreRequest { cadre: Some(c.cadre) }))
+            .create_cadre(as_caller::<CadreServiceServer<RosterApi>, _>(
+                &who,
+                "CreateCadre",
+                pb::CreateCadreRequest { cadre: Some(c.cadre) },
+            )?)
             .await?
             .into_inner();
         for p in c.posts {
-            api.appoint_post(as_caller(
+            api.appoint_post(as_caller::<PostServiceServer<RosterApi>, _>(
                 &who,
+                "AppointPost",
                 pb::AppointPostRequest {
                     cadre_id: created.id.clone(),
                     region_code: village.clone(),
@@ -74,7 +86,7 @@ pub async fn load(
                     term: p.term,
                     start_date: dates::format(p.start_date),
                 },
-            ))
+            )?)
             .await?;
             posts += 1;
         }
@@ -109,7 +121,11 @@ async fn seed_reserve(
     cadre_ids: &[String],
 ) -> Result<(), Status> {
     let mut at = api
-        .create_reserve(as_caller(who, pb::CreateReserveRequest { reserve: Some(r.reserve) }))
+        .create_reserve(as_caller::<ReserveServiceServer<RosterApi>, _>(
+            who,
+            "CreateReserve",
+            pb::CreateReserveRequest { reserve: Some(r.reserve) },
+        )?)
         .await?
         .into_inner();
     for step in r.steps {
@@ -118,8 +134,9 @@ async fn seed_reserve(
             _ => String::new(),
         };
         at = api
-            .advance_reserve(as_caller(
+            .advance_reserve(as_caller::<ReserveServiceServer<RosterApi>, _>(
                 who,
+                "AdvanceReserve",
                 pb::AdvanceReserveRequest {
                     id: at.id.clone(),
                     to_stage: step.stage as i32,
@@ -128,7 +145,7 @@ async fn seed_reserve(
                     revision: at.revision,
                     cadre_id,
                 },
-            ))
+            )?)
             .await?
             .into_inner();
     }

@@ -616,7 +616,7 @@ async fn dismissing_a_one_shoulder_secretary_opens_both_seats_in_the_same_transa
 }
 
 /// The county's change feed after `after`: (entity, key, revision) of each row, and the head.
-async fn changes_after(s: &Service, after: i64) -> (Vec<(String, String, i64)>, i64) {
+async fn changes_after(s: &Service, after: i64) -> (Vec<(pb::Entity, String, i64)>, i64) {
     use cadre_proto::changes::v1 as cpb;
     use cadre_proto::roster::v1::change_service_client::ChangeServiceClient;
     let mut feed = ChangeServiceClient::new(s.channel.clone());
@@ -628,7 +628,7 @@ async fn changes_after(s: &Service, after: i64) -> (Vec<(String, String, i64)>, 
         .await
         .unwrap()
         .into_inner();
-    let rows = page.changes.into_iter().map(|c| (c.entity, c.key, c.revision)).collect();
+    let rows = page.changes.into_iter().map(|c| (c.entity(), c.key, c.revision)).collect();
     (rows, page.head_position)
 }
 
@@ -746,8 +746,8 @@ async fn a_dismissal_revoked_with_reinstatement_reopens_the_secretarys_posts() {
 
         // One change row for the sanction and one per reopened post, in one transaction.
         let (rows, _) = changes_after(&s, head).await;
-        let mut expected = vec![("sanction".to_string(), dismissal.id.clone(), 2)];
-        expected.extend(dismissal.ended_post_ids.iter().map(|p| ("post".to_string(), p.clone(), 3)));
+        let mut expected = vec![(pb::Entity::Sanction, dismissal.id.clone(), 2)];
+        expected.extend(dismissal.ended_post_ids.iter().map(|p| (pb::Entity::Post, p.clone(), 3)));
         assert_eq!(rows, expected);
 
         // Listed with its revoked state by default; left out on request.
@@ -798,7 +798,7 @@ async fn reinstating_fails_when_the_seat_was_filled_meanwhile_and_nothing_change
             (new_director.as_str(), "")
         );
         let (rows, _) = changes_after(&s, head).await;
-        assert_eq!(rows, [("sanction".to_string(), dismissal.id.clone(), 2)]);
+        assert_eq!(rows, [(pb::Entity::Sanction, dismissal.id.clone(), 2)]);
         s.stop().await;
     }
 }

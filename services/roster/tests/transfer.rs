@@ -260,7 +260,12 @@ async fn exports_mask_pii_unless_allowed_and_round_trip_through_xlsx() {
             .into_inner();
         assert!(!whole.pii_masked);
         assert_eq!(whole.file_name, "roster-150525000000.xlsx");
-        assert!(audit_entries(&s).await.iter().any(|e| e.action == "ExportRoster:unmasked"));
+        assert!(
+            audit_entries(&s)
+                .await
+                .iter()
+                .any(|e| e.action == "cadre.roster.v1.TransferService/ExportRoster:unmasked")
+        );
         s.stop().await;
 
         // The unmasked workbook imports into a fresh roster as it was.

@@ -5,9 +5,10 @@ use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::analytics_service_server::AnalyticsService;
 use tonic::{Request, Response, Status};
 
-use super::{RosterApi, caller};
+use super::RosterApi;
 use crate::domain::{dates, fields, posts, structure};
 use crate::store;
+use cadre_kit::call::Call;
 
 impl RosterApi {
     /// The structure report of `region` on `day` (also used by the term comparison).
@@ -54,7 +55,8 @@ impl AnalyticsService for RosterApi {
         &self,
         request: Request<pb::GetStructureRequest>,
     ) -> Result<Response<pb::StructureReport>, Status> {
-        let principal = caller(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let region = fields::region("region_code", &req.region_code)?;
         principal.ensure_can_read(&region)?;

@@ -4,10 +4,9 @@
 
 use chrono::Months;
 
-use cadre_kit::audit::{self, AuditRecord, prost_types_timestamp};
-use cadre_kit::changes::{self, Mutation, Operation};
+use cadre_kit::audit::prost_types_timestamp;
+use cadre_kit::changes::Operation;
 use cadre_kit::db::{Db, from_micros};
-use cadre_kit::pagination::Page;
 use cadre_kit::pii::{self, PiiCipher};
 use cadre_kit::resident_id::ResidentId;
 use cadre_kit::{ApiError, Principal, RegionCode};
@@ -15,12 +14,13 @@ use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::cadre_service_server::CadreService;
 use tonic::{Request, Response, Status};
 
+use super::RosterApi;
 use super::posts::post_to_proto;
-use super::{RosterApi, caller, idempotency_key, method};
 use crate::domain::cadre::{self, CadreFields};
 use crate::domain::{dates, fields};
 use crate::error::RosterError;
 use crate::store::{self, CadreFilter, CadreRow};
+use cadre_kit::call::{Call, Changed};
 
 pub(crate) const ID_FIELD: &str = "id_number";
 pub(crate) const PHONE_FIELD: &str = "phone";
@@ -124,14 +124,10 @@ pub(crate) fn cadre_to_proto(
 }
 
 impl RosterApi {
-    /// Cadres with their posts held today, masked or revealed for `principal`; an
+    /// Cadres with their posts held today, masked or revealed for the caller; an
     /// unmasked read is audited before it is returned.
-    async fn present(
-        &self,
-        principal: &Principal,
-        rows: Vec<CadreRow>,
-        action: &str,
-    ) -> Result<Vec<pb::Cadre>, ApiError> {
+    async fn present(&self, call: &Call, rows: Vec<CadreRow>) -> Result<Vec<pb::Cadre>, ApiError> {
+        let principal = call.principal();
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         let posts = store::posts_held_by(&self.db, &ids, &dates::format(dates::today())).await?;
         let reveal = principal.sees_pii();
@@ -142,15 +138,11 @@ impl RosterApi {
                 principal.jurisdiction.to_string()
             };
             let target = if rows.len() == 1 { format!("cadre/{}", rows[0].id) } else { "cadres".to_string() };
-            audit::record_pii_read(
+            call.audit_unmasked_read(
                 &self.db,
-                principal,
-                AuditRecord {
-                    action: &format!("{action}:unmasked"),
-                    target: &target,
-                    region_code: &region,
-                    detail: serde_json::json!({ "cadre_ids": ids, "fields": [ID_FIELD, PHONE_FIELD] }),
-                },
+                &target,
+                &region,
+                serde_json::json!({ "cadre_ids": ids, "fields": [ID_FIELD, PHONE_FIELD] }),
             )
             .await?;
         }
@@ -163,13 +155,8 @@ impl RosterApi {
         Ok(out)
     }
 
-    async fn present_one(
-        &self,
-        principal: &Principal,
-        row: CadreRow,
-        action: &str,
-    ) -> Result<pb::Cadre, ApiError> {
-        let mut list = self.present(principal, vec![row], action).await?;
+    async fn present_one(&self, call: &Call, row: CadreRow) -> Result<pb::Cadre, ApiError> {
+        let mut list = self.present(call, vec![row]).await?;
         list.pop().ok_or_else(|| ApiError::internal("presented no cadre"))
     }
 }
@@ -207,53 +194,47 @@ impl CadreService for RosterApi {
         &self,
         request: Request<pb::CreateCadreRequest>,
     ) -> Result<Response<pb::Cadre>, Status> {
-        let principal = caller(&request)?;
-        let key = idempotency_key(&request)?;
-        let action = method("CadreService", "CreateCadre");
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let input = req.cadre.as_ref().ok_or_else(|| ApiError::invalid("cadre", "is required"))?;
         let fields = cadre::validate_new("cadre", input).map_err(ApiError::from)?;
         principal.ensure_can_write(&fields.region_code)?;
         let pii = self.pii.clone();
-        let row =
-            cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
+        let row = call
+            .mutate(&self.db, &req, async |tx| {
                 ensure_region_exists(tx.conn(), "cadre.region_code", &fields.region_code).await?;
                 let index = pii.blind_index(ID_FIELD, fields.id_number.as_str());
                 if let Some(existing) = store::find_cadre_by_index(tx.conn(), &index).await? {
-                    return Err(duplicate(&existing, &principal));
+                    return Err(duplicate(&existing, principal));
                 }
                 let now = cadre_kit::db::to_micros(tx.now());
                 let row = row_from_fields(&pii, uuid::Uuid::now_v7().to_string(), &fields, 1, now, now);
                 store::insert_cadres(tx, std::slice::from_ref(&row)).await?;
-                changes::record_mutation(
-                    tx,
-                    &principal,
-                    Mutation {
-                        action: &action,
-                        entity: "cadre",
-                        key: &row.id,
-                        operation: Operation::Created,
-                        region_code: &row.region_code,
-                        revision: row.revision,
-                        detail: serde_json::json!({ "name": row.name }),
-                    },
-                )
+                tx.changed(Changed {
+                    entity: pb::Entity::Cadre.as_str_name(),
+                    key: &row.id,
+                    operation: Operation::Created,
+                    region_code: &row.region_code,
+                    previous_region_code: "",
+                    revision: row.revision,
+                    detail: serde_json::json!({ "name": row.name }),
+                })
                 .await?;
                 // The stored response is the record's id; callers get it presented.
                 Ok(pb::GetCadreRequest { id: row.id })
             })
             .await?;
         let stored = load(&self.db, &row.id).await?;
-        Ok(Response::new(self.present_one(&principal, stored, "CreateCadre").await?))
+        Ok(Response::new(self.present_one(&call, stored).await?))
     }
 
     async fn update_cadre(
         &self,
         request: Request<pb::UpdateCadreRequest>,
     ) -> Result<Response<pb::Cadre>, Status> {
-        let principal = caller(&request)?;
-        let key = idempotency_key(&request)?;
-        let action = method("CadreService", "UpdateCadre");
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let patch = req.cadre.as_ref().ok_or_else(|| ApiError::invalid("cadre", "is required"))?;
         let paths = req.update_mask.as_ref().map(|m| m.paths.clone()).unwrap_or_default();
@@ -263,8 +244,8 @@ impl CadreService for RosterApi {
         fields::revision("cadre.revision", patch.revision)?;
         let id = patch.id.clone();
         let pii = self.pii.clone();
-        let done =
-            cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
+        let done = call
+            .mutate(&self.db, &req, async |tx| {
                 fields::required_id("cadre.id", &id)?;
                 let row = store::get_cadre(tx.conn(), &id)
                     .await?
@@ -283,7 +264,7 @@ impl CadreService for RosterApi {
                 if updated.id_number != current.id_number {
                     let index = pii.blind_index(ID_FIELD, updated.id_number.as_str());
                     if let Some(existing) = store::find_cadre_by_index(tx.conn(), &index).await? {
-                        return Err(duplicate(&existing, &principal));
+                        return Err(duplicate(&existing, principal));
                     }
                 }
                 let now = cadre_kit::db::to_micros(tx.now());
@@ -292,39 +273,37 @@ impl CadreService for RosterApi {
                 if !store::update_cadre(tx.conn(), &new_row, row.revision).await? {
                     return Err(RosterError::stale("cadre", &id, patch.revision, row.revision + 1).into());
                 }
-                changes::record_mutation(
-                    tx,
-                    &principal,
-                    Mutation {
-                        action: &action,
-                        entity: "cadre",
-                        key: &id,
-                        operation: Operation::Updated,
-                        region_code: &new_row.region_code,
-                        revision: new_row.revision,
-                        detail: serde_json::json!({ "fields": paths, "revision": new_row.revision }),
-                    },
-                )
+                tx.changed(Changed {
+                    entity: pb::Entity::Cadre.as_str_name(),
+                    key: &id,
+                    operation: Operation::Updated,
+                    region_code: &new_row.region_code,
+                    previous_region_code: "",
+                    revision: new_row.revision,
+                    detail: serde_json::json!({ "fields": paths, "revision": new_row.revision }),
+                })
                 .await?;
                 Ok(pb::GetCadreRequest { id: id.clone() })
             })
             .await?;
         let stored = load(&self.db, &done.id).await?;
-        Ok(Response::new(self.present_one(&principal, stored, "UpdateCadre").await?))
+        Ok(Response::new(self.present_one(&call, stored).await?))
     }
 
     async fn get_cadre(&self, request: Request<pb::GetCadreRequest>) -> Result<Response<pb::Cadre>, Status> {
-        let principal = caller(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let row = load(&self.db, &request.get_ref().id).await?;
         principal.ensure_can_read_code(&row.region_code)?;
-        Ok(Response::new(self.present_one(&principal, row, "GetCadre").await?))
+        Ok(Response::new(self.present_one(&call, row).await?))
     }
 
     async fn list_cadres(
         &self,
         request: Request<pb::ListCadresRequest>,
     ) -> Result<Response<pb::ListCadresResponse>, Status> {
-        let principal = caller(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let scope = principal.scope("region_code", &req.region_code)?;
         let today = dates::today();
@@ -363,7 +342,7 @@ impl CadreService for RosterApi {
         filter.political_status = party.map(|p| p as i64);
         filter.tags = fields::tags("tags", &req.tags)?.into_iter().map(|t| t as i32).collect();
         let page_query = format!("{filter:?}|{}|{}", req.min_age, req.max_age);
-        let page = Page::parse(req.page_size, &req.page_token, &page_query)?;
+        let page = call.page(req.page_size, &req.page_token, &page_query)?;
         let mut rows = store::list_cadres(
             &self.db,
             &filter,
@@ -373,7 +352,7 @@ impl CadreService for RosterApi {
         .await
         .map_err(ApiError::from)?;
         let next_page_token = page.finish(&mut rows, |r| r.id.clone());
-        let cadres = self.present(&principal, rows, "ListCadres").await?;
+        let cadres = self.present(&call, rows).await?;
         Ok(Response::new(pb::ListCadresResponse { cadres, next_page_token }))
     }
 
@@ -381,7 +360,8 @@ impl CadreService for RosterApi {
         &self,
         request: Request<pb::LookupCadreRequest>,
     ) -> Result<Response<pb::Cadre>, Status> {
-        let principal = caller(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let id_number =
             ResidentId::parse(&request.get_ref().id_number).map_err(|e| ApiError::invalid("id_number", e))?;
         let index = self.pii.blind_index(ID_FIELD, id_number.as_str());
@@ -392,6 +372,6 @@ impl CadreService for RosterApi {
             .ok_or_else(|| ApiError::not_found("cadre with this ID number"))?;
         drop(conn);
         principal.ensure_can_read_code(&row.region_code)?;
-        Ok(Response::new(self.present_one(&principal, row, "LookupCadre").await?))
+        Ok(Response::new(self.present_one(&call, row).await?))
     }
 }

@@ -3,22 +3,21 @@
 //! in the transaction that records the sanction, so the vacancies open at once. A
 //! revocation (撤销) marks the sanction revoked and may reopen the posts it ended.
 
-use cadre_kit::changes::{self, Mutation, Operation};
-use cadre_kit::db::WriteTx;
+use cadre_kit::ApiError;
+use cadre_kit::changes::Operation;
 use cadre_kit::db::to_micros;
-use cadre_kit::pagination::Page;
-use cadre_kit::{ApiError, Principal};
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::exit_service_server::ExitService;
 use tonic::{Request, Response, Status};
 
-use super::{RosterApi, caller, idempotency_key, method};
+use super::RosterApi;
 use crate::domain::exits::{self, MAX_REASON_CHARS};
 use crate::domain::posts::HeldPost;
 use crate::domain::{dates, fields};
 use crate::error::RosterError;
 use crate::store::development::{self as dev, Revocation, SanctionFilter, SanctionRow};
 use crate::store::{self, PostRow};
+use cadre_kit::call::{Call, Changed, Mutation};
 
 const MAX_DECIDED_BY_CHARS: usize = 100;
 
@@ -55,22 +54,20 @@ fn stored_date(what: &str, s: &str) -> Result<chrono::NaiveDate, ApiError> {
 /// The audit entry and change-feed row of a post the sanction (or its revocation)
 /// ended or reopened, at its next revision.
 async fn post_changed(
-    tx: &mut WriteTx,
-    principal: &Principal,
-    action: &str,
+    tx: &mut Mutation<'_>,
     post: &PostRow,
     detail: serde_json::Value,
-) -> Result<(), sqlx::Error> {
-    let change = Mutation {
-        action,
-        entity: "post",
+) -> Result<(), ApiError> {
+    tx.changed(Changed {
+        entity: pb::Entity::Post.as_str_name(),
         key: &post.id,
         operation: Operation::Updated,
         region_code: &post.region_code,
+        previous_region_code: "",
         revision: post.revision + 1,
         detail,
-    };
-    changes::record_mutation(tx, principal, change).await
+    })
+    .await
 }
 
 #[tonic::async_trait]
@@ -79,8 +76,8 @@ impl ExitService for RosterApi {
         &self,
         request: Request<pb::RecordSanctionRequest>,
     ) -> Result<Response<pb::Sanction>, Status> {
-        let principal = caller(&request)?;
-        let key = idempotency_key(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let cadre_id = req.cadre_id.trim().to_string();
         if cadre_id.is_empty() {
@@ -99,8 +96,7 @@ impl ExitService for RosterApi {
         if let Some(i) = named.iter().position(String::is_empty) {
             return Err(ApiError::invalid(&format!("post_ids[{i}]"), "is empty").into());
         }
-        let action = method("ExitService", "RecordSanction");
-        let out = cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
+        let out = call.mutate(&self.db, &req, async |tx| {
             let cadre = store::get_cadre(tx.conn(), &cadre_id)
                 .await?
                 .ok_or_else(|| ApiError::not_found(format!("cadre {cadre_id}")))?;
@@ -130,21 +126,17 @@ impl ExitService for RosterApi {
                 reinstated_post_ids: Vec::new(),
             };
             dev::insert_sanction(tx.conn(), &sanction, now).await?;
-            changes::record_mutation(
-                tx,
-                &principal,
-                Mutation {
-                    action: &action,
-                    entity: "sanction",
+            tx.changed(Changed {
+                    entity: pb::Entity::Sanction.as_str_name(),
                     key: &sanction.id,
                     operation: Operation::Created,
                     region_code: &sanction.region_code,
+                    previous_region_code: "",
                     revision: 1,
                     detail: serde_json::json!({
                         "cadre_id": sanction.cadre_id, "kind": kind.as_str_name(), "date": end_s,
                         "decided_by": sanction.decided_by, "assessment_result_id": sanction.assessment_result_id,
-                        "ended_post_ids": sanction.ended_post_ids
-                    }),
+                        "ended_post_ids": sanction.ended_post_ids}),
                 },
             )
             .await?;
@@ -158,7 +150,7 @@ impl ExitService for RosterApi {
                 let detail = serde_json::json!({
                     "end_date": end_s, "reason": end_reason, "sanction_id": sanction.id
                 });
-                post_changed(tx, &principal, &action, row, detail)
+                post_changed(tx, row, detail)
                 .await?;
             }
             Ok(sanction_to_proto(sanction))
@@ -171,7 +163,8 @@ impl ExitService for RosterApi {
         &self,
         request: Request<pb::ListSanctionsRequest>,
     ) -> Result<Response<pb::ListSanctionsResponse>, Status> {
-        let principal = caller(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let scope = principal.scope("region_code", &req.region_code)?;
         let kind = if req.kind == 0 {
@@ -191,7 +184,7 @@ impl ExitService for RosterApi {
             year,
             exclude_revoked: req.exclude_revoked,
         };
-        let page = Page::parse(req.page_size, &req.page_token, &format!("{filter:?}"))?;
+        let page = call.page(req.page_size, &req.page_token, &format!("{filter:?}"))?;
         let mut rows = dev::list_sanctions(
             &self.db,
             &filter,
@@ -211,8 +204,8 @@ impl ExitService for RosterApi {
         &self,
         request: Request<pb::RevokeSanctionRequest>,
     ) -> Result<Response<pb::Sanction>, Status> {
-        let principal = caller(&request)?;
-        let key = idempotency_key(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let id = fields::required_id("id", &req.id)?.to_string();
         fields::revision("revision", req.revision)?;
@@ -221,9 +214,8 @@ impl ExitService for RosterApi {
         let reason = fields::text("reason", &req.reason, true, MAX_REASON_CHARS).map_err(ApiError::from)?;
         let decided_by = fields::text("decided_by", &req.decided_by, true, MAX_DECIDED_BY_CHARS)
             .map_err(ApiError::from)?;
-        let action = method("ExitService", "RevokeSanction");
-        let out =
-            cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
+        let out = call
+            .mutate(&self.db, &req, async |tx| {
                 let row = dev::get_sanction(tx.conn(), &id)
                     .await?
                     .ok_or_else(|| ApiError::not_found(format!("sanction {id}")))?;
@@ -286,22 +278,17 @@ impl ExitService for RosterApi {
                 if !dev::revoke_sanction(tx.conn(), &row.id, &revocation, row.revision, now).await? {
                     return Err(stale());
                 }
-                changes::record_mutation(
-                    tx,
-                    &principal,
-                    Mutation {
-                        action: &action,
-                        entity: "sanction",
-                        key: &row.id,
-                        operation: Operation::Updated,
-                        region_code: &row.region_code,
-                        revision: row.revision + 1,
-                        detail: serde_json::json!({
+                tx.changed(Changed {
+                    entity: pb::Entity::Sanction.as_str_name(),
+                    key: &row.id,
+                    operation: Operation::Updated,
+                    region_code: &row.region_code,
+                    previous_region_code: "",
+                    revision: row.revision + 1,
+                    detail: serde_json::json!({
                             "cadre_id": row.cadre_id, "revoked_date": day, "decided_by": decided_by,
-                            "reinstated_post_ids": reinstated
-                        }),
-                    },
-                )
+                            "reinstated_post_ids": reinstated}),
+                })
                 .await?;
                 for p in &to_reopen {
                     if !dev::reopen_post(tx.conn(), &p.id, p.revision, now).await? {
@@ -313,7 +300,7 @@ impl ExitService for RosterApi {
                     let detail = serde_json::json!({
                         "end_date": null, "previous_end_date": p.end_date, "sanction_id": row.id
                     });
-                    post_changed(tx, &principal, &action, p, detail).await?;
+                    post_changed(tx, p, detail).await?;
                 }
                 let updated = dev::get_sanction(tx.conn(), &row.id)
                     .await?

@@ -1,20 +1,20 @@
 //! MentoringService: mentors paired with new cadres (导师帮带), their growth plans,
 //! and coverage of new cadres by mentors.
 
-use cadre_kit::changes::{self, Mutation, Operation};
+use cadre_kit::changes::Operation;
 use cadre_kit::db::to_micros;
-use cadre_kit::pagination::Page;
 use cadre_kit::{ApiError, Principal};
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::mentoring_service_server::MentoringService;
 use tonic::{Request, Response, Status};
 
-use super::{RosterApi, caller, idempotency_key, method};
+use super::RosterApi;
 use crate::domain::mentoring::{self, MAX_GROWTH_PLAN_CHARS, Pairing};
 use crate::domain::{dates, fields, posts};
 use crate::error::RosterError;
 use crate::store::development::{self as dev, PairingRow};
 use crate::store::{self, CadreRow};
+use cadre_kit::call::{Call, Changed};
 
 fn pairing_to_proto(p: PairingRow) -> pb::MentorPairing {
     pb::MentorPairing {
@@ -67,19 +67,18 @@ impl MentoringService for RosterApi {
         &self,
         request: Request<pb::PairMentorRequest>,
     ) -> Result<Response<pb::MentorPairing>, Status> {
-        let principal = caller(&request)?;
-        let key = idempotency_key(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         fields::required_id("mentor_cadre_id", &req.mentor_cadre_id)?;
         fields::required_id("mentee_cadre_id", &req.mentee_cadre_id)?;
         let start = dates::parse("start_date", &req.start_date).map_err(ApiError::from)?;
         let plan = fields::text("growth_plan", &req.growth_plan, false, MAX_GROWTH_PLAN_CHARS)
             .map_err(ApiError::from)?;
-        let action = method("MentoringService", "PairMentor");
-        let out =
-            cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
-                let mentor = writable_cadre(tx, &principal, req.mentor_cadre_id.trim()).await?;
-                let mentee = writable_cadre(tx, &principal, req.mentee_cadre_id.trim()).await?;
+        let out = call
+            .mutate(&self.db, &req, async |tx| {
+                let mentor = writable_cadre(tx, principal, req.mentor_cadre_id.trim()).await?;
+                let mentee = writable_cadre(tx, principal, req.mentee_cadre_id.trim()).await?;
                 let new = Pairing {
                     id: uuid::Uuid::now_v7().to_string(),
                     mentor_cadre_id: mentor.id.clone(),
@@ -108,22 +107,17 @@ impl MentoringService for RosterApi {
                 };
                 let now = to_micros(tx.now());
                 dev::insert_pairing(tx.conn(), &row, now).await?;
-                changes::record_mutation(
-                    tx,
-                    &principal,
-                    Mutation {
-                        action: &action,
-                        entity: "mentor_pairing",
-                        key: &row.id,
-                        operation: Operation::Created,
-                        region_code: &row.region_code,
-                        revision: 1,
-                        detail: serde_json::json!({
+                tx.changed(Changed {
+                    entity: pb::Entity::MentorPairing.as_str_name(),
+                    key: &row.id,
+                    operation: Operation::Created,
+                    region_code: &row.region_code,
+                    previous_region_code: "",
+                    revision: 1,
+                    detail: serde_json::json!({
                             "mentor_cadre_id": row.mentor_cadre_id, "mentee_cadre_id": row.mentee_cadre_id,
-                            "start_date": row.start_date
-                        }),
-                    },
-                )
+                            "start_date": row.start_date}),
+                })
                 .await?;
                 Ok(pairing_to_proto(row))
             })
@@ -135,32 +129,27 @@ impl MentoringService for RosterApi {
         &self,
         request: Request<pb::EndMentoringRequest>,
     ) -> Result<Response<pb::MentorPairing>, Status> {
-        let principal = caller(&request)?;
-        let key = idempotency_key(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         fields::required_id("pairing_id", &req.pairing_id)?;
         let end = dates::parse("end_date", &req.end_date).map_err(ApiError::from)?;
         let reason = fields::text("reason", &req.reason, false, 200).map_err(ApiError::from)?;
-        let action = method("MentoringService", "EndMentoring");
-        let out =
-            cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
-                let (row, pairing) = writable_pairing(tx, &principal, req.pairing_id.trim()).await?;
+        let out = call
+            .mutate(&self.db, &req, async |tx| {
+                let (row, pairing) = writable_pairing(tx, principal, req.pairing_id.trim()).await?;
                 mentoring::check_end(&pairing, end)?;
                 let now = to_micros(tx.now());
                 dev::end_pairing(tx.conn(), &row.id, &dates::format(end), &reason, now).await?;
-                changes::record_mutation(
-                    tx,
-                    &principal,
-                    Mutation {
-                        action: &action,
-                        entity: "mentor_pairing",
-                        key: &row.id,
-                        operation: Operation::Updated,
-                        region_code: &row.region_code,
-                        revision: row.revision + 1,
-                        detail: serde_json::json!({ "end_date": dates::format(end), "reason": reason }),
-                    },
-                )
+                tx.changed(Changed {
+                    entity: pb::Entity::MentorPairing.as_str_name(),
+                    key: &row.id,
+                    operation: Operation::Updated,
+                    region_code: &row.region_code,
+                    previous_region_code: "",
+                    revision: row.revision + 1,
+                    detail: serde_json::json!({ "end_date": dates::format(end), "reason": reason }),
+                })
                 .await?;
                 let updated = dev::get_pairing(tx.conn(), &row.id)
                     .await?
@@ -175,17 +164,16 @@ impl MentoringService for RosterApi {
         &self,
         request: Request<pb::UpdateGrowthPlanRequest>,
     ) -> Result<Response<pb::MentorPairing>, Status> {
-        let principal = caller(&request)?;
-        let key = idempotency_key(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         fields::required_id("pairing_id", &req.pairing_id)?;
         fields::revision("revision", req.revision)?;
         let plan = fields::text("growth_plan", &req.growth_plan, false, MAX_GROWTH_PLAN_CHARS)
             .map_err(ApiError::from)?;
-        let action = method("MentoringService", "UpdateGrowthPlan");
-        let out =
-            cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
-                let (row, _) = writable_pairing(tx, &principal, req.pairing_id.trim()).await?;
+        let out = call
+            .mutate(&self.db, &req, async |tx| {
+                let (row, _) = writable_pairing(tx, principal, req.pairing_id.trim()).await?;
                 let stale = || {
                     ApiError::from(RosterError::stale("mentor pairing", &row.id, req.revision, row.revision))
                 };
@@ -196,19 +184,15 @@ impl MentoringService for RosterApi {
                 if !dev::update_growth_plan(tx.conn(), &row.id, &plan, req.revision, now).await? {
                     return Err(stale());
                 }
-                changes::record_mutation(
-                    tx,
-                    &principal,
-                    Mutation {
-                        action: &action,
-                        entity: "mentor_pairing",
-                        key: &row.id,
-                        operation: Operation::Updated,
-                        region_code: &row.region_code,
-                        revision: row.revision + 1,
-                        detail: serde_json::json!({ "growth_plan_chars": plan.chars().count() }),
-                    },
-                )
+                tx.changed(Changed {
+                    entity: pb::Entity::MentorPairing.as_str_name(),
+                    key: &row.id,
+                    operation: Operation::Updated,
+                    region_code: &row.region_code,
+                    previous_region_code: "",
+                    revision: row.revision + 1,
+                    detail: serde_json::json!({ "growth_plan_chars": plan.chars().count() }),
+                })
                 .await?;
                 let updated = dev::get_pairing(tx.conn(), &row.id)
                     .await?
@@ -223,12 +207,13 @@ impl MentoringService for RosterApi {
         &self,
         request: Request<pb::ListPairingsRequest>,
     ) -> Result<Response<pb::ListPairingsResponse>, Status> {
-        let principal = caller(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let scope = principal.scope("region_code", &req.region_code)?;
         let today = dates::format(dates::today());
         let active_on = req.active_only.then_some(today.as_str());
-        let page = Page::parse(req.page_size, &req.page_token, &format!("{scope}|{active_on:?}"))?;
+        let page = call.page(req.page_size, &req.page_token, &format!("{scope}|{active_on:?}"))?;
         let mut rows = dev::list_pairings(
             &self.db,
             scope.prefix(),
@@ -249,7 +234,8 @@ impl MentoringService for RosterApi {
         &self,
         request: Request<pb::GetMentoringCoverageRequest>,
     ) -> Result<Response<pb::MentoringCoverage>, Status> {
-        let principal = caller(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let region = fields::region("region_code", &req.region_code)?;
         principal.ensure_can_read(&region)?;
@@ -259,7 +245,7 @@ impl MentoringService for RosterApi {
         if since > day {
             return Err(ApiError::invalid("new_since", "must not be after as_of").into());
         }
-        let page = Page::parse(req.page_size, &req.page_token, &format!("{region}|{day}|{since}"))?;
+        let page = call.page(req.page_size, &req.page_token, &format!("{region}|{day}|{since}"))?;
         let day_s = dates::format(day);
         let held = store::posts_under(&self.db, region.prefix(), &posts::two_committee_kinds(), &day_s)
             .await

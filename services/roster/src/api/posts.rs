@@ -2,18 +2,18 @@
 //! one-shoulder villages.
 
 use cadre_kit::ApiError;
-use cadre_kit::changes::{self, Mutation, Operation};
+use cadre_kit::changes::Operation;
 use cadre_kit::db::to_micros;
-use cadre_kit::pagination::Page;
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::post_service_server::PostService;
 use tonic::{Request, Response, Status};
 
+use super::RosterApi;
 use super::regions::is_village;
-use super::{RosterApi, caller, idempotency_key, method};
 use crate::domain::posts::{self, Appointment, DEFAULT_VACANCY_SEATS};
 use crate::domain::{dates, fields};
 use crate::store::{self, PostFilter, PostRow};
+use cadre_kit::call::{Call, Changed};
 
 pub(crate) fn post_to_proto(p: PostRow) -> pb::Post {
     pb::Post {
@@ -36,9 +36,8 @@ impl PostService for RosterApi {
         &self,
         request: Request<pb::AppointPostRequest>,
     ) -> Result<Response<pb::Post>, Status> {
-        let principal = caller(&request)?;
-        let key = idempotency_key(&request)?;
-        let action = method("PostService", "AppointPost");
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         fields::required_id("cadre_id", &req.cadre_id)?;
         let village = fields::region("region_code", &req.region_code)?;
@@ -52,13 +51,7 @@ impl PostService for RosterApi {
             term: req.term,
             start,
         };
-        let post = cadre_kit::idempotency::once(
-            &self.db,
-            &principal,
-            &action,
-            key.as_ref(),
-            &req,
-            async |tx| {
+        let post = call.mutate(&self.db, &req, async |tx| {
                 let place = store::get_region(tx.conn(), village.as_str())
                     .await?
                     .ok_or_else(|| ApiError::invalid("region_code", format!("region {village} does not exist")))?;
@@ -89,19 +82,15 @@ impl PostService for RosterApi {
                 };
                 let now = to_micros(tx.now());
                 store::insert_posts(tx, std::slice::from_ref(&row), now).await?;
-                changes::record_mutation(
-                    tx,
-                    &principal,
-                    Mutation {
-                        action: &action,
-                        entity: "post",
+                tx.changed(Changed {
+                        entity: pb::Entity::Post.as_str_name(),
                         key: &row.id,
                         operation: Operation::Created,
                         region_code: &row.region_code,
+                        previous_region_code: "",
                         revision: 1,
                         detail: serde_json::json!({
-                            "cadre_id": row.cadre_id, "kind": kind.as_str_name(), "term": req.term, "start_date": row.start_date
-                        }),
+                            "cadre_id": row.cadre_id, "kind": kind.as_str_name(), "term": req.term, "start_date": row.start_date}),
                     },
                 )
                 .await?;
@@ -113,9 +102,8 @@ impl PostService for RosterApi {
     }
 
     async fn end_post(&self, request: Request<pb::EndPostRequest>) -> Result<Response<pb::Post>, Status> {
-        let principal = caller(&request)?;
-        let key = idempotency_key(&request)?;
-        let action = method("PostService", "EndPost");
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         fields::required_id("post_id", &req.post_id)?;
         let end = dates::parse("end_date", &req.end_date).map_err(ApiError::from)?;
@@ -123,8 +111,8 @@ impl PostService for RosterApi {
         if reason.chars().count() > 200 {
             return Err(ApiError::invalid("reason", "must be at most 200 characters").into());
         }
-        let post =
-            cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
+        let post = call
+            .mutate(&self.db, &req, async |tx| {
                 let row = store::get_post(tx.conn(), &req.post_id)
                     .await?
                     .ok_or_else(|| ApiError::not_found(format!("post {}", req.post_id)))?;
@@ -134,19 +122,15 @@ impl PostService for RosterApi {
                 posts::check_end(&held, end)?;
                 let now = to_micros(tx.now());
                 store::end_post(tx.conn(), &row.id, &dates::format(end), &reason, now).await?;
-                changes::record_mutation(
-                    tx,
-                    &principal,
-                    Mutation {
-                        action: &action,
-                        entity: "post",
-                        key: &row.id,
-                        operation: Operation::Updated,
-                        region_code: &row.region_code,
-                        revision: row.revision + 1,
-                        detail: serde_json::json!({ "end_date": dates::format(end), "reason": reason }),
-                    },
-                )
+                tx.changed(Changed {
+                    entity: pb::Entity::Post.as_str_name(),
+                    key: &row.id,
+                    operation: Operation::Updated,
+                    region_code: &row.region_code,
+                    previous_region_code: "",
+                    revision: row.revision + 1,
+                    detail: serde_json::json!({ "end_date": dates::format(end), "reason": reason }),
+                })
                 .await?;
                 let updated = store::get_post(tx.conn(), &row.id)
                     .await?
@@ -161,7 +145,8 @@ impl PostService for RosterApi {
         &self,
         request: Request<pb::ListPostsRequest>,
     ) -> Result<Response<pb::ListPostsResponse>, Status> {
-        let principal = caller(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let scope = principal.scope("region_code", &req.region_code)?;
         let kind = if req.kind == 0 {
@@ -180,7 +165,7 @@ impl PostService for RosterApi {
             kind,
             held_on,
         };
-        let page = Page::parse(req.page_size, &req.page_token, &format!("{filter:?}"))?;
+        let page = call.page(req.page_size, &req.page_token, &format!("{filter:?}"))?;
         let mut rows = store::list_posts(
             &self.db,
             &filter,
@@ -200,7 +185,8 @@ impl PostService for RosterApi {
         &self,
         request: Request<pb::ListVacanciesRequest>,
     ) -> Result<Response<pb::ListVacanciesResponse>, Status> {
-        let principal = caller(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let scope = principal.scope("region_code", &req.region_code)?;
         let day = dates::parse_or("as_of", &req.as_of, dates::today()).map_err(ApiError::from)?;
@@ -211,7 +197,7 @@ impl PostService for RosterApi {
         if seats.is_empty() {
             seats = DEFAULT_VACANCY_SEATS.to_vec();
         }
-        let page = Page::parse(req.page_size, &req.page_token, &format!("{scope}|{day}|{seats:?}"))?;
+        let page = call.page(req.page_size, &req.page_token, &format!("{scope}|{day}|{seats:?}"))?;
         let villages = store::villages_under(&self.db, scope.prefix()).await.map_err(ApiError::from)?;
         let held = store::posts_under(&self.db, scope.prefix(), &seats, &dates::format(day))
             .await
@@ -244,11 +230,12 @@ impl PostService for RosterApi {
         &self,
         request: Request<pb::ListOneShoulderRequest>,
     ) -> Result<Response<pb::ListOneShoulderResponse>, Status> {
-        let principal = caller(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let scope = principal.scope("region_code", &req.region_code)?;
         let day = dates::parse_or("as_of", &req.as_of, dates::today()).map_err(ApiError::from)?;
-        let page = Page::parse(req.page_size, &req.page_token, &format!("{scope}|{day}"))?;
+        let page = call.page(req.page_size, &req.page_token, &format!("{scope}|{day}"))?;
         let villages = store::villages_under(&self.db, scope.prefix()).await.map_err(ApiError::from)?;
         let seats = [pb::PostKind::PartySecretary, pb::PostKind::CommitteeDirector];
         let held = store::posts_under(&self.db, scope.prefix(), &seats, &dates::format(day))

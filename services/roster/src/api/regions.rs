@@ -2,19 +2,19 @@
 
 use std::collections::HashSet;
 
-use cadre_kit::changes::{self, Mutation, Operation};
+use cadre_kit::changes::Operation;
 use cadre_kit::db::to_micros;
-use cadre_kit::pagination::Page;
 use cadre_kit::{ApiError, RegionLevel};
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::region_service_server::RegionService;
 use tonic::{Request, Response, Status};
 
-use super::{RosterApi, caller, idempotency_key, method};
+use super::RosterApi;
 use crate::domain::fields;
 use crate::domain::region::{self, level_to_proto};
 use crate::error::RosterError;
 use crate::store::{self, RegionRow};
+use cadre_kit::call::{Call, Changed};
 
 /// More than a province has counties and townships; villages come in batches.
 pub const MAX_REGIONS_PER_REQUEST: usize = 20_000;
@@ -36,9 +36,8 @@ impl RegionService for RosterApi {
         &self,
         request: Request<pb::UpsertRegionsRequest>,
     ) -> Result<Response<pb::UpsertRegionsResponse>, Status> {
-        let principal = caller(&request)?;
-        let key = idempotency_key(&request)?;
-        let action = method("RegionService", "UpsertRegions");
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         if req.regions.is_empty() {
             return Err(ApiError::invalid("regions", "must not be empty").into());
@@ -64,13 +63,7 @@ impl RegionService for RosterApi {
             }
             valid.push(fields);
         }
-        let response = cadre_kit::idempotency::once(
-            &self.db,
-            &principal,
-            &action,
-            key.as_ref(),
-            &req,
-            async |tx| {
+        let response = call.mutate(&self.db, &req, async |tx| {
                 let now = to_micros(tx.now());
                 let mut out = pb::UpsertRegionsResponse::default();
                 let mut known: HashSet<String> = HashSet::new();
@@ -118,19 +111,14 @@ impl RegionService for RosterApi {
                         }
                     };
                     if let Some((result, revision)) = outcome {
-                        changes::record_mutation(
-                            tx,
-                            &principal,
-                            Mutation {
-                                action: &action,
-                                entity: "region",
+                        tx.changed(Changed {
+                                entity: pb::Entity::Region.as_str_name(),
                                 key: &code,
                                 operation: if result == "created" { Operation::Created } else { Operation::Updated },
                                 region_code: &code,
+                                previous_region_code: "",
                                 revision,
-                                detail: serde_json::json!({ "result": result, "name": r.name, "village_type": r.village_type }),
-                            },
-                        )
+                                detail: serde_json::json!({ "result": result, "name": r.name, "village_type": r.village_type }),})
                         .await?;
                     }
                     known.insert(code);
@@ -146,7 +134,8 @@ impl RegionService for RosterApi {
         &self,
         request: Request<pb::GetRegionRequest>,
     ) -> Result<Response<pb::Region>, Status> {
-        let principal = caller(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let code = fields::region("code", &request.get_ref().code)?;
         principal.ensure_can_read(&code)?;
         let mut conn = self.db.pool().acquire().await.map_err(ApiError::from)?;
@@ -161,11 +150,12 @@ impl RegionService for RosterApi {
         &self,
         request: Request<pb::ListChildRegionsRequest>,
     ) -> Result<Response<pb::ListChildRegionsResponse>, Status> {
-        let principal = caller(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let code = fields::region("code", &req.code)?;
         principal.ensure_can_read(&code)?;
-        let page = Page::parse(req.page_size, &req.page_token, &code.to_string())?;
+        let page = call.page(req.page_size, &req.page_token, &code.to_string())?;
         let mut rows = store::list_child_regions(
             &self.db,
             code.as_str(),
@@ -185,14 +175,15 @@ impl RegionService for RosterApi {
         &self,
         request: Request<pb::SearchRegionsRequest>,
     ) -> Result<Response<pb::SearchRegionsResponse>, Status> {
-        let principal = caller(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let scope = principal.scope("within", &req.within)?;
         let query = req.query.trim();
         if query.chars().count() > 64 {
             return Err(ApiError::invalid("query", "must be at most 64 characters").into());
         }
-        let page = Page::parse(req.page_size, &req.page_token, &format!("{scope}|{query}"))?;
+        let page = call.page(req.page_size, &req.page_token, &format!("{scope}|{query}"))?;
         let mut rows = store::search_regions(
             &self.db,
             scope.prefix(),

@@ -2,24 +2,24 @@
 //! 村推镇选县考. ID numbers are encrypted, blind-indexed and masked exactly as a
 //! cadre's; each step is a history row, an audit entry and a change-feed row.
 
-use cadre_kit::audit::{self, AuditRecord, prost_types_timestamp};
-use cadre_kit::changes::{self, Mutation, Operation};
+use cadre_kit::ApiError;
+use cadre_kit::audit::prost_types_timestamp;
+use cadre_kit::changes::Operation;
 use cadre_kit::db::{Db, from_micros, to_micros};
-use cadre_kit::pagination::Page;
 use cadre_kit::pii::PiiCipher;
-use cadre_kit::{ApiError, Principal};
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::reserve_service_server::ReserveService;
 use tonic::{Request, Response, Status};
 
+use super::RosterApi;
 use super::cadres::{ID_FIELD, shown_pii};
 use super::regions::is_village;
-use super::{RosterApi, caller, idempotency_key, method};
 use crate::domain::reserves::{self, MoveError, NeedsRole};
 use crate::domain::{dates, fields};
 use crate::error::RosterError;
 use crate::store;
 use crate::store::reserves::{ReserveFilter, ReserveRow, StageRow};
+use cadre_kit::call::{Call, Changed};
 
 fn reserve_to_proto(
     pii: &PiiCipher,
@@ -64,13 +64,13 @@ fn denied(NeedsRole(why): NeedsRole) -> ApiError {
 }
 
 impl RosterApi {
-    /// Reserves masked or revealed for `principal`; an unmasked read is audited first.
+    /// Reserves masked or revealed for the caller; an unmasked read is audited first.
     async fn present_reserves(
         &self,
-        principal: &Principal,
+        call: &Call,
         rows: Vec<(ReserveRow, Vec<StageRow>)>,
-        action: &str,
     ) -> Result<Vec<pb::Reserve>, ApiError> {
+        let principal = call.principal();
         let reveal = principal.sees_pii();
         if reveal && !rows.is_empty() {
             let ids: Vec<&str> = rows.iter().map(|(r, _)| r.id.as_str()).collect();
@@ -79,15 +79,11 @@ impl RosterApi {
             } else {
                 (principal.jurisdiction.to_string(), "reserves".to_string())
             };
-            audit::record_pii_read(
+            call.audit_unmasked_read(
                 &self.db,
-                principal,
-                AuditRecord {
-                    action: &format!("{action}:unmasked"),
-                    target: &target,
-                    region_code: &region,
-                    detail: serde_json::json!({ "reserve_ids": ids, "fields": [ID_FIELD] }),
-                },
+                &target,
+                &region,
+                serde_json::json!({ "reserve_ids": ids, "fields": [ID_FIELD] }),
             )
             .await?;
         }
@@ -98,16 +94,11 @@ impl RosterApi {
         Ok(out)
     }
 
-    /// One reserve with its history, for `principal`.
-    async fn present_reserve(
-        &self,
-        principal: &Principal,
-        id: &str,
-        action: &str,
-    ) -> Result<pb::Reserve, ApiError> {
+    /// One reserve with its history, for the caller.
+    async fn present_reserve(&self, call: &Call, id: &str) -> Result<pb::Reserve, ApiError> {
         let (row, history) = load(&self.db, id).await?;
-        principal.ensure_can_read_code(&row.region_code)?;
-        let mut list = self.present_reserves(principal, vec![(row, history)], action).await?;
+        call.principal().ensure_can_read_code(&row.region_code)?;
+        let mut list = self.present_reserves(call, vec![(row, history)]).await?;
         list.pop().ok_or_else(|| ApiError::internal("presented no reserve"))
     }
 }
@@ -128,9 +119,8 @@ impl ReserveService for RosterApi {
         &self,
         request: Request<pb::CreateReserveRequest>,
     ) -> Result<Response<pb::Reserve>, Status> {
-        let principal = caller(&request)?;
-        let key = idempotency_key(&request)?;
-        let action = method("ReserveService", "CreateReserve");
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let input = req.reserve.as_ref().ok_or_else(|| ApiError::invalid("reserve", "is required"))?;
         let fields = reserves::validate_new("reserve", input).map_err(ApiError::from)?;
@@ -139,13 +129,7 @@ impl ReserveService for RosterApi {
         principal.ensure_can_write(&fields.region_code)?;
         reserves::check_may_create(reserves::level_of(principal.roles.iter().copied())).map_err(denied)?;
         let pii = self.pii.clone();
-        let done = cadre_kit::idempotency::once(
-            &self.db,
-            &principal,
-            &action,
-            key.as_ref(),
-            &req,
-            async |tx| {
+        let done = call.mutate(&self.db, &req, async |tx| {
                 let village = fields.region_code.as_str();
                 let place = store::get_region(tx.conn(), village).await?.ok_or_else(|| {
                     ApiError::invalid("reserve.region_code", format!("region {village} does not exist"))
@@ -198,19 +182,15 @@ impl ReserveService for RosterApi {
                     actor: principal.subject.clone(),
                 };
                 store::reserves::insert_stage(tx.conn(), &step, now).await?;
-                changes::record_mutation(
-                    tx,
-                    &principal,
-                    Mutation {
-                        action: &action,
-                        entity: "reserve",
+                tx.changed(Changed {
+                        entity: pb::Entity::Reserve.as_str_name(),
                         key: &row.id,
                         operation: Operation::Created,
                         region_code: &row.region_code,
+                        previous_region_code: "",
                         revision: 1,
                         detail: serde_json::json!({
-                            "name": row.name, "source": fields.source.as_str_name(), "stage_date": row.stage_date
-                        }),
+                            "name": row.name, "source": fields.source.as_str_name(), "stage_date": row.stage_date}),
                     },
                 )
                 .await?;
@@ -218,22 +198,23 @@ impl ReserveService for RosterApi {
             },
         )
         .await?;
-        Ok(Response::new(self.present_reserve(&principal, &done.id, "CreateReserve").await?))
+        Ok(Response::new(self.present_reserve(&call, &done.id).await?))
     }
 
     async fn get_reserve(
         &self,
         request: Request<pb::GetReserveRequest>,
     ) -> Result<Response<pb::Reserve>, Status> {
-        let principal = caller(&request)?;
-        Ok(Response::new(self.present_reserve(&principal, &request.get_ref().id, "GetReserve").await?))
+        let call = Call::of(&request)?;
+        Ok(Response::new(self.present_reserve(&call, &request.get_ref().id).await?))
     }
 
     async fn list_reserves(
         &self,
         request: Request<pb::ListReservesRequest>,
     ) -> Result<Response<pb::ListReservesResponse>, Status> {
-        let principal = caller(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let scope = principal.scope("region_code", &req.region_code)?;
         let mut filter = ReserveFilter { region_prefix: scope.prefix().to_string(), ..Default::default() };
@@ -242,7 +223,7 @@ impl ReserveService for RosterApi {
         }
         let source = fields::optional_enum::<pb::ReserveSource>("source", req.source, "value")?;
         filter.source = source.map(|s| s as i64);
-        let page = Page::parse(req.page_size, &req.page_token, &format!("{filter:?}"))?;
+        let page = call.page(req.page_size, &req.page_token, &format!("{filter:?}"))?;
         let mut rows = store::reserves::list_reserves(
             &self.db,
             &filter,
@@ -252,9 +233,8 @@ impl ReserveService for RosterApi {
         .await
         .map_err(ApiError::from)?;
         let next_page_token = page.finish(&mut rows, |r| r.id.clone());
-        let reserves = self
-            .present_reserves(&principal, rows.into_iter().map(|r| (r, Vec::new())).collect(), "ListReserves")
-            .await?;
+        let reserves =
+            self.present_reserves(&call, rows.into_iter().map(|r| (r, Vec::new())).collect()).await?;
         Ok(Response::new(pb::ListReservesResponse { reserves, next_page_token }))
     }
 
@@ -262,9 +242,8 @@ impl ReserveService for RosterApi {
         &self,
         request: Request<pb::AdvanceReserveRequest>,
     ) -> Result<Response<pb::Reserve>, Status> {
-        let principal = caller(&request)?;
-        let key = idempotency_key(&request)?;
-        let action = method("ReserveService", "AdvanceReserve");
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         fields::required_id("id", &req.id)?;
         let to = reserves::stage("to_stage", req.to_stage).map_err(ApiError::from)?;
@@ -276,8 +255,8 @@ impl ReserveService for RosterApi {
             return Err(ApiError::invalid("cadre_id", "may only be given with to_stage APPOINTED").into());
         }
         let level = reserves::level_of(principal.roles.iter().copied());
-        let done =
-            cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
+        let done = call
+            .mutate(&self.db, &req, async |tx| {
                 let row = store::reserves::get_reserve(tx.conn(), &req.id)
                     .await?
                     .ok_or_else(|| ApiError::not_found(format!("reserve {}", req.id)))?;
@@ -330,26 +309,21 @@ impl ReserveService for RosterApi {
                     actor: principal.subject.clone(),
                 };
                 store::reserves::insert_stage(tx.conn(), &step, now).await?;
-                changes::record_mutation(
-                    tx,
-                    &principal,
-                    Mutation {
-                        action: &action,
-                        entity: "reserve",
-                        key: &row.id,
-                        operation: Operation::Updated,
-                        region_code: &row.region_code,
-                        revision: row.revision + 1,
-                        detail: serde_json::json!({
+                tx.changed(Changed {
+                    entity: pb::Entity::Reserve.as_str_name(),
+                    key: &row.id,
+                    operation: Operation::Updated,
+                    region_code: &row.region_code,
+                    previous_region_code: "",
+                    revision: row.revision + 1,
+                    detail: serde_json::json!({
                             "from": from.as_str_name(), "to": to.as_str_name(), "date": day, "note": note,
-                            "cadre_id": cadre_id,
-                        }),
-                    },
-                )
+                            "cadre_id": cadre_id,}),
+                })
                 .await?;
                 Ok(pb::GetReserveRequest { id: row.id })
             })
             .await?;
-        Ok(Response::new(self.present_reserve(&principal, &done.id, "AdvanceReserve").await?))
+        Ok(Response::new(self.present_reserve(&call, &done.id).await?))
     }
 }

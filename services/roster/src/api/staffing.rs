@@ -6,17 +6,16 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 
-use cadre_kit::changes::{self, Mutation, Operation};
+use cadre_kit::changes::Operation;
 use cadre_kit::db::{Db, to_micros};
-use cadre_kit::pagination::Page;
 use cadre_kit::{ApiError, Principal, RegionCode, RegionLevel};
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::staffing_service_server::StaffingService;
 use cadre_proto::roster::v1::{PostKind, ReserveStage, StaffingAlertKind, VacancyCriterion};
 use tonic::{Request, Response, Status};
 
+use super::RosterApi;
 use super::regions::is_village;
-use super::{RosterApi, caller, idempotency_key, method};
 use crate::domain::posts::{self, DEFAULT_VACANCY_SEATS};
 use crate::domain::reserves::{self, Level};
 use crate::domain::staffing::{self, Candidate, CandidateKind, Check, Holder, Rollup, Rules, VillageFacts};
@@ -24,6 +23,7 @@ use crate::domain::{dates, fields};
 use crate::error::RosterError;
 use crate::store::staffing::{PriorityRow, RulesRow};
 use crate::store::{self, RegionRow};
+use cadre_kit::call::{Call, Changed};
 
 fn parse_region(field: &str, code: &str) -> Result<RegionCode, RosterError> {
     fields::required_id(field, code)?;
@@ -198,7 +198,8 @@ impl StaffingService for RosterApi {
         &self,
         request: Request<pb::RankCandidatesRequest>,
     ) -> Result<Response<pb::RankCandidatesResponse>, Status> {
-        let principal = caller(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let village = parse_region("region_code", &req.region_code)?;
         principal.ensure_can_read(&village)?;
@@ -287,16 +288,15 @@ impl StaffingService for RosterApi {
         &self,
         request: Request<pb::SetVacancyPriorityRequest>,
     ) -> Result<Response<pb::VacancyPriority>, Status> {
-        let principal = caller(&request)?;
-        let key = idempotency_key(&request)?;
-        let action = method("StaffingService", "SetVacancyPriority");
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let region = parse_region("region_code", &req.region_code)?;
         let criteria = staffing::validate_criteria("criteria", &req.criteria).map_err(ApiError::from)?;
-        ensure_configures(&principal, &region, "a vacancy priority")?;
+        ensure_configures(principal, &region, "a vacancy priority")?;
         stored_region(&self.db, &region).await?;
-        let stored =
-            cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
+        let stored = call
+            .mutate(&self.db, &req, async |tx| {
                 let current = store::staffing::get_priority(tx.conn(), region.as_str()).await?;
                 let row = PriorityRow {
                     region_code: region.to_string(),
@@ -306,19 +306,15 @@ impl StaffingService for RosterApi {
                 let now = to_micros(tx.now());
                 store::staffing::put_priority(tx.conn(), &row, now).await?;
                 let names: Vec<&str> = criteria.iter().map(|c| c.as_str_name()).collect();
-                changes::record_mutation(
-                    tx,
-                    &principal,
-                    Mutation {
-                        action: &action,
-                        entity: "vacancy_priority",
-                        key: region.as_str(),
-                        operation: if row.revision == 1 { Operation::Created } else { Operation::Updated },
-                        region_code: region.as_str(),
-                        revision: row.revision,
-                        detail: serde_json::json!({ "criteria": names }),
-                    },
-                )
+                tx.changed(Changed {
+                    entity: pb::Entity::VacancyPriority.as_str_name(),
+                    key: region.as_str(),
+                    operation: if row.revision == 1 { Operation::Created } else { Operation::Updated },
+                    region_code: region.as_str(),
+                    previous_region_code: "",
+                    revision: row.revision,
+                    detail: serde_json::json!({ "criteria": names }),
+                })
                 .await?;
                 Ok(pb::VacancyPriority {
                     region_code: row.region_code.clone(),
@@ -335,7 +331,8 @@ impl StaffingService for RosterApi {
         &self,
         request: Request<pb::GetVacancyPriorityRequest>,
     ) -> Result<Response<pb::VacancyPriority>, Status> {
-        let principal = caller(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let region = parse_region("region_code", &request.get_ref().region_code)?;
         principal.ensure_can_read(&region)?;
         stored_region(&self.db, &region).await?;
@@ -346,9 +343,8 @@ impl StaffingService for RosterApi {
         &self,
         request: Request<pb::SetStaffingRulesRequest>,
     ) -> Result<Response<pb::StaffingRules>, Status> {
-        let principal = caller(&request)?;
-        let key = idempotency_key(&request)?;
-        let action = method("StaffingService", "SetStaffingRules");
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let region = parse_region("region_code", &req.region_code)?;
         let sent = req.rules.as_ref().ok_or_else(|| ApiError::invalid("rules", "is required"))?;
@@ -356,15 +352,9 @@ impl StaffingService for RosterApi {
         if sent.revision < 0 {
             return Err(ApiError::invalid("rules.revision", "must not be negative").into());
         }
-        ensure_configures(&principal, &region, "staffing rules")?;
+        ensure_configures(principal, &region, "staffing rules")?;
         stored_region(&self.db, &region).await?;
-        let stored = cadre_kit::idempotency::once(
-            &self.db,
-            &principal,
-            &action,
-            key.as_ref(),
-            &req,
-            async |tx| {
+        let stored = call.mutate(&self.db, &req, async |tx| {
                 let current = store::staffing::get_rules(tx.conn(), region.as_str()).await?;
                 let current_revision = current.as_ref().map_or(0, |c| c.revision);
                 if sent.revision > 0 && sent.revision != current_revision {
@@ -377,15 +367,12 @@ impl StaffingService for RosterApi {
                 let now = to_micros(tx.now());
                 store::staffing::put_rules(tx.conn(), &row, now).await?;
                 let out = rules_to_proto(&region, Some(region.as_str()), &row.rules, row.revision);
-                changes::record_mutation(
-                    tx,
-                    &principal,
-                    Mutation {
-                        action: &action,
-                        entity: "staffing_rules",
+                tx.changed(Changed {
+                        entity: pb::Entity::StaffingRules.as_str_name(),
                         key: region.as_str(),
                         operation: if row.revision == 1 { Operation::Created } else { Operation::Updated },
                         region_code: region.as_str(),
+                        previous_region_code: "",
                         revision: row.revision,
                         detail: serde_json::json!({
                             "min_full_time_bachelor": out.min_full_time_bachelor,
@@ -394,8 +381,7 @@ impl StaffingService for RosterApi {
                             "min_reserve_seeds": out.min_reserve_seeds,
                             "age_limit": out.age_limit,
                             "term_end_warning_days": out.term_end_warning_days,
-                            "term_end_date": out.term_end_date,
-                        }),
+                            "term_end_date": out.term_end_date,}),
                     },
                 )
                 .await?;
@@ -410,7 +396,8 @@ impl StaffingService for RosterApi {
         &self,
         request: Request<pb::GetStaffingRulesRequest>,
     ) -> Result<Response<pb::StaffingRules>, Status> {
-        let principal = caller(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let region = parse_region("region_code", &request.get_ref().region_code)?;
         principal.ensure_can_read(&region)?;
         stored_region(&self.db, &region).await?;
@@ -428,11 +415,12 @@ impl StaffingService for RosterApi {
         &self,
         request: Request<pb::GetComplianceReportRequest>,
     ) -> Result<Response<pb::StaffingComplianceReport>, Status> {
-        let principal = caller(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let scope = principal.scope("region_code", &req.region_code)?;
         let day = dates::parse_or("as_of", &req.as_of, dates::today()).map_err(ApiError::from)?;
-        let page = Page::parse(req.page_size, &req.page_token, &format!("{scope}|{day}"))?;
+        let page = call.page(req.page_size, &req.page_token, &format!("{scope}|{day}"))?;
         let survey = Survey::take(&self.db, &scope, day).await?;
         let townships: Vec<(String, String)> =
             store::staffing::townships_under(&self.db, scope.prefix()).await.map_err(ApiError::from)?;
@@ -484,7 +472,8 @@ impl StaffingService for RosterApi {
         &self,
         request: Request<pb::ListAlertsRequest>,
     ) -> Result<Response<pb::ListAlertsResponse>, Status> {
-        let principal = caller(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let scope = principal.scope("region_code", &req.region_code)?;
         let day = dates::parse_or("as_of", &req.as_of, dates::today()).map_err(ApiError::from)?;
@@ -509,7 +498,7 @@ impl StaffingService for RosterApi {
             ];
         }
         kinds.sort();
-        let page = Page::parse(req.page_size, &req.page_token, &format!("{scope}|{day}|{kinds:?}"))?;
+        let page = call.page(req.page_size, &req.page_token, &format!("{scope}|{day}|{kinds:?}"))?;
         let survey = Survey::take(&self.db, &scope, day).await?;
         let codes: Vec<String> = survey.villages.iter().map(|(c, _)| c.clone()).collect();
         let mut vacant_by_village: HashMap<String, Vec<posts::VacantSeat>> = HashMap::new();

@@ -7,9 +7,10 @@ use cadre_proto::roster::v1::term_service_server::TermService;
 use chrono::Datelike;
 use tonic::{Request, Response, Status};
 
-use super::{RosterApi, caller};
+use super::RosterApi;
 use crate::domain::{dates, fields, terms};
 use crate::store::development as dev;
+use cadre_kit::call::Call;
 
 #[tonic::async_trait]
 impl TermService for RosterApi {
@@ -17,7 +18,8 @@ impl TermService for RosterApi {
         &self,
         request: Request<pb::CompareTermsRequest>,
     ) -> Result<Response<pb::TermComparison>, Status> {
-        let principal = caller(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let region = fields::region("region_code", &req.region_code)?;
         principal.ensure_can_read(&region)?;

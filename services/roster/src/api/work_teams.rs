@@ -4,21 +4,21 @@
 
 use std::collections::HashMap;
 
-use cadre_kit::changes::{self, Mutation, Operation};
+use cadre_kit::changes::Operation;
 use cadre_kit::db::{WriteTx, to_micros};
-use cadre_kit::pagination::Page;
 use cadre_kit::{ApiError, Principal};
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::work_team_service_server::WorkTeamService;
 use sqlx::AnyConnection;
 use tonic::{Request, Response, Status};
 
+use super::RosterApi;
 use super::regions::is_village;
-use super::{RosterApi, caller, idempotency_key, method};
 use crate::domain::{dates, fields, work_teams};
 use crate::error::RosterError;
 use crate::store;
 use crate::store::development::{self as dev, MemberRow, TeamRow, TeamVillageRow};
+use cadre_kit::call::{Call, Changed, Mutation};
 
 const MAX_NAME_CHARS: usize = 100;
 
@@ -61,22 +61,20 @@ fn assignments(rows: &[TeamVillageRow]) -> Result<Vec<work_teams::Assignment>, A
 /// A change to `team` itself (its villages): the audit entry and change-feed row of
 /// the team at its next revision, then the team as the caller gets it back.
 async fn team_changed(
-    tx: &mut WriteTx,
-    principal: &Principal,
-    action: &str,
+    tx: &mut Mutation<'_>,
     team: &TeamRow,
     detail: serde_json::Value,
 ) -> Result<pb::WorkTeam, ApiError> {
-    let change = Mutation {
-        action,
-        entity: "work_team",
+    tx.changed(Changed {
+        entity: pb::Entity::WorkTeam.as_str_name(),
         key: &team.id,
         operation: Operation::Updated,
         region_code: &team.county_code,
+        previous_region_code: "",
         revision: team.revision + 1,
         detail,
-    };
-    changes::record_mutation(tx, principal, change).await?;
+    })
+    .await?;
     let updated = dev::get_team(tx.conn(), &team.id)
         .await?
         .ok_or_else(|| ApiError::internal("team vanished inside its transaction"))?;
@@ -128,8 +126,8 @@ impl WorkTeamService for RosterApi {
         &self,
         request: Request<pb::CreateWorkTeamRequest>,
     ) -> Result<Response<pb::WorkTeam>, Status> {
-        let principal = caller(&request)?;
-        let key = idempotency_key(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let county = work_teams::county_of("region_code", &fields::region("region_code", &req.region_code)?)
             .map_err(ApiError::from)?;
@@ -138,9 +136,8 @@ impl WorkTeamService for RosterApi {
         let agency = fields::text("agency", &req.agency, true, MAX_NAME_CHARS).map_err(ApiError::from)?;
         let leader =
             fields::text("leader_name", &req.leader_name, false, MAX_NAME_CHARS).map_err(ApiError::from)?;
-        let action = method("WorkTeamService", "CreateWorkTeam");
-        let out =
-            cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
+        let out = call
+            .mutate(&self.db, &req, async |tx| {
                 store::get_region(tx.conn(), county.as_str()).await?.ok_or_else(|| {
                     ApiError::invalid("region_code", format!("county {county} does not exist"))
                 })?;
@@ -154,19 +151,15 @@ impl WorkTeamService for RosterApi {
                 };
                 let now = to_micros(tx.now());
                 dev::insert_team(tx.conn(), &team, now).await?;
-                changes::record_mutation(
-                    tx,
-                    &principal,
-                    Mutation {
-                        action: &action,
-                        entity: "work_team",
-                        key: &team.id,
-                        operation: Operation::Created,
-                        region_code: &team.county_code,
-                        revision: 1,
-                        detail: serde_json::json!({ "name": team.name, "agency": team.agency }),
-                    },
-                )
+                tx.changed(Changed {
+                    entity: pb::Entity::WorkTeam.as_str_name(),
+                    key: &team.id,
+                    operation: Operation::Created,
+                    region_code: &team.county_code,
+                    previous_region_code: "",
+                    revision: 1,
+                    detail: serde_json::json!({ "name": team.name, "agency": team.agency }),
+                })
                 .await?;
                 let mut out = teams_to_proto(tx.conn(), vec![team]).await?;
                 out.pop().ok_or_else(|| ApiError::internal("team vanished inside its transaction"))
@@ -179,8 +172,8 @@ impl WorkTeamService for RosterApi {
         &self,
         request: Request<pb::AddTeamMemberRequest>,
     ) -> Result<Response<pb::TeamMember>, Status> {
-        let principal = caller(&request)?;
-        let key = idempotency_key(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         fields::required_id("team_id", &req.team_id)?;
         let role = work_teams::role("role", req.role).map_err(ApiError::from)?;
@@ -191,10 +184,9 @@ impl WorkTeamService for RosterApi {
         if cadre_id.is_empty() && name.is_empty() {
             return Err(ApiError::invalid("name", "is required when no cadre_id is given").into());
         }
-        let action = method("WorkTeamService", "AddTeamMember");
-        let out =
-            cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
-                let team = writable_team(tx, &principal, req.team_id.trim()).await?;
+        let out = call
+            .mutate(&self.db, &req, async |tx| {
+                let team = writable_team(tx, principal, req.team_id.trim()).await?;
                 let mut name = name.clone();
                 if !cadre_id.is_empty() {
                     let cadre = store::get_cadre(tx.conn(), &cadre_id).await?.ok_or_else(|| {
@@ -227,22 +219,17 @@ impl WorkTeamService for RosterApi {
                 let now = to_micros(tx.now());
                 dev::insert_member(tx.conn(), &member, now).await?;
                 dev::touch_team(tx.conn(), &team.id, now).await?;
-                changes::record_mutation(
-                    tx,
-                    &principal,
-                    Mutation {
-                        action: &action,
-                        entity: "work_team_member",
-                        key: &member.id,
-                        operation: Operation::Created,
-                        region_code: &team.county_code,
-                        revision: 1,
-                        detail: serde_json::json!({
+                tx.changed(Changed {
+                    entity: pb::Entity::WorkTeamMember.as_str_name(),
+                    key: &member.id,
+                    operation: Operation::Created,
+                    region_code: &team.county_code,
+                    previous_region_code: "",
+                    revision: 1,
+                    detail: serde_json::json!({
                             "team_id": team.id, "role": role.as_str_name(), "cadre_id": member.cadre_id,
-                            "start_date": member.start_date
-                        }),
-                    },
-                )
+                            "start_date": member.start_date}),
+                })
                 .await?;
                 Ok(member_to_proto(member))
             })
@@ -254,15 +241,14 @@ impl WorkTeamService for RosterApi {
         &self,
         request: Request<pb::EndTeamMembershipRequest>,
     ) -> Result<Response<pb::TeamMember>, Status> {
-        let principal = caller(&request)?;
-        let key = idempotency_key(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         fields::required_id("member_id", &req.member_id)?;
         let end = dates::parse("end_date", &req.end_date).map_err(ApiError::from)?;
         let reason = fields::text("reason", &req.reason, false, 200).map_err(ApiError::from)?;
-        let action = method("WorkTeamService", "EndTeamMembership");
-        let out =
-            cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
+        let out = call
+            .mutate(&self.db, &req, async |tx| {
                 let member = dev::get_member(tx.conn(), req.member_id.trim())
                     .await?
                     .ok_or_else(|| ApiError::not_found(format!("team member {}", req.member_id.trim())))?;
@@ -273,7 +259,7 @@ impl WorkTeamService for RosterApi {
                         req.team_id.trim()
                     )));
                 }
-                let team = writable_team(tx, &principal, &member.team_id).await?;
+                let team = writable_team(tx, principal, &member.team_id).await?;
                 if let Some(ended) = &member.end_date {
                     return Err(ApiError::failed_precondition(format!(
                         "member {} already left on {ended}",
@@ -290,19 +276,15 @@ impl WorkTeamService for RosterApi {
                 let now = to_micros(tx.now());
                 dev::end_member(tx.conn(), &member.id, &dates::format(end), &reason, now).await?;
                 dev::touch_team(tx.conn(), &team.id, now).await?;
-                changes::record_mutation(
-                    tx,
-                    &principal,
-                    Mutation {
-                        action: &action,
-                        entity: "work_team_member",
-                        key: &member.id,
-                        operation: Operation::Updated,
-                        region_code: &team.county_code,
-                        revision: member.revision + 1,
-                        detail: serde_json::json!({ "end_date": dates::format(end), "reason": reason }),
-                    },
-                )
+                tx.changed(Changed {
+                    entity: pb::Entity::WorkTeamMember.as_str_name(),
+                    key: &member.id,
+                    operation: Operation::Updated,
+                    region_code: &team.county_code,
+                    previous_region_code: "",
+                    revision: member.revision + 1,
+                    detail: serde_json::json!({ "end_date": dates::format(end), "reason": reason }),
+                })
                 .await?;
                 let updated = dev::get_member(tx.conn(), &member.id)
                     .await?
@@ -317,16 +299,15 @@ impl WorkTeamService for RosterApi {
         &self,
         request: Request<pb::AssignTeamVillageRequest>,
     ) -> Result<Response<pb::WorkTeam>, Status> {
-        let principal = caller(&request)?;
-        let key = idempotency_key(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         fields::required_id("team_id", &req.team_id)?;
         let village = fields::region("village_code", &req.village_code)?;
         let start = dates::parse_or("start_date", &req.start_date, dates::today()).map_err(ApiError::from)?;
-        let action = method("WorkTeamService", "AssignTeamVillage");
-        let out =
-            cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
-                let team = writable_team(tx, &principal, req.team_id.trim()).await?;
+        let out = call
+            .mutate(&self.db, &req, async |tx| {
+                let team = writable_team(tx, principal, req.team_id.trim()).await?;
                 let county = fields::region("county_code", &team.county_code).map_err(ApiError::internal)?;
                 work_teams::check_village(&county, &village)?;
                 let place = store::get_region(tx.conn(), village.as_str()).await?.ok_or_else(|| {
@@ -354,7 +335,7 @@ impl WorkTeamService for RosterApi {
                     "village_code": row.village_code, "village_type": row.village_type,
                     "start_date": row.start_date
                 });
-                team_changed(tx, &principal, &action, &team, detail).await
+                team_changed(tx, &team, detail).await
             })
             .await?;
         Ok(Response::new(out))
@@ -364,8 +345,8 @@ impl WorkTeamService for RosterApi {
         &self,
         request: Request<pb::EndTeamVillageRequest>,
     ) -> Result<Response<pb::WorkTeam>, Status> {
-        let principal = caller(&request)?;
-        let key = idempotency_key(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         fields::required_id("team_id", &req.team_id)?;
         let village = fields::region("village_code", &req.village_code)?;
@@ -373,10 +354,9 @@ impl WorkTeamService for RosterApi {
         let end = dates::parse_or("end_date", &req.end_date, today).map_err(ApiError::from)?;
         let reason = fields::text("reason", &req.reason, false, 200).map_err(ApiError::from)?;
         fields::revision("revision", req.revision)?;
-        let action = method("WorkTeamService", "EndTeamVillage");
-        let out =
-            cadre_kit::idempotency::once(&self.db, &principal, &action, key.as_ref(), &req, async |tx| {
-                let team = writable_team(tx, &principal, req.team_id.trim()).await?;
+        let out = call
+            .mutate(&self.db, &req, async |tx| {
+                let team = writable_team(tx, principal, req.team_id.trim()).await?;
                 let stale =
                     || ApiError::from(RosterError::stale("work team", &team.id, req.revision, team.revision));
                 if team.revision != req.revision {
@@ -400,7 +380,7 @@ impl WorkTeamService for RosterApi {
                     "village_code": village.as_str(), "start_date": dates::format(open.start),
                     "end_date": day, "reason": reason
                 });
-                team_changed(tx, &principal, &action, &team, detail).await
+                team_changed(tx, &team, detail).await
             })
             .await?;
         Ok(Response::new(out))
@@ -410,7 +390,8 @@ impl WorkTeamService for RosterApi {
         &self,
         request: Request<pb::GetWorkTeamRequest>,
     ) -> Result<Response<pb::WorkTeam>, Status> {
-        let principal = caller(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         fields::required_id("id", &req.id)?;
         let mut conn = self.db.pool().acquire().await.map_err(ApiError::from)?;
@@ -434,10 +415,11 @@ impl WorkTeamService for RosterApi {
         &self,
         request: Request<pb::ListWorkTeamsRequest>,
     ) -> Result<Response<pb::ListWorkTeamsResponse>, Status> {
-        let principal = caller(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let scope = principal.scope("region_code", &req.region_code)?;
-        let page = Page::parse(req.page_size, &req.page_token, &format!("{scope}"))?;
+        let page = call.page(req.page_size, &req.page_token, &format!("{scope}"))?;
         let mut rows = dev::list_teams(
             &self.db,
             scope.prefix(),
@@ -456,7 +438,8 @@ impl WorkTeamService for RosterApi {
         &self,
         request: Request<pb::GetWorkTeamSummaryRequest>,
     ) -> Result<Response<pb::WorkTeamSummary>, Status> {
-        let principal = caller(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         let req = request.into_inner();
         let region = fields::region("region_code", &req.region_code)?;
         principal.ensure_can_read(&region)?;

@@ -3,17 +3,9 @@
 //! county's administrator and a province administrator, and a small region tree.
 #![allow(dead_code)]
 
-use std::time::Duration;
-
-use cadre_kit::auth::{Authenticator, issue_dev_token};
-use cadre_kit::config::{AuthSettings, PiiSettings};
-use cadre_kit::metrics::Metrics;
-use cadre_kit::pii::PiiCipher;
+use cadre_kit::Role;
 use cadre_kit::resident_id::build;
-use cadre_kit::server::GrpcHost;
-use cadre_kit::shutdown::Shutdown;
-use cadre_kit::testing::TestDb;
-use cadre_kit::{RegionCode, Role};
+use cadre_kit::testing::{TestDb, TestNode};
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::cadre_service_client::CadreServiceClient;
 use cadre_proto::roster::v1::region_service_client::RegionServiceClient;
@@ -28,49 +20,23 @@ pub const VILLAGE: &str = "150525100201";
 /// A running roster service; `stop` drains it.
 pub struct Service {
     pub channel: Channel,
-    pub shutdown: Shutdown,
-    pub served: tokio::task::JoinHandle<()>,
+    pub node: TestNode,
     pub admin: String,
     pub admin_pii: String,
     pub neighbour: String,
     pub province: String,
 }
 
+/// The roster alone on port 0 over `db`, as `cadre serve roster` runs it.
 pub async fn start(db: &TestDb) -> Service {
-    let auth_settings = AuthSettings::default();
-    let auth = Authenticator::from_settings(&auth_settings).await.unwrap();
-    let api = cadre_roster::RosterApi::new(
-        db.db().clone(),
-        PiiCipher::from_settings(&PiiSettings::default()).unwrap(),
-    );
-    let mut host = GrpcHost::new();
-    api.add_to(&mut host, &auth);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = Shutdown::new();
-    let served = tokio::spawn({
-        let shutdown = shutdown.clone();
-        async move { host.serve(listener, Metrics::new(), shutdown).await.unwrap() }
-    });
-    let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
-    let token = |roles: &[Role], region: &str| {
-        issue_dev_token(
-            &auth_settings.dev_secret,
-            "tester",
-            roles,
-            &RegionCode::parse(region).unwrap(),
-            Duration::from_secs(600),
-        )
-        .unwrap()
-    };
+    let node = TestNode::start(&[(&cadre_roster::Roster, db)]).await;
     Service {
-        channel,
-        shutdown,
-        served,
-        admin: token(&[Role::CountyAdmin], COUNTY),
-        admin_pii: token(&[Role::CountyAdmin, Role::Pii], COUNTY),
-        neighbour: token(&[Role::CountyAdmin], NEXT_COUNTY),
-        province: token(&[Role::ProvinceAdmin], "150000000000"),
+        channel: node.channel.clone(),
+        admin: node.token(&[Role::CountyAdmin], COUNTY),
+        admin_pii: node.token(&[Role::CountyAdmin, Role::Pii], COUNTY),
+        neighbour: node.token(&[Role::CountyAdmin], NEXT_COUNTY),
+        province: node.token(&[Role::ProvinceAdmin], "150000000000"),
+        node,
     }
 }
 
@@ -131,7 +97,6 @@ pub async fn seed_regions(s: &Service) {
 
 impl Service {
     pub async fn stop(self) {
-        self.shutdown.cancel();
-        self.served.await.unwrap();
+        self.node.stop().await;
     }
 }

@@ -10,25 +10,23 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use tonic::codegen::InterceptedService;
 use tonic::{Request, Response, Status};
 
-use cadre_kit::audit::{self, AuditRecord};
-use cadre_kit::changes::{self, ChangeRecord, Operation};
+use cadre_kit::changes::{ChangeRecord, Operation};
 use cadre_kit::db::to_micros;
-use cadre_kit::idempotency::IdempotencyKey;
 use cadre_kit::pii::PiiCipher;
-use cadre_kit::{ApiError, Principal, RegionCode};
+use cadre_kit::{ApiError, RegionCode};
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::transfer_service_server::{TransferService, TransferServiceServer};
 use cadre_proto::roster::v1::{ImportPhase, TransferFormat};
 
+use super::RosterApi;
 use super::cadres::{ID_FIELD, PHONE_FIELD, row_from_fields, shown_pii};
-use super::{RosterApi, caller, idempotency_key, method};
 use crate::domain::import::{self, Column, ImportRow, RowError};
 use crate::domain::{dates, posts};
 use crate::store::transfer as st;
 use crate::store::{CadreRow, PostRow};
+use cadre_kit::call::Call;
 use file::Table;
 use progress::Progress;
 
@@ -37,17 +35,9 @@ pub const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
 /// Row errors returned in one response; `error_count` has the total.
 pub const MAX_REPORTED_ERRORS: usize = 1000;
 
-const ACTION: &str = "cadre.roster.v1.TransferService/ImportRoster";
-
-/// The service behind token verification, accepting files up to [`MAX_IMPORT_BYTES`].
-pub fn server<F: tonic::service::Interceptor>(
-    api: RosterApi,
-    check: F,
-) -> InterceptedService<TransferServiceServer<RosterApi>, F> {
-    InterceptedService::new(
-        TransferServiceServer::new(api).max_decoding_message_size(MAX_IMPORT_BYTES),
-        check,
-    )
+/// The service, accepting files up to [`MAX_IMPORT_BYTES`].
+pub fn server(api: RosterApi) -> TransferServiceServer<RosterApi> {
+    TransferServiceServer::new(api).max_decoding_message_size(MAX_IMPORT_BYTES)
 }
 
 fn format(field: &str, v: i32, default: TransferFormat) -> Result<TransferFormat, ApiError> {
@@ -176,14 +166,15 @@ fn to_proto(mut errors: Vec<RowError>) -> (Vec<pb::ImportRowError>, i32) {
 }
 
 impl RosterApi {
-    /// ImportRoster for `principal`, in process (the RPC and the import bench call it).
+    /// ImportRoster (or its streamed form) for `call`, in process (the RPCs and the
+    /// import bench call it).
     pub async fn import_roster_as(
         &self,
-        principal: &Principal,
-        key: Option<&IdempotencyKey>,
+        call: &Call,
         mut req: pb::ImportRosterRequest,
         progress: &Arc<Progress>,
     ) -> Result<pb::ImportRosterResponse, ApiError> {
+        let principal = call.principal();
         principal.ensure_can_write(&principal.jurisdiction)?;
         let t0 = std::time::Instant::now();
         let fmt = format("format", req.format, TransferFormat::Unspecified)?;
@@ -247,85 +238,81 @@ impl RosterApi {
             Ok(report(errors, 0, 0))
         } else {
             let file_name = req.file_name.trim().chars().take(200).collect::<String>();
-            cadre_kit::idempotency::once(
-                &self.db,
-                principal,
-                &method("TransferService", "ImportRoster"),
-                key,
-                &req,
-                async |tx| {
-                    // Checked under the write lock, so no other writer slips in between.
-                    let store = StoreCheck::load(tx.conn(), &jurisdiction).await?;
-                    let before = tx.savepoint().await?;
-                    let at = to_micros(tx.now());
-                    let (mut errors, mut cadres, mut posts_created) = (Vec::new(), Vec::new(), Vec::new());
-                    while let Some(mut piece) = pieces.recv().await {
-                        progress.phase(ImportPhase::CheckingRoster);
-                        errors.extend(store.check(tx.conn(), &jurisdiction, &piece).await?);
-                        errors.append(&mut piece.errors);
-                        if !errors.is_empty() {
-                            continue; // nothing more is stored; the rest is still checked
-                        }
-                        progress.phase(ImportPhase::Writing);
-                        for c in &mut piece.cadres {
-                            (c.created_at, c.updated_at) = (at, at);
-                        }
-                        crate::store::insert_cadres(tx, &piece.cadres).await?;
-                        crate::store::insert_posts(tx, &piece.posts, at).await?;
-                        progress.written(piece.cadres.len(), piece.posts.len());
-                        cadres.extend(piece.cadres.into_iter().map(|c| (c.id, c.region_code)));
-                        posts_created.extend(piece.posts.into_iter().map(|p| (p.id, p.region_code)));
-                    }
+            call.mutate(&self.db, &req, async |tx| {
+                // Checked under the write lock, so no other writer slips in between.
+                let store = StoreCheck::load(tx.conn(), &jurisdiction).await?;
+                let before = tx.savepoint().await?;
+                let at = to_micros(tx.now());
+                let (mut errors, mut cadres, mut posts_created) = (Vec::new(), Vec::new(), Vec::new());
+                while let Some(mut piece) = pieces.recv().await {
+                    progress.phase(ImportPhase::CheckingRoster);
+                    errors.extend(store.check(tx.conn(), &jurisdiction, &piece).await?);
+                    errors.append(&mut piece.errors);
                     if !errors.is_empty() {
-                        // A refused file stores nothing: only its report, under its key.
-                        tx.rollback_to(before).await?;
-                        progress.rolled_back();
-                        return Ok(report(errors, 0, 0));
+                        continue; // nothing more is stored; the rest is still checked
                     }
-                    let t_written = t0.elapsed();
-                    progress.phase(ImportPhase::Finishing);
-                    audit::append(
-                        tx,
-                        principal,
-                        AuditRecord {
-                            action: ACTION,
-                            target: &format!("roster/{jurisdiction}"),
-                            region_code: jurisdiction.as_str(),
-                            detail: serde_json::json!({
-                                "file_name": file_name,
-                                "format": fmt.as_str_name(),
-                                "sha256": checksum,
-                                "bytes": req.content.len(),
-                                "rows": row_count,
-                                "cadres_created": cadres.len(),
-                                "posts_created": posts_created.len(),
-                            }),
-                        },
-                    )
-                    .await?;
-                    fn created<'a>(
-                        entity: &'a str,
-                        (key, region_code): &'a (String, String),
-                    ) -> ChangeRecord<'a> {
-                        ChangeRecord { entity, key, operation: Operation::Created, region_code, revision: 1 }
+                    progress.phase(ImportPhase::Writing);
+                    for c in &mut piece.cadres {
+                        (c.created_at, c.updated_at) = (at, at);
                     }
-                    let records: Vec<ChangeRecord> = cadres
-                        .iter()
-                        .map(|c| created("cadre", c))
-                        .chain(posts_created.iter().map(|p| created("post", p)))
-                        .collect();
-                    changes::record_many(tx, &records).await?;
-                    let ms = |d: std::time::Duration| d.as_millis() as u64;
-                    tracing::info!(
-                        rows = row_count,
-                        posts = posts_created.len(),
-                        written_ms = ms(t_written),
-                        total_ms = ms(t0.elapsed()),
-                        "roster import written"
-                    );
-                    Ok(report(Vec::new(), cadres.len(), posts_created.len()))
-                },
-            )
+                    crate::store::insert_cadres(tx, &piece.cadres).await?;
+                    crate::store::insert_posts(tx, &piece.posts, at).await?;
+                    progress.written(piece.cadres.len(), piece.posts.len());
+                    cadres.extend(piece.cadres.into_iter().map(|c| (c.id, c.region_code)));
+                    posts_created.extend(piece.posts.into_iter().map(|p| (p.id, p.region_code)));
+                }
+                if !errors.is_empty() {
+                    // A refused file stores nothing: only its report, under its key.
+                    tx.rollback_to(before).await?;
+                    progress.rolled_back();
+                    return Ok(report(errors, 0, 0));
+                }
+                let t_written = t0.elapsed();
+                progress.phase(ImportPhase::Finishing);
+                fn created<'a>(
+                    entity: pb::Entity,
+                    (key, region_code): &'a (String, String),
+                ) -> ChangeRecord<'a> {
+                    ChangeRecord {
+                        entity: entity.as_str_name(),
+                        key,
+                        operation: Operation::Created,
+                        region_code,
+                        previous_region_code: "",
+                        revision: 1,
+                    }
+                }
+                let records: Vec<ChangeRecord> = cadres
+                    .iter()
+                    .map(|c| created(pb::Entity::Cadre, c))
+                    .chain(posts_created.iter().map(|p| created(pb::Entity::Post, p)))
+                    .collect();
+                let detail = serde_json::json!({
+                    "file_name": file_name,
+                    "format": fmt.as_str_name(),
+                    "sha256": checksum,
+                    "bytes": req.content.len(),
+                    "rows": row_count,
+                    "cadres_created": cadres.len(),
+                    "posts_created": posts_created.len(),
+                });
+                tx.changed_in_bulk(
+                    &format!("roster/{jurisdiction}"),
+                    jurisdiction.as_str(),
+                    detail,
+                    &records,
+                )
+                .await?;
+                let ms = |d: std::time::Duration| d.as_millis() as u64;
+                tracing::info!(
+                    rows = row_count,
+                    posts = posts_created.len(),
+                    written_ms = ms(t_written),
+                    total_ms = ms(t0.elapsed()),
+                    "roster import written"
+                );
+                Ok(report(Vec::new(), cadres.len(), posts_created.len()))
+            })
             .await
         };
         drop(pieces);
@@ -333,13 +320,14 @@ impl RosterApi {
         outcome
     }
 
-    /// ExportRoster for `principal`: the template's columns, PII masked unless the
-    /// caller holds the PII role (then the export is audited as an unmasked read).
+    /// ExportRoster for `call`: the template's columns, PII masked unless the caller
+    /// holds the PII role (then the export is audited as an unmasked read).
     pub async fn export_roster_as(
         &self,
-        principal: &Principal,
+        call: &Call,
         req: &pb::ExportRosterRequest,
     ) -> Result<pb::ExportRosterResponse, ApiError> {
+        let principal = call.principal();
         let scope = principal.scope("region_code", &req.region_code)?;
         let fmt = format("format", req.format, TransferFormat::Csv)?;
         let cadres = st::cadres_under(&self.db, scope.prefix()).await?;
@@ -350,15 +338,11 @@ impl RosterApi {
         }
         let reveal = principal.sees_pii();
         if reveal && !cadres.is_empty() {
-            audit::record_pii_read(
+            call.audit_unmasked_read(
                 &self.db,
-                principal,
-                AuditRecord {
-                    action: "ExportRoster:unmasked",
-                    target: &format!("roster/{scope}"),
-                    region_code: scope.as_str(),
-                    detail: serde_json::json!({ "cadres": cadres.len(), "fields": [ID_FIELD, PHONE_FIELD] }),
-                },
+                &format!("roster/{scope}"),
+                scope.as_str(),
+                serde_json::json!({ "cadres": cadres.len(), "fields": [ID_FIELD, PHONE_FIELD] }),
             )
             .await?;
         }
@@ -465,11 +449,10 @@ impl TransferService for RosterApi {
         &self,
         request: Request<pb::ImportRosterRequest>,
     ) -> Result<Response<pb::ImportRosterResponse>, Status> {
-        let principal = caller(&request)?;
-        let key = idempotency_key(&request)?;
+        let call = Call::of(&request)?;
         let req = request.into_inner();
         let progress = Arc::new(Progress::new());
-        Ok(Response::new(self.import_roster_as(&principal, key.as_ref(), req, &progress).await?))
+        Ok(Response::new(self.import_roster_as(&call, req, &progress).await?))
     }
 
     type ImportRosterStreamStream =
@@ -479,8 +462,8 @@ impl TransferService for RosterApi {
         &self,
         request: Request<tonic::Streaming<pb::ImportRosterChunk>>,
     ) -> Result<Response<Self::ImportRosterStreamStream>, Status> {
-        let principal = caller(&request)?;
-        let key = idempotency_key(&request)?;
+        let call = Call::of(&request)?;
+        let principal = call.principal();
         // Refused before the file is taken in (import_roster_as checks it again).
         principal.ensure_can_write(&principal.jurisdiction).map_err(Status::from)?;
         let mut pieces = request.into_inner();
@@ -494,7 +477,7 @@ impl TransferService for RosterApi {
         tokio::spawn(async move {
             let outcome = async {
                 let req = receive(&mut pieces, &progress).await?;
-                let result = api.import_roster_as(&principal, key.as_ref(), req, &progress).await?;
+                let result = api.import_roster_as(&call, req, &progress).await?;
                 progress.done(result);
                 Ok::<(), Status>(())
             }
@@ -508,7 +491,7 @@ impl TransferService for RosterApi {
         &self,
         request: Request<pb::ExportRosterRequest>,
     ) -> Result<Response<pb::ExportRosterResponse>, Status> {
-        let principal = caller(&request)?;
-        Ok(Response::new(self.export_roster_as(&principal, request.get_ref()).await?))
+        let call = Call::of(&request)?;
+        Ok(Response::new(self.export_roster_as(&call, request.get_ref()).await?))
     }
 }

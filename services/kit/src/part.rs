@@ -1,0 +1,157 @@
+//! A part of the suite as the kit runs it (Mimir's modules, Quickwit's services): a
+//! service implements [`Part`] once — its name, migrations, the parts it calls, how it
+//! opens and which gRPC services it registers — and the kit does the rest the same way
+//! for every part: its database (SQLite or PostgreSQL, migrated), PII keys, service
+//! identity, clients to the parts it calls, token and permission checks on every call,
+//! health, metrics and draining. The registry of parts lives in the `cadre` binary;
+//! the kit names no service.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::audit::{self, ChainReport};
+use crate::config::{ConfigError, Settings};
+use crate::db::{Db, DbError, Migration};
+use crate::identity::ServiceIdentity;
+use crate::pii::PiiCipher;
+use crate::server::GrpcHost;
+use crate::shutdown::Shutdown;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why a part could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum PartError {
+    #[error("{part}: {source}")]
+    Config { part: &'static str, source: ConfigError },
+    #[error("{part} database: {source}")]
+    Db { part: &'static str, source: DbError },
+    #[error("{part} PII keys: {reason}")]
+    Pii { part: &'static str, reason: String },
+    #[error("{part} service identity: {source}")]
+    Identity { part: &'static str, source: crate::auth::AuthError },
+    #[error("{part} calls {target}, which is not a part of the suite")]
+    UnknownDependency { part: &'static str, target: &'static str },
+    #[error("{part}: {reason}")]
+    Service { part: &'static str, reason: String },
+}
+
+/// One part of the suite, implemented once by its service crate.
+pub trait Part: Send + Sync + 'static {
+    /// `roster`: its configuration section, database file, gateway upstream and the
+    /// `cadre serve <name>` argument.
+    fn name(&self) -> &'static str;
+
+    /// One line for `cadre --help` and logs.
+    fn about(&self) -> &'static str;
+
+    /// The gRPC package it serves (`cadre.roster.v1`): the gateway routes it here.
+    fn package(&self) -> &'static str;
+
+    /// Its own migrations, applied after the kit's, in version order.
+    fn migrations(&self) -> &'static [Migration];
+
+    /// The parts it calls (through `kit::client`); they must be parts of the suite.
+    fn calls(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Opens the part over what the kit prepared.
+    fn open(&self, context: PartContext) -> BoxFuture<'_, Result<Box<dyn OpenPart>, PartError>>;
+}
+
+/// A part that is open: what it serves and the work it does on its own.
+pub trait OpenPart: Send + Sync {
+    /// Adds its gRPC services (the kit's layer checks token and permission for them all).
+    fn register(&self, host: &mut GrpcHost);
+
+    /// Loads demo data into an empty database (`cadre up`, `cadre demo seed`); says what
+    /// it loaded, or `None` when there was data already. `progress(done, total)`.
+    fn seed_demo<'a>(
+        &'a self,
+        _progress: &'a (dyn Fn(usize, usize) + Send + Sync),
+    ) -> BoxFuture<'a, Result<Option<String>, PartError>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Work it runs until shutdown beside serving (change-feed followers).
+    fn background(&self) -> Vec<BoxFuture<'static, Result<(), PartError>>> {
+        Vec::new()
+    }
+}
+
+/// What the kit prepares for a part before opening it.
+pub struct PartContext {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub pii: PiiCipher,
+    /// The part's own identity, for calls it makes on its own behalf.
+    pub identity: ServiceIdentity,
+    pub shutdown: Shutdown,
+}
+
+/// A part opened by the kit: its database and what it serves.
+pub struct Opened {
+    pub name: &'static str,
+    pub db: Db,
+    pub part: Box<dyn OpenPart>,
+}
+
+/// Connects `part`'s database (migrating it unless `database.migrate_on_start` is off).
+pub async fn connect(part: &dyn Part, settings: &Settings, migrate: bool) -> Result<Db, PartError> {
+    let name = part.name();
+    let url = settings.database_url(name).map_err(|source| PartError::Config { part: name, source })?;
+    let db = Db::connect(&url, &settings.part(name).database)
+        .await
+        .map_err(|source| PartError::Db { part: name, source })?;
+    if migrate {
+        db.migrate(part.migrations()).await.map_err(|source| PartError::Db { part: name, source })?;
+    }
+    Ok(db)
+}
+
+/// Opens `part` as every part opens: database, keys, identity, then the part itself.
+pub async fn open(part: &dyn Part, settings: Arc<Settings>, shutdown: Shutdown) -> Result<Opened, PartError> {
+    let name = part.name();
+    let migrate = settings.part(name).database.migrate_on_start;
+    let db = connect(part, &settings, migrate).await?;
+    let pii =
+        PiiCipher::from_settings(&settings.pii).map_err(|reason| PartError::Pii { part: name, reason })?;
+    let identity = ServiceIdentity::from_settings(&settings.auth, name)
+        .map_err(|source| PartError::Identity { part: name, source })?;
+    let context = PartContext { settings, db: db.clone(), pii, identity, shutdown };
+    let opened = part.open(context).await?;
+    Ok(Opened { name, db, part: opened })
+}
+
+/// `cadre migrate`: applies the kit's and the part's migrations and closes.
+pub async fn migrate(part: &dyn Part, settings: &Settings) -> Result<(), PartError> {
+    let db = connect(part, settings, true).await?;
+    db.close().await;
+    Ok(())
+}
+
+/// `cadre audit verify --part <name>`: walks the part's audit chain.
+pub async fn verify_audit(part: &dyn Part, settings: &Settings) -> Result<ChainReport, PartError> {
+    let db = connect(part, settings, false).await?;
+    let report =
+        audit::verify(&db).await.map_err(|e| PartError::Service { part: part.name(), reason: e.to_string() });
+    db.close().await;
+    report
+}
+
+/// Checks a registry: names unique, every dependency a part of it.
+pub fn check_registry(parts: &[&dyn Part]) -> Result<(), PartError> {
+    for (i, part) in parts.iter().enumerate() {
+        if parts[..i].iter().any(|p| p.name() == part.name()) {
+            return Err(PartError::Service { part: part.name(), reason: "registered twice".into() });
+        }
+        for target in part.calls() {
+            if !parts.iter().any(|p| p.name() == *target) {
+                return Err(PartError::UnknownDependency { part: part.name(), target });
+            }
+        }
+    }
+    Ok(())
+}

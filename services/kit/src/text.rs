@@ -1,0 +1,22 @@
+//! Text from callers, bounded before it goes anywhere else: an error message never
+//! echoes more than a few hundred characters of what it is about.
+
+/// `s` cut to at most `max_chars` characters, with `…` when it was longer.
+pub fn bounded(s: &str, max_chars: usize) -> String {
+    match s.char_indices().nth(max_chars) {
+        None => s.to_string(),
+        Some((end, _)) => format!("{}…", &s[..end]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_text_is_cut_on_a_character_boundary() {
+        assert_eq!(bounded("abc", 3), "abc");
+        assert_eq!(bounded("abcd", 3), "abc…");
+        assert_eq!(bounded("奈曼旗大沁他拉镇", 2), "奈曼…");
+    }
+}
