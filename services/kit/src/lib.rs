@@ -12,6 +12,7 @@ pub mod auth;
 pub mod bulk;
 pub mod call;
 pub mod changes;
+pub mod client;
 pub mod config;
 pub mod db;
 pub mod error;

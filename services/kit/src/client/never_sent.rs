@@ -1,0 +1,64 @@
+//! Whether a failed call certainly reached no server, so trying it again cannot apply it
+//! twice, whatever the method. Decided from the types in the error's `source()` chain, never
+//! from message text.
+//!
+//! What tonic 0.14 produces for a refused connection (observed, and pinned by a test):
+//! `Status { code: Unavailable, message: "tcp connect error" }` →
+//! `tonic::transport::Error(Transport)` → `tonic::ConnectError` →
+//! `hyper_util::client::legacy::connect::http::ConnectError("tcp connect error", addr)` →
+//! `std::io::Error { kind: ConnectionRefused }`.
+
+use std::error::Error;
+use std::io;
+
+use tonic::Status;
+
+use super::error::{NotSent, sources};
+
+/// True when the call that failed with `status` was never sent: the connection could not be
+/// established (refused, timed out while connecting, unreachable), or this client gave up
+/// before handing it to any endpoint.
+pub fn never_sent(status: &Status) -> bool {
+    Error::source(status).is_some_and(never_sent_error)
+}
+
+/// The same test on any error, for the balancer, which sees transport errors before they
+/// become a `Status`.
+pub(crate) fn never_sent_error(error: &(dyn Error + 'static)) -> bool {
+    sources(error).any(|e| {
+        // tonic wraps whatever its connector fails with (TCP connect, connect timeout) in
+        // `ConnectError`: by then no HTTP/2 stream existed, so no request bytes were written.
+        e.is::<tonic::ConnectError>()
+            || e.is::<NotSent>()
+            // A refusal means no server accepted the connection; kept apart from ConnectError
+            // so the answer stays right should a tonic release stop wrapping it. Kinds such as
+            // ConnectionReset or TimedOut are not here: outside a connect they can happen after
+            // the request was written.
+            || e.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::ConnectionRefused)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_without_a_source_was_possibly_sent() {
+        assert!(!never_sent(&Status::unavailable("overloaded")));
+    }
+
+    #[test]
+    fn a_refused_connection_under_any_wrapper_was_never_sent() {
+        let mut status = Status::unavailable("tcp connect error");
+        let refused = io::Error::new(io::ErrorKind::ConnectionRefused, "refused");
+        status.set_source(std::sync::Arc::new(refused));
+        assert!(never_sent(&status));
+    }
+
+    #[test]
+    fn a_reset_connection_may_have_carried_the_request() {
+        let mut status = Status::unavailable("connection reset");
+        status.set_source(std::sync::Arc::new(io::Error::new(io::ErrorKind::ConnectionReset, "reset")));
+        assert!(!never_sent(&status));
+    }
+}
