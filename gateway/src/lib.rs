@@ -8,6 +8,8 @@ pub mod openapi;
 mod passthrough;
 mod rest;
 pub mod routes;
+#[cfg(test)]
+mod test_pool;
 pub mod transcode;
 pub mod upstream;
 
