@@ -77,13 +77,7 @@ impl Upstream {
             let mut attempt = 0;
             loop {
                 attempt += 1;
-                let mut request = Request::from_parts(metadata.clone(), Default::default(), body.clone());
-                request.set_timeout(deadline);
-                let mut grpc = tonic::client::Grpc::new(self.channel.clone());
-                grpc.ready()
-                    .await
-                    .map_err(|e| Status::unavailable(format!("{} unavailable: {e}", self.part)))?;
-                match grpc.unary(request, path.clone(), BytesCodec).await {
+                match self.attempt(&path, metadata.clone(), body.clone(), deadline).await {
                     Err(status) if attempt < CONNECT_ATTEMPTS && never_sent(&status) => continue,
                     other => return other,
                 }
@@ -95,11 +89,26 @@ impl Upstream {
             Ok(Err(status)) if status.code() == tonic::Code::Cancelled => {
                 Err(Status::deadline_exceeded(format!("{} did not answer within {deadline:?}", self.part)))
             }
-            Ok(result) => result.map(tonic::Response::into_inner),
+            Ok(result) => result,
             Err(_) => {
                 Err(Status::deadline_exceeded(format!("{} did not answer within {deadline:?}", self.part)))
             }
         }
+    }
+
+    /// One try of a unary call on whichever endpoint the balancer picks.
+    async fn attempt(
+        &self,
+        path: &PathAndQuery,
+        metadata: MetadataMap,
+        body: Bytes,
+        deadline: Duration,
+    ) -> Result<Bytes, Status> {
+        let mut request = Request::from_parts(metadata, Default::default(), body);
+        request.set_timeout(deadline);
+        let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+        grpc.ready().await.map_err(|e| Status::unavailable(format!("{} unavailable: {e}", self.part)))?;
+        grpc.unary(request, path.clone(), BytesCodec).await.map(tonic::Response::into_inner)
     }
 
     /// `grpc.health.v1.Health/Check` for the whole server: true when SERVING.
@@ -122,25 +131,43 @@ struct HealthCheckResponse {
 /// Tries per call when endpoints refuse connections.
 const CONNECT_ATTEMPTS: usize = 4;
 
-/// Whether the call failed while connecting, so no server saw it.
+/// Whether the call failed while connecting, so no server saw it and another endpoint
+/// may take it whatever its method. Decided by error types, never by message text.
+///
+/// tonic wraps every failure of its connector (name lookup, TCP connect, TLS
+/// handshake: all before a byte of the request is written) in [`tonic::ConnectError`];
+/// a refused connection reaches us as `Status` → `tonic::transport::Error` →
+/// `tonic::ConnectError` → hyper-util's `ConnectError` ("tcp connect error") →
+/// `io::Error` (ConnectionRefused). The io kinds in [`NEVER_SENT`] are matched on their
+/// own as well, in case a connector reports them unwrapped.
 fn never_sent(status: &Status) -> bool {
     if status.code() != tonic::Code::Unavailable {
         return false;
     }
     let mut source = std::error::Error::source(status);
     while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::ConnectionRefused
-        {
+        if e.is::<tonic::ConnectError>() {
             return true;
         }
-        if e.to_string().contains("tcp connect error") {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && NEVER_SENT.contains(&io.kind())
+        {
             return true;
         }
         source = e.source();
     }
     false
 }
+
+/// io error kinds the OS reports only from `connect(2)`/`bind(2)`, so the request
+/// cannot have left: a reset (RST) during the handshake is ConnectionRefused, while
+/// on an established connection it is ConnectionReset; AddrNotAvailable is a local
+/// address or port that could not be assigned. HostUnreachable and NetworkUnreachable
+/// are not here: Linux also reports them on an established socket whose
+/// retransmissions time out, after the request may have been delivered (inside a
+/// `tonic::ConnectError` they do count).
+const NEVER_SENT: [std::io::ErrorKind; 2] =
+    [std::io::ErrorKind::ConnectionRefused, std::io::ErrorKind::AddrNotAvailable];
 
 /// Every part's upstream, looked up by gRPC service name.
 #[derive(Clone)]
@@ -288,5 +315,80 @@ mod tests {
             .await
             .expect_err("nothing listens on port 1");
         assert!(matches!(err.code(), tonic::Code::Unavailable | tonic::Code::DeadlineExceeded), "{err:?}");
+    }
+
+    /// A local port that was free a moment ago: nothing listens on it.
+    fn closed_port() -> std::net::SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr")
+    }
+
+    /// A server that takes every call and answers UNAVAILABLE itself, counting them.
+    async fn busy_server() -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = calls.clone();
+        let app = axum::Router::new().fallback(move || {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { Status::unavailable("busy").into_http::<axum::body::Body>() }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(axum::serve(listener, app).into_future());
+        (addr, calls)
+    }
+
+    const GET_CADRE: &str = "/cadre.roster.v1.CadreService/GetCadre";
+
+    #[tokio::test]
+    async fn a_refused_connection_was_never_sent() {
+        let up = Upstream::new("roster", &[format!("http://{}", closed_port())], 1).expect("upstream");
+        let path = PathAndQuery::from_static(GET_CADRE);
+        let status = up
+            .attempt(&path, MetadataMap::new(), Bytes::new(), Duration::from_secs(2))
+            .await
+            .expect_err("nothing listens there");
+        assert!(never_sent(&status), "{status:?}");
+    }
+
+    #[tokio::test]
+    async fn a_call_the_server_answered_was_sent() {
+        let (addr, calls) = busy_server().await;
+        let up = Upstream::new("roster", &[format!("http://{addr}")], 1).expect("upstream");
+        let path = PathAndQuery::from_static(GET_CADRE);
+        let status = up
+            .attempt(&path, MetadataMap::new(), Bytes::new(), Duration::from_secs(2))
+            .await
+            .expect_err("the server is busy");
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        assert!(!never_sent(&status), "{status:?}");
+        // So it is not tried again on another endpoint.
+        up.unary(GET_CADRE, MetadataMap::new(), Bytes::new(), Duration::from_secs(2))
+            .await
+            .expect_err("still busy");
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn never_sent_reads_error_kinds_not_messages() {
+        let with_source = |source: Arc<dyn std::error::Error + Send + Sync>| {
+            let mut status = Status::unavailable("upstream unavailable");
+            status.set_source(source);
+            status
+        };
+        let io = |kind: std::io::ErrorKind| Arc::new(std::io::Error::from(kind));
+        assert!(never_sent(&with_source(io(std::io::ErrorKind::ConnectionRefused))));
+        assert!(never_sent(&with_source(io(std::io::ErrorKind::AddrNotAvailable))));
+        // Whatever failed while connecting (here a timeout) was not sent.
+        let connect = tonic::ConnectError(Box::new(std::io::Error::from(std::io::ErrorKind::TimedOut)));
+        assert!(never_sent(&with_source(Arc::new(connect))));
+        // A reset or an unreachable host on an open connection may follow delivery.
+        assert!(!never_sent(&with_source(io(std::io::ErrorKind::ConnectionReset))));
+        assert!(!never_sent(&with_source(io(std::io::ErrorKind::HostUnreachable))));
+        // Words in a message prove nothing.
+        assert!(!never_sent(&with_source(Arc::new(std::io::Error::other("tcp connect error")))));
+        // Only UNAVAILABLE is ever a connect failure.
+        let mut cancelled = Status::cancelled("gone");
+        cancelled.set_source(io(std::io::ErrorKind::ConnectionRefused));
+        assert!(!never_sent(&cancelled));
     }
 }
