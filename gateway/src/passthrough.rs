@@ -39,7 +39,7 @@ pub async fn forward(gw: &Gateway, mut req: Request<Body>) -> Response {
     }
     let permit = match upstream.permit() {
         Ok(p) => p,
-        Err(status) => return labelled(status.into_http(), &label),
+        Err(shed) => return labelled(tonic::Status::from(shed).into_http(), &label),
     };
     cadre_kit::telemetry::inject_current(req.headers_mut());
     let (parts, body) = req.into_parts();

@@ -14,6 +14,7 @@ use tonic::metadata::MetadataMap;
 use crate::Gateway;
 use crate::routes::Resolution;
 use crate::transcode::{error_body, request_message, response_json};
+use crate::upstream::CallError;
 
 /// The matched template, left on the response for the access log and metrics.
 #[derive(Debug, Clone)]
@@ -56,16 +57,11 @@ pub async fn handle(gw: &Gateway, req: Request<Body>) -> Response {
         let grpc_path = format!("/{}/{}", route.rpc.parent_service().full_name(), route.rpc.name());
         let encoded = Bytes::from(prost::Message::encode_to_vec(&message));
         let deadline = deadline(&parts.headers, gw.default_deadline);
-        let attempts = if parts.method == Method::GET { 2 } else { 1 };
-        let mut outcome = Err(tonic::Status::unavailable("not called"));
-        for _ in 0..attempts {
-            outcome = upstream.unary(&grpc_path, metadata(&parts.headers), encoded.clone(), deadline).await;
-            match &outcome {
-                Err(status) if status.code() == tonic::Code::Unavailable => continue,
-                _ => break,
-            }
-        }
-        let reply = outcome.map_err(Failure::Status)?;
+        let reply = call_part(parts.method == Method::GET, || {
+            upstream.unary(&grpc_path, metadata(&parts.headers), encoded.clone(), deadline)
+        })
+        .await
+        .map_err(|e| Failure::Status(e.into()))?;
         Ok::<_, Failure>(response_json(route.rpc.output(), reply)?)
     }
     .await;
@@ -80,6 +76,23 @@ pub async fn handle(gw: &Gateway, req: Request<Body>) -> Response {
         Err(Failure::Status(s)) => status_response(s.code(), s.message()),
     };
     labelled(resp, &label)
+}
+
+/// One call to the part, and for a GET (no side effects to repeat) a second when the
+/// part answered UNAVAILABLE. A call the gateway shed is never tried again: the part
+/// is saturated, and a second try would double the load exactly then.
+async fn call_part<F, Fut>(idempotent: bool, mut call: F) -> Result<Bytes, CallError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Bytes, CallError>>,
+{
+    let outcome = call().await;
+    match &outcome {
+        Err(CallError::Status(status)) if idempotent && status.code() == tonic::Code::Unavailable => {
+            call().await
+        }
+        _ => outcome,
+    }
 }
 
 enum Failure {
@@ -171,6 +184,7 @@ pub fn labelled(mut resp: Response, label: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::upstream::Shed;
 
     #[test]
     fn deadlines_only_get_shorter() {
@@ -200,5 +214,41 @@ mod tests {
         assert_eq!(md.get("authorization").and_then(|v| v.to_str().ok()), Some("Bearer t"));
         assert_eq!(md.get("idempotency-key").and_then(|v| v.to_str().ok()), Some("k1"));
         assert!(md.get("cookie").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_get_is_retried_once_on_unavailable_but_never_when_shed() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let tries = AtomicUsize::new(0);
+        let outcome = |error: fn() -> CallError| {
+            tries.store(0, Ordering::SeqCst);
+            let tries = &tries;
+            call_part(true, move || async move {
+                tries.fetch_add(1, Ordering::SeqCst);
+                Err::<Bytes, _>(error())
+            })
+        };
+        let shed = outcome(|| Shed { part: "roster".into() }.into()).await;
+        assert!(matches!(shed, Err(CallError::Shed(_))));
+        assert_eq!(tries.load(Ordering::SeqCst), 1, "a shed call is not retried");
+        let unavailable = outcome(|| tonic::Status::unavailable("warming up").into()).await;
+        assert!(matches!(unavailable, Err(CallError::Status(_))));
+        assert_eq!(tries.load(Ordering::SeqCst), 2, "the part's own UNAVAILABLE is retried once");
+        let not_found = outcome(|| tonic::Status::not_found("no such region").into()).await;
+        assert!(not_found.is_err());
+        assert_eq!(tries.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_call_with_side_effects_is_not_retried() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let tries = AtomicUsize::new(0);
+        let outcome = call_part(false, || async {
+            tries.fetch_add(1, Ordering::SeqCst);
+            Err::<Bytes, CallError>(tonic::Status::unavailable("busy").into())
+        })
+        .await;
+        assert!(outcome.is_err());
+        assert_eq!(tries.load(Ordering::SeqCst), 1);
     }
 }

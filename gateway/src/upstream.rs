@@ -53,11 +53,9 @@ impl Upstream {
         })
     }
 
-    /// A slot for one call, or UNAVAILABLE when the part is saturated (shed, not queued).
-    pub fn permit(&self) -> Result<OwnedSemaphorePermit, Status> {
-        self.permits.clone().try_acquire_owned().map_err(|_| {
-            Status::unavailable(format!("too many calls in flight to {}; retry later", self.part))
-        })
+    /// A slot for one call, or [`Shed`] when the part is saturated (shed, not queued).
+    pub fn permit(&self) -> Result<OwnedSemaphorePermit, Shed> {
+        self.permits.clone().try_acquire_owned().map_err(|_| Shed { part: self.part.clone() })
     }
 
     /// One unary call with an encoded request; the deadline is sent as `grpc-timeout`
@@ -69,7 +67,7 @@ impl Upstream {
         metadata: MetadataMap,
         body: Bytes,
         deadline: Duration,
-    ) -> Result<Bytes, Status> {
+    ) -> Result<Bytes, CallError> {
         let _permit = self.permit()?;
         let path =
             PathAndQuery::try_from(path).map_err(|e| Status::internal(format!("bad path {path}: {e}")))?;
@@ -83,16 +81,13 @@ impl Upstream {
                 }
             }
         };
+        let late = || Status::deadline_exceeded(format!("{} did not answer within {deadline:?}", self.part));
         match tokio::time::timeout(deadline, call).await {
             // A service ends a call past its `grpc-timeout` as CANCELLED; to the caller
             // of the gateway that is the deadline passing.
-            Ok(Err(status)) if status.code() == tonic::Code::Cancelled => {
-                Err(Status::deadline_exceeded(format!("{} did not answer within {deadline:?}", self.part)))
-            }
-            Ok(result) => result,
-            Err(_) => {
-                Err(Status::deadline_exceeded(format!("{} did not answer within {deadline:?}", self.part)))
-            }
+            Ok(Err(status)) if status.code() == tonic::Code::Cancelled => Err(late().into()),
+            Ok(result) => Ok(result?),
+            Err(_) => Err(late().into()),
         }
     }
 
@@ -115,10 +110,45 @@ impl Upstream {
     pub async fn serving(&self) -> Result<bool, Status> {
         let reply = self
             .unary("/grpc.health.v1.Health/Check", MetadataMap::new(), Bytes::new(), Duration::from_secs(2))
-            .await?;
+            .await
+            .map_err(Status::from)?;
         let reply: HealthCheckResponse =
             prost::Message::decode(reply).map_err(|e| Status::internal(format!("bad health reply: {e}")))?;
         Ok(reply.status == 1)
+    }
+}
+
+/// A call refused by the gateway's own load shedding: the part has as many calls in
+/// flight as it may, so this one never left the gateway. Not to be retried: a second
+/// try would add load exactly when the part is saturated.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("too many calls in flight to {part}; retry later")]
+pub struct Shed {
+    pub part: String,
+}
+
+impl From<Shed> for Status {
+    fn from(shed: Shed) -> Self {
+        Status::unavailable(shed.to_string())
+    }
+}
+
+/// Why [`Upstream::unary`] has no reply: shed by the gateway, or the part's own
+/// status (UNAVAILABLE included) when the call was made.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error(transparent)]
+    Shed(#[from] Shed),
+    #[error(transparent)]
+    Status(#[from] Status),
+}
+
+impl From<CallError> for Status {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Shed(shed) => shed.into(),
+            CallError::Status(status) => status,
+        }
     }
 }
 
@@ -303,7 +333,12 @@ mod tests {
     async fn saturation_sheds_and_a_dead_upstream_is_unavailable() {
         let up = Upstream::new("roster", &["http://127.0.0.1:1".to_string()], 1).expect("upstream");
         let held = up.permit().expect("first permit");
-        assert_eq!(up.permit().expect_err("shed").code(), tonic::Code::Unavailable);
+        assert_eq!(Status::from(up.permit().expect_err("shed")).code(), tonic::Code::Unavailable);
+        let shed = up
+            .unary(GET_CADRE, MetadataMap::new(), Bytes::new(), Duration::from_secs(2))
+            .await
+            .expect_err("saturated");
+        assert!(matches!(shed, CallError::Shed(Shed { ref part }) if part == "roster"), "{shed:?}");
         drop(held);
         let err = up
             .unary(
@@ -314,6 +349,7 @@ mod tests {
             )
             .await
             .expect_err("nothing listens on port 1");
+        let CallError::Status(err) = err else { panic!("a free slot is not shed: {err:?}") };
         assert!(matches!(err.code(), tonic::Code::Unavailable | tonic::Code::DeadlineExceeded), "{err:?}");
     }
 
