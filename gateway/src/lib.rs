@@ -4,6 +4,7 @@
 //! endpoint of a part, deadlines, and health endpoints.
 #![forbid(unsafe_code)]
 
+mod health;
 pub mod openapi;
 mod passthrough;
 mod rest;
@@ -27,7 +28,6 @@ use bytes::Bytes;
 use cadre_kit::auth::Authenticator;
 use cadre_kit::config::GatewaySettings;
 use cadre_kit::metrics::Metrics;
-use http::StatusCode;
 use http::header::CONTENT_TYPE;
 use prost_reflect::DescriptorPool;
 use tracing::Instrument;
@@ -105,7 +105,7 @@ pub async fn router(
     });
     Ok(Router::new()
         .route("/healthz", get(|| async { labelled("ok".into_response(), "/healthz") }))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi_json))
         .fallback(dispatch)
         .with_state(gateway)
@@ -123,23 +123,6 @@ async fn dispatch(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
 async fn openapi_json(State(gw): State<Arc<Gateway>>) -> Response {
     let resp = ([(CONTENT_TYPE, "application/json")], Body::from(gw.openapi.clone())).into_response();
     labelled(resp, "/openapi.json")
-}
-
-/// 200 when every part answers SERVING to `grpc.health.v1.Health/Check`, else 503.
-async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {
-    let checks = gw.parts.iter().map(|up| async move {
-        let state = match up.serving().await {
-            Ok(true) => "SERVING".to_string(),
-            Ok(false) => "NOT_SERVING".to_string(),
-            Err(status) => format!("{}: {}", cadre_kit::error::code_name(status.code()), status.message()),
-        };
-        (up.part.clone(), state)
-    });
-    let results: BTreeMap<String, String> = futures::future::join_all(checks).await.into_iter().collect();
-    let ready = results.values().all(|s| s == "SERVING");
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = serde_json::json!({ "ready": ready, "parts": results });
-    labelled((status, axum::Json(body)).into_response(), "/readyz")
 }
 
 /// One log line and one metric sample per request, labelled by route template.

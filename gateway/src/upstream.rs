@@ -20,6 +20,8 @@ use crate::GatewayError;
 pub struct Upstream {
     pub part: String,
     pub channel: Channel,
+    /// How many endpoints the channel balances over.
+    endpoints: usize,
     permits: Arc<Semaphore>,
 }
 
@@ -48,9 +50,15 @@ impl Upstream {
         }
         Ok(Self {
             part: part.to_string(),
+            endpoints: endpoints.len(),
             channel: Channel::balance_list(endpoints.into_iter()),
             permits: Arc::new(Semaphore::new(concurrency_limit.max(1))),
         })
+    }
+
+    /// How many endpoints are configured (lazily connected: some may be down).
+    pub fn endpoints(&self) -> usize {
+        self.endpoints
     }
 
     /// A slot for one call, or [`Shed`] when the part is saturated (shed, not queued).
@@ -58,9 +66,8 @@ impl Upstream {
         self.permits.clone().try_acquire_owned().map_err(|_| Shed { part: self.part.clone() })
     }
 
-    /// One unary call with an encoded request; the deadline is sent as `grpc-timeout`
-    /// and enforced here too. A call that never reached a server (connection refused
-    /// by a replica that is down) is tried again on another endpoint, whatever its method.
+    /// One unary call with an encoded request, in one of the part's slots (see
+    /// [`Upstream::call`]), or [`Shed`] when there is none.
     pub async fn unary(
         &self,
         path: &str,
@@ -69,6 +76,21 @@ impl Upstream {
         deadline: Duration,
     ) -> Result<Bytes, CallError> {
         let _permit = self.permit()?;
+        Ok(self.call(path, metadata, body, deadline).await?)
+    }
+
+    /// One unary call with an encoded request, outside load shedding (the gateway's
+    /// own health checks; traffic goes through [`Upstream::unary`]). The deadline is
+    /// sent as `grpc-timeout` and enforced here too. A call that never reached a server
+    /// (connection refused by a replica that is down) is tried again on another
+    /// endpoint, whatever its method.
+    pub(crate) async fn call(
+        &self,
+        path: &str,
+        metadata: MetadataMap,
+        body: Bytes,
+        deadline: Duration,
+    ) -> Result<Bytes, Status> {
         let path =
             PathAndQuery::try_from(path).map_err(|e| Status::internal(format!("bad path {path}: {e}")))?;
         let call = async {
@@ -85,9 +107,9 @@ impl Upstream {
         match tokio::time::timeout(deadline, call).await {
             // A service ends a call past its `grpc-timeout` as CANCELLED; to the caller
             // of the gateway that is the deadline passing.
-            Ok(Err(status)) if status.code() == tonic::Code::Cancelled => Err(late().into()),
-            Ok(result) => Ok(result?),
-            Err(_) => Err(late().into()),
+            Ok(Err(status)) if status.code() == tonic::Code::Cancelled => Err(late()),
+            Ok(result) => result,
+            Err(_) => Err(late()),
         }
     }
 
@@ -104,17 +126,6 @@ impl Upstream {
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
         grpc.ready().await.map_err(|e| Status::unavailable(format!("{} unavailable: {e}", self.part)))?;
         grpc.unary(request, path.clone(), BytesCodec).await.map(tonic::Response::into_inner)
-    }
-
-    /// `grpc.health.v1.Health/Check` for the whole server: true when SERVING.
-    pub async fn serving(&self) -> Result<bool, Status> {
-        let reply = self
-            .unary("/grpc.health.v1.Health/Check", MetadataMap::new(), Bytes::new(), Duration::from_secs(2))
-            .await
-            .map_err(Status::from)?;
-        let reply: HealthCheckResponse =
-            prost::Message::decode(reply).map_err(|e| Status::internal(format!("bad health reply: {e}")))?;
-        Ok(reply.status == 1)
     }
 }
 
@@ -150,12 +161,6 @@ impl From<CallError> for Status {
             CallError::Status(status) => status,
         }
     }
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct HealthCheckResponse {
-    #[prost(int32, tag = "1")]
-    status: i32,
 }
 
 /// Tries per call when endpoints refuse connections.

@@ -15,12 +15,15 @@ use cadre_proto::roster::v1::region_service_server::{RegionService, RegionServic
 use http::{Request, StatusCode};
 use serde_json::{Value, json};
 use tonic::{Response, Status};
+use tonic_health::ServingStatus;
 use tower::ServiceExt;
 
 #[derive(Default, Clone)]
 struct Fake {
     child_calls: Arc<AtomicUsize>,
     upsert_calls: Arc<AtomicUsize>,
+    /// Told when a (slow) search has started, so a test knows the part's slot is taken.
+    search_started: Arc<tokio::sync::Notify>,
 }
 
 #[tonic::async_trait]
@@ -65,6 +68,7 @@ impl RegionService for Fake {
         &self,
         _: tonic::Request<pb::SearchRegionsRequest>,
     ) -> Result<Response<pb::SearchRegionsResponse>, Status> {
+        self.search_started.notify_one();
         tokio::time::sleep(Duration::from_secs(3)).await;
         Ok(Response::new(pb::SearchRegionsResponse::default()))
     }
@@ -76,11 +80,48 @@ struct Setup {
     token: String,
 }
 
-async fn setup(dead_replica: bool) -> Setup {
+/// The gateway in front of one fake roster; `Options::default()` and then what a
+/// scenario changes.
+struct Options {
+    /// A second roster endpoint where nothing listens, beside the live one.
+    dead_replica: bool,
+    default_deadline_ms: u64,
+    /// Calls in flight per part before the gateway sheds.
+    concurrency_limit: usize,
+    /// The fake's `grpc.health.v1` status for the whole server, or no health service.
+    health: Option<ServingStatus>,
+    /// Another part, `training`, whose only endpoint is down.
+    down_part: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        let defaults = GatewaySettings::default();
+        Self {
+            dead_replica: false,
+            default_deadline_ms: 2_000,
+            concurrency_limit: defaults.concurrency_limit,
+            health: None,
+            down_part: false,
+        }
+    }
+}
+
+async fn setup(options: Options) -> Setup {
     let fake = Fake::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let server = tonic::transport::Server::builder().add_service(RegionServiceServer::new(fake.clone()));
+    let health = match options.health {
+        Some(status) => {
+            let (reporter, service) = tonic_health::server::health_reporter();
+            reporter.set_service_status("", status).await;
+            Some(service)
+        }
+        None => None,
+    };
+    let server = tonic::transport::Server::builder()
+        .add_service(RegionServiceServer::new(fake.clone()))
+        .add_optional_service(health);
     tokio::spawn(server.serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)));
 
     let auth_settings = AuthSettings::default();
@@ -94,16 +135,23 @@ async fn setup(dead_replica: bool) -> Setup {
         Duration::from_secs(600),
     )
     .expect("token");
-    let settings =
-        GatewaySettings { body_limit_bytes: 1024, default_deadline_ms: 2_000, ..Default::default() };
+    let settings = GatewaySettings {
+        body_limit_bytes: 1024,
+        default_deadline_ms: options.default_deadline_ms,
+        concurrency_limit: options.concurrency_limit,
+        ..Default::default()
+    };
     // With a dead replica beside the live one, REST calls must still get through
     // (a refused connection is tried on another endpoint).
     let mut endpoints = vec![format!("http://{addr}")];
-    if dead_replica {
-        endpoints.push("http://127.0.0.1:1".to_string());
+    if options.dead_replica {
+        endpoints.push(format!("http://{}", closed_port()));
     }
     let mut upstreams = BTreeMap::new();
     upstreams.insert("roster".to_string(), endpoints);
+    if options.down_part {
+        upstreams.insert("training".to_string(), vec![format!("http://{}", closed_port())]);
+    }
     let router = cadre_gateway::router(
         &settings,
         cadre_gateway::Upstreams(upstreams),
@@ -113,6 +161,11 @@ async fn setup(dead_replica: bool) -> Setup {
     .await
     .expect("router");
     Setup { router, fake, token }
+}
+
+/// A local port that was free a moment ago: nothing listens on it.
+fn closed_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port")
 }
 
 async fn call(
@@ -139,7 +192,7 @@ async fn call(
 
 #[tokio::test]
 async fn rest_calls_are_transcoded_both_ways() {
-    let s = setup(true).await;
+    let s = setup(Options { dead_replica: true, ..Default::default() }).await;
     let t = Some(s.token.as_str());
     let (status, body) = call(&s, "GET", "/v1/regions/150525100201", t, None).await;
     assert_eq!(status, 200, "{body}");
@@ -161,7 +214,7 @@ async fn rest_calls_are_transcoded_both_ways() {
 
 #[tokio::test]
 async fn errors_map_to_http_statuses() {
-    let s = setup(true).await;
+    let s = setup(Options { dead_replica: true, ..Default::default() }).await;
     let t = Some(s.token.as_str());
     let (status, body) = call(&s, "GET", "/v1/regions/404", t, None).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("NOT_FOUND")), "{body}");
@@ -202,23 +255,73 @@ async fn errors_map_to_http_statuses() {
 
 #[tokio::test]
 async fn health_and_openapi_need_no_token() {
-    let s = setup(false).await;
+    let s = setup(Options::default()).await;
     let (status, body) = call(&s, "GET", "/healthz", None, None).await;
     assert_eq!((status, body), (StatusCode::OK, json!("ok")));
     let (status, doc) = call(&s, "GET", "/openapi.json", None, None).await;
     assert_eq!(status, 200);
     assert!(doc["paths"]["/v1/regions/{code}"]["get"].is_object());
-    // The fake serves no grpc.health.v1, so the part is not ready.
+    // The fake serves no grpc.health.v1: reported, but the gateway can serve.
     let (status, body) = call(&s, "GET", "/readyz", None, None).await;
-    assert_eq!(status, 503, "{body}");
-    assert_eq!(body["ready"], false);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ready"], true);
+    assert_eq!(body["parts"]["roster"]["endpoints"], 1);
+    assert!(
+        body["parts"]["roster"]["health"].as_str().unwrap_or_default().starts_with("UNIMPLEMENTED"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_saturated_not_serving_or_down_part_leaves_the_gateway_ready() {
+    let s = setup(Options {
+        concurrency_limit: 1,
+        health: Some(ServingStatus::NotServing),
+        down_part: true,
+        ..Default::default()
+    })
+    .await;
+    // A slow search takes the roster's only slot.
+    let slow = Request::get("/v1/regions:search?query=x")
+        .header("authorization", format!("Bearer {}", s.token))
+        .body(Body::empty())
+        .expect("request");
+    let in_flight = tokio::spawn(s.router.clone().oneshot(slow));
+    s.fake.search_started.notified().await;
+    let (status, body) = call(&s, "GET", "/v1/regions/1", Some(&s.token), None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("UNAVAILABLE")),
+        "{body}"
+    );
+
+    let asked = std::time::Instant::now();
+    let (status, body) = call(&s, "GET", "/readyz", None, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ready"], true, "{body}");
+    // Saturation does not stop the health check: the roster's own answer is there.
+    assert_eq!(body["parts"]["roster"]["health"], "NOT_SERVING", "{body}");
+    assert!(
+        body["parts"]["training"]["health"].as_str().unwrap_or_default().starts_with("UNAVAILABLE"),
+        "{body}"
+    );
+    assert!(asked.elapsed() < Duration::from_secs(1), "readyz took {:?}", asked.elapsed());
+    in_flight.abort();
+}
+
+#[tokio::test]
+async fn readyz_reports_a_serving_part() {
+    let s = setup(Options { health: Some(ServingStatus::Serving), ..Default::default() }).await;
+    let (status, body) = call(&s, "GET", "/readyz", None, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["parts"]["roster"], json!({"endpoints": 1, "health": "SERVING"}), "{body}");
 }
 
 #[tokio::test]
 async fn grpc_passes_through_with_auth_at_the_edge() {
     // Passthrough streams the request body, so it cannot be replayed on another
     // endpoint: this test uses a single live replica.
-    let s = setup(false).await;
+    let s = setup(Options::default()).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(axum::serve(listener, s.router.clone()).into_future());
