@@ -4,6 +4,7 @@
 //! endpoint of a part, deadlines, and health endpoints.
 #![forbid(unsafe_code)]
 
+mod deadline;
 mod health;
 pub mod openapi;
 mod passthrough;
@@ -14,7 +15,7 @@ mod test_pool;
 pub mod transcode;
 pub mod upstream;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,7 +30,7 @@ use cadre_kit::auth::Authenticator;
 use cadre_kit::config::GatewaySettings;
 use cadre_kit::metrics::Metrics;
 use http::header::CONTENT_TYPE;
-use prost_reflect::DescriptorPool;
+use prost_reflect::{DescriptorPool, MethodDescriptor};
 use tracing::Instrument;
 
 use crate::rest::{RouteLabel, labelled};
@@ -63,7 +64,10 @@ pub(crate) struct Gateway {
     pub(crate) default_deadline: Duration,
     /// `/package.Service/Method` of the RPCs whose request is a stream; every other
     /// passthrough request is one message, read whole before it is forwarded.
-    pub(crate) client_streaming: std::collections::HashSet<String>,
+    pub(crate) client_streaming: HashSet<String>,
+    /// `/package.Service/Method` of the RPCs with no stream either way: the ones a
+    /// passthrough call gets the default deadline for.
+    pub(crate) unary: HashSet<String>,
     openapi: Bytes,
 }
 
@@ -95,12 +99,8 @@ pub async fn router(
         body_limit: settings.body_limit_bytes,
         stream_body_limit: settings.stream_body_limit_bytes,
         default_deadline: Duration::from_millis(settings.default_deadline_ms.max(1)),
-        client_streaming: pool
-            .services()
-            .flat_map(|s| s.methods().collect::<Vec<_>>())
-            .filter(|m| m.is_client_streaming())
-            .map(|m| format!("/{}/{}", m.parent_service().full_name(), m.name()))
-            .collect(),
+        client_streaming: grpc_paths(&pool, |m| m.is_client_streaming()),
+        unary: grpc_paths(&pool, |m| !m.is_client_streaming() && !m.is_server_streaming()),
         openapi: Bytes::from(openapi),
     });
     Ok(Router::new()
@@ -110,6 +110,15 @@ pub async fn router(
         .fallback(dispatch)
         .with_state(gateway)
         .layer(axum::middleware::from_fn_with_state(metrics, access_log)))
+}
+
+/// `/package.Service/Method` of every RPC in `pool` that `keep` accepts.
+fn grpc_paths(pool: &DescriptorPool, keep: impl Fn(&MethodDescriptor) -> bool) -> HashSet<String> {
+    pool.services()
+        .flat_map(|s| s.methods().collect::<Vec<_>>())
+        .filter(keep)
+        .map(|m| format!("/{}/{}", m.parent_service().full_name(), m.name()))
+        .collect()
 }
 
 async fn dispatch(State(gw): State<Arc<Gateway>>, req: Request) -> Response {

@@ -1,8 +1,6 @@
 //! The REST/JSON handler: resolve the HTTP rule, authenticate, transcode, call the
 //! part's balanced channel, and answer canonical JSON or a Google-style error.
 
-use std::time::Duration;
-
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -12,6 +10,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use tonic::metadata::MetadataMap;
 
 use crate::Gateway;
+use crate::deadline::deadline;
 use crate::routes::Resolution;
 use crate::transcode::{error_body, request_message, response_json};
 use crate::upstream::CallError;
@@ -124,35 +123,6 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Byte
     })
 }
 
-/// The call's deadline: the default, or a shorter one the client asked for in
-/// `x-deadline-ms` or `grpc-timeout`.
-pub fn deadline(headers: &HeaderMap, default: Duration) -> Duration {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let asked = header("x-deadline-ms")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_millis)
-        .or_else(|| header("grpc-timeout").and_then(parse_grpc_timeout));
-    asked.map_or(default, |d| d.min(default))
-}
-
-/// `grpc-timeout` values: an integer of up to 8 digits and a unit (H M S m u n).
-fn parse_grpc_timeout(v: &str) -> Option<Duration> {
-    let (digits, unit) = v.split_at(v.len().checked_sub(1)?);
-    if digits.is_empty() || digits.len() > 8 {
-        return None;
-    }
-    let n: u64 = digits.parse().ok()?;
-    Some(match unit {
-        "H" => Duration::from_secs(n * 3600),
-        "M" => Duration::from_secs(n * 60),
-        "S" => Duration::from_secs(n),
-        "m" => Duration::from_millis(n),
-        "u" => Duration::from_micros(n),
-        "n" => Duration::from_nanos(n),
-        _ => return None,
-    })
-}
-
 /// Forwarded headers plus the W3C trace context of the current span.
 fn metadata(headers: &HeaderMap) -> MetadataMap {
     let mut out = HeaderMap::new();
@@ -185,24 +155,6 @@ pub fn labelled(mut resp: Response, label: &str) -> Response {
 mod tests {
     use super::*;
     use crate::upstream::Shed;
-
-    #[test]
-    fn deadlines_only_get_shorter() {
-        let default = Duration::from_secs(15);
-        let mut h = HeaderMap::new();
-        assert_eq!(deadline(&h, default), default);
-        h.insert("grpc-timeout", HeaderValue::from_static("250m"));
-        assert_eq!(deadline(&h, default), Duration::from_millis(250));
-        h.insert("x-deadline-ms", HeaderValue::from_static("100"));
-        assert_eq!(deadline(&h, default), Duration::from_millis(100));
-        h.insert("x-deadline-ms", HeaderValue::from_static("100000"));
-        assert_eq!(deadline(&h, default), default);
-        assert_eq!(parse_grpc_timeout("2S"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_grpc_timeout("S"), None);
-        assert_eq!(parse_grpc_timeout("123456789S"), None);
-        assert_eq!(parse_grpc_timeout("1x"), None);
-        assert_eq!(parse_grpc_timeout(""), None);
-    }
 
     #[test]
     fn only_listed_headers_are_forwarded() {
