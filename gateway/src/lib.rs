@@ -4,14 +4,18 @@
 //! endpoint of a part, deadlines, and health endpoints.
 #![forbid(unsafe_code)]
 
+mod deadline;
+mod health;
 pub mod openapi;
 mod passthrough;
 mod rest;
 pub mod routes;
+#[cfg(test)]
+mod test_pool;
 pub mod transcode;
 pub mod upstream;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,9 +29,8 @@ use bytes::Bytes;
 use cadre_kit::auth::Authenticator;
 use cadre_kit::config::GatewaySettings;
 use cadre_kit::metrics::Metrics;
-use http::StatusCode;
 use http::header::CONTENT_TYPE;
-use prost_reflect::DescriptorPool;
+use prost_reflect::{DescriptorPool, MethodDescriptor};
 use tracing::Instrument;
 
 use crate::rest::{RouteLabel, labelled};
@@ -61,7 +64,10 @@ pub(crate) struct Gateway {
     pub(crate) default_deadline: Duration,
     /// `/package.Service/Method` of the RPCs whose request is a stream; every other
     /// passthrough request is one message, read whole before it is forwarded.
-    pub(crate) client_streaming: std::collections::HashSet<String>,
+    pub(crate) client_streaming: HashSet<String>,
+    /// `/package.Service/Method` of the RPCs with no stream either way: the ones a
+    /// passthrough call gets the default deadline for.
+    pub(crate) unary: HashSet<String>,
     openapi: Bytes,
 }
 
@@ -93,21 +99,26 @@ pub async fn router(
         body_limit: settings.body_limit_bytes,
         stream_body_limit: settings.stream_body_limit_bytes,
         default_deadline: Duration::from_millis(settings.default_deadline_ms.max(1)),
-        client_streaming: pool
-            .services()
-            .flat_map(|s| s.methods().collect::<Vec<_>>())
-            .filter(|m| m.is_client_streaming())
-            .map(|m| format!("/{}/{}", m.parent_service().full_name(), m.name()))
-            .collect(),
+        client_streaming: grpc_paths(&pool, |m| m.is_client_streaming()),
+        unary: grpc_paths(&pool, |m| !m.is_client_streaming() && !m.is_server_streaming()),
         openapi: Bytes::from(openapi),
     });
     Ok(Router::new()
         .route("/healthz", get(|| async { labelled("ok".into_response(), "/healthz") }))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi_json))
         .fallback(dispatch)
         .with_state(gateway)
         .layer(axum::middleware::from_fn_with_state(metrics, access_log)))
+}
+
+/// `/package.Service/Method` of every RPC in `pool` that `keep` accepts.
+fn grpc_paths(pool: &DescriptorPool, keep: impl Fn(&MethodDescriptor) -> bool) -> HashSet<String> {
+    pool.services()
+        .flat_map(|s| s.methods().collect::<Vec<_>>())
+        .filter(keep)
+        .map(|m| format!("/{}/{}", m.parent_service().full_name(), m.name()))
+        .collect()
 }
 
 async fn dispatch(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
@@ -121,23 +132,6 @@ async fn dispatch(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
 async fn openapi_json(State(gw): State<Arc<Gateway>>) -> Response {
     let resp = ([(CONTENT_TYPE, "application/json")], Body::from(gw.openapi.clone())).into_response();
     labelled(resp, "/openapi.json")
-}
-
-/// 200 when every part answers SERVING to `grpc.health.v1.Health/Check`, else 503.
-async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {
-    let checks = gw.parts.iter().map(|up| async move {
-        let state = match up.serving().await {
-            Ok(true) => "SERVING".to_string(),
-            Ok(false) => "NOT_SERVING".to_string(),
-            Err(status) => format!("{}: {}", cadre_kit::error::code_name(status.code()), status.message()),
-        };
-        (up.part.clone(), state)
-    });
-    let results: BTreeMap<String, String> = futures::future::join_all(checks).await.into_iter().collect();
-    let ready = results.values().all(|s| s == "SERVING");
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = serde_json::json!({ "ready": ready, "parts": results });
-    labelled((status, axum::Json(body)).into_response(), "/readyz")
 }
 
 /// One log line and one metric sample per request, labelled by route template.

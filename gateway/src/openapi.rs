@@ -43,7 +43,9 @@ pub fn document(routes: &RouteTable) -> Json {
             }
         }
         let mut operation = json!({
-            "operationId": rpc.name(),
+            // The full name: two services may both have a `Get`, and client generators
+            // need operation IDs unique across the whole document.
+            "operationId": rpc.full_name(),
             "summary": rpc.full_name(),
             "tags": [rpc.parent_service().name()],
             "parameters": parameters,
@@ -249,5 +251,33 @@ mod tests {
         let update = &doc["paths"]["/v1/cadres/{cadre.id}"]["patch"];
         assert_eq!(update["parameters"].as_array().unwrap().len(), 1);
         assert_eq!(doc["components"]["securitySchemes"]["bearerAuth"]["scheme"], "bearer");
+    }
+
+    fn operation_ids(doc: &Json) -> Vec<String> {
+        let paths = doc["paths"].as_object().expect("paths");
+        paths
+            .values()
+            .flat_map(|ops| ops.as_object().expect("operations").values())
+            .map(|op| op["operationId"].as_str().expect("operationId").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn operation_ids_are_unique_across_services() {
+        use crate::test_pool::{pool, rpc};
+        let rpcs = [
+            rpc("a.v1.Things", "Get", "get", "/v1/things/{id}"),
+            rpc("b.v1.Widgets", "Get", "get", "/v1/widgets/{id}"),
+            rpc("b.v1.Widgets", "List", "get", "/v1/widgets"),
+        ];
+        let ids = operation_ids(&document(&RouteTable::from_pool(&pool(&rpcs)).expect("routes")));
+        let unique: BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len(), "{ids:?}");
+        assert!(ids.contains(&"a.v1.Things.Get".to_string()), "{ids:?}");
+
+        let (_, doc) = doc();
+        let ids = operation_ids(&doc);
+        let unique: BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len(), "{ids:?}");
     }
 }

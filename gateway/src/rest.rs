@@ -1,8 +1,6 @@
 //! The REST/JSON handler: resolve the HTTP rule, authenticate, transcode, call the
 //! part's balanced channel, and answer canonical JSON or a Google-style error.
 
-use std::time::Duration;
-
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -12,8 +10,10 @@ use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use tonic::metadata::MetadataMap;
 
 use crate::Gateway;
+use crate::deadline::deadline;
 use crate::routes::Resolution;
 use crate::transcode::{error_body, request_message, response_json};
+use crate::upstream::CallError;
 
 /// The matched template, left on the response for the access log and metrics.
 #[derive(Debug, Clone)]
@@ -56,16 +56,11 @@ pub async fn handle(gw: &Gateway, req: Request<Body>) -> Response {
         let grpc_path = format!("/{}/{}", route.rpc.parent_service().full_name(), route.rpc.name());
         let encoded = Bytes::from(prost::Message::encode_to_vec(&message));
         let deadline = deadline(&parts.headers, gw.default_deadline);
-        let attempts = if parts.method == Method::GET { 2 } else { 1 };
-        let mut outcome = Err(tonic::Status::unavailable("not called"));
-        for _ in 0..attempts {
-            outcome = upstream.unary(&grpc_path, metadata(&parts.headers), encoded.clone(), deadline).await;
-            match &outcome {
-                Err(status) if status.code() == tonic::Code::Unavailable => continue,
-                _ => break,
-            }
-        }
-        let reply = outcome.map_err(Failure::Status)?;
+        let reply = call_part(parts.method == Method::GET, || {
+            upstream.unary(&grpc_path, metadata(&parts.headers), encoded.clone(), deadline)
+        })
+        .await
+        .map_err(|e| Failure::Status(e.into()))?;
         Ok::<_, Failure>(response_json(route.rpc.output(), reply)?)
     }
     .await;
@@ -80,6 +75,23 @@ pub async fn handle(gw: &Gateway, req: Request<Body>) -> Response {
         Err(Failure::Status(s)) => status_response(s.code(), s.message()),
     };
     labelled(resp, &label)
+}
+
+/// One call to the part, and for a GET (no side effects to repeat) a second when the
+/// part answered UNAVAILABLE. A call the gateway shed is never tried again: the part
+/// is saturated, and a second try would double the load exactly then.
+async fn call_part<F, Fut>(idempotent: bool, mut call: F) -> Result<Bytes, CallError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Bytes, CallError>>,
+{
+    let outcome = call().await;
+    match &outcome {
+        Err(CallError::Status(status)) if idempotent && status.code() == tonic::Code::Unavailable => {
+            call().await
+        }
+        _ => outcome,
+    }
 }
 
 enum Failure {
@@ -108,35 +120,6 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Byte
         } else {
             Failure::Api(ApiError::invalid("body", format!("could not be read: {e}")))
         }
-    })
-}
-
-/// The call's deadline: the default, or a shorter one the client asked for in
-/// `x-deadline-ms` or `grpc-timeout`.
-pub fn deadline(headers: &HeaderMap, default: Duration) -> Duration {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let asked = header("x-deadline-ms")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_millis)
-        .or_else(|| header("grpc-timeout").and_then(parse_grpc_timeout));
-    asked.map_or(default, |d| d.min(default))
-}
-
-/// `grpc-timeout` values: an integer of up to 8 digits and a unit (H M S m u n).
-fn parse_grpc_timeout(v: &str) -> Option<Duration> {
-    let (digits, unit) = v.split_at(v.len().checked_sub(1)?);
-    if digits.is_empty() || digits.len() > 8 {
-        return None;
-    }
-    let n: u64 = digits.parse().ok()?;
-    Some(match unit {
-        "H" => Duration::from_secs(n * 3600),
-        "M" => Duration::from_secs(n * 60),
-        "S" => Duration::from_secs(n),
-        "m" => Duration::from_millis(n),
-        "u" => Duration::from_micros(n),
-        "n" => Duration::from_nanos(n),
-        _ => return None,
     })
 }
 
@@ -171,24 +154,7 @@ pub fn labelled(mut resp: Response, label: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn deadlines_only_get_shorter() {
-        let default = Duration::from_secs(15);
-        let mut h = HeaderMap::new();
-        assert_eq!(deadline(&h, default), default);
-        h.insert("grpc-timeout", HeaderValue::from_static("250m"));
-        assert_eq!(deadline(&h, default), Duration::from_millis(250));
-        h.insert("x-deadline-ms", HeaderValue::from_static("100"));
-        assert_eq!(deadline(&h, default), Duration::from_millis(100));
-        h.insert("x-deadline-ms", HeaderValue::from_static("100000"));
-        assert_eq!(deadline(&h, default), default);
-        assert_eq!(parse_grpc_timeout("2S"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_grpc_timeout("S"), None);
-        assert_eq!(parse_grpc_timeout("123456789S"), None);
-        assert_eq!(parse_grpc_timeout("1x"), None);
-        assert_eq!(parse_grpc_timeout(""), None);
-    }
+    use crate::upstream::Shed;
 
     #[test]
     fn only_listed_headers_are_forwarded() {
@@ -200,5 +166,41 @@ mod tests {
         assert_eq!(md.get("authorization").and_then(|v| v.to_str().ok()), Some("Bearer t"));
         assert_eq!(md.get("idempotency-key").and_then(|v| v.to_str().ok()), Some("k1"));
         assert!(md.get("cookie").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_get_is_retried_once_on_unavailable_but_never_when_shed() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let tries = AtomicUsize::new(0);
+        let outcome = |error: fn() -> CallError| {
+            tries.store(0, Ordering::SeqCst);
+            let tries = &tries;
+            call_part(true, move || async move {
+                tries.fetch_add(1, Ordering::SeqCst);
+                Err::<Bytes, _>(error())
+            })
+        };
+        let shed = outcome(|| Shed { part: "roster".into() }.into()).await;
+        assert!(matches!(shed, Err(CallError::Shed(_))));
+        assert_eq!(tries.load(Ordering::SeqCst), 1, "a shed call is not retried");
+        let unavailable = outcome(|| tonic::Status::unavailable("warming up").into()).await;
+        assert!(matches!(unavailable, Err(CallError::Status(_))));
+        assert_eq!(tries.load(Ordering::SeqCst), 2, "the part's own UNAVAILABLE is retried once");
+        let not_found = outcome(|| tonic::Status::not_found("no such region").into()).await;
+        assert!(not_found.is_err());
+        assert_eq!(tries.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_call_with_side_effects_is_not_retried() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let tries = AtomicUsize::new(0);
+        let outcome = call_part(false, || async {
+            tries.fetch_add(1, Ordering::SeqCst);
+            Err::<Bytes, CallError>(tonic::Status::unavailable("busy").into())
+        })
+        .await;
+        assert!(outcome.is_err());
+        assert_eq!(tries.load(Ordering::SeqCst), 1);
     }
 }

@@ -6,6 +6,10 @@ use prost_reflect::{DescriptorPool, MethodDescriptor, Value};
 
 use crate::GatewayError;
 
+/// The method option that carries a method's HTTP rule (`get`/`put`/`post`/`delete`/
+/// `patch` and `body`, as `google.api.http`). The only place its name is spelled.
+pub const HTTP_RULE_EXTENSION: &str = "google.api.http";
+
 /// One segment of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
@@ -98,6 +102,18 @@ impl PathTemplate {
         Some(bound)
     }
 
+    /// Whether both templates match exactly the same paths: the same verb, and
+    /// segment by segment the same literal or a variable in both (whatever its name).
+    fn same_paths_as(&self, other: &Self) -> bool {
+        self.verb == other.verb
+            && self.segments.len() == other.segments.len()
+            && self.segments.iter().zip(&other.segments).all(|pair| match pair {
+                (Segment::Literal(a), Segment::Literal(b)) => a == b,
+                (Segment::Variable(_), Segment::Variable(_)) => true,
+                _ => false,
+            })
+    }
+
     /// Higher is more specific: verbs first, then more literal segments.
     fn specificity(&self) -> (bool, usize) {
         let literals = self.segments.iter().filter(|s| matches!(s, Segment::Literal(_))).count();
@@ -165,11 +181,13 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    /// Reads the `google.api.http` option of every method in `pool`.
+    /// Reads the [`HTTP_RULE_EXTENSION`] option of every method in `pool`. Two rules with
+    /// the same method and templates that match the same paths are refused: which RPC
+    /// got the request would depend on declaration order.
     pub fn from_pool(pool: &DescriptorPool) -> Result<Self, GatewayError> {
         let ext = pool
-            .get_extension_by_name("google.api.http")
-            .ok_or_else(|| GatewayError::Descriptor("extension google.api.http is missing".into()))?;
+            .get_extension_by_name(HTTP_RULE_EXTENSION)
+            .ok_or_else(|| GatewayError::Descriptor(format!("extension {HTTP_RULE_EXTENSION} is missing")))?;
         let mut routes = Vec::new();
         for service in pool.services() {
             for rpc in service.methods() {
@@ -212,6 +230,16 @@ impl RouteTable {
                         "{}: http rule body '{body}' is not a field of {}",
                         rpc.full_name(),
                         rpc.input().full_name()
+                    )));
+                }
+                if let Some(twin) =
+                    routes.iter().find(|r: &&Route| r.method == method && r.template.same_paths_as(&template))
+                {
+                    return Err(GatewayError::Descriptor(format!(
+                        "{} ({method} {}) and {} ({method} {path}) match the same requests",
+                        twin.rpc.full_name(),
+                        twin.template.as_str(),
+                        rpc.full_name(),
                     )));
                 }
                 routes.push(Route { method, template, rpc, body });
@@ -315,5 +343,51 @@ mod tests {
         );
         assert!(matches!(t.resolve(&Method::GET, "/v1/nothing"), Resolution::NotFound));
         assert!(matches!(t.resolve(&Method::GET, "/v1/posts/p1:end"), Resolution::WrongMethod(_)));
+    }
+
+    #[test]
+    fn two_rpcs_on_the_same_route_refuse_to_start() {
+        use crate::test_pool::{pool, rpc};
+        let clash = [
+            rpc("a.v1.Things", "GetThing", "get", "/v1/things/{id}"),
+            rpc("b.v1.Others", "FindThing", "get", "/v1/things/{name=*}"),
+        ];
+        match RouteTable::from_pool(&pool(&clash)) {
+            Err(GatewayError::Descriptor(message)) => {
+                assert!(message.contains("a.v1.Things.GetThing"), "{message}");
+                assert!(message.contains("b.v1.Others.FindThing"), "{message}");
+            }
+            other => panic!("expected a descriptor error, got {:?}", other.map(|t| t.routes().len())),
+        }
+        let same_template = [
+            rpc("a.v1.Things", "ListThings", "get", "/v1/things"),
+            rpc("a.v1.Things", "SearchThings", "get", "/v1/things"),
+        ];
+        assert!(RouteTable::from_pool(&pool(&same_template)).is_err());
+        let same_verb = [
+            rpc("a.v1.Things", "EndThing", "post", "/v1/things/{id}:end"),
+            rpc("a.v1.Things", "CloseThing", "post", "/v1/things/{name}:end"),
+        ];
+        assert!(RouteTable::from_pool(&pool(&same_verb)).is_err());
+    }
+
+    #[test]
+    fn routes_that_differ_in_method_literal_or_verb_coexist() {
+        use crate::test_pool::{pool, rpc};
+        let distinct = [
+            rpc("a.v1.Things", "GetThing", "get", "/v1/things/{id}"),
+            rpc("a.v1.Things", "DeleteThing", "delete", "/v1/things/{id}"),
+            // A literal where the other has a variable: the literal is more specific.
+            rpc("a.v1.Things", "GetDefaultThing", "get", "/v1/things/default"),
+            rpc("a.v1.Things", "EndThing", "post", "/v1/things/{id}:end"),
+            rpc("a.v1.Things", "StartThing", "post", "/v1/things/{id}:start"),
+            rpc("a.v1.Things", "GetThingOwner", "get", "/v1/things/{id}/owner"),
+        ];
+        let table = RouteTable::from_pool(&pool(&distinct)).expect("no two routes clash");
+        assert_eq!(table.routes().len(), distinct.len());
+        match table.resolve(&Method::GET, "/v1/things/default") {
+            Resolution::Found(route, _) => assert_eq!(route.rpc.name(), "GetDefaultThing"),
+            other => panic!("{other:?}"),
+        }
     }
 }

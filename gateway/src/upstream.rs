@@ -20,6 +20,8 @@ use crate::GatewayError;
 pub struct Upstream {
     pub part: String,
     pub channel: Channel,
+    /// How many endpoints the channel balances over.
+    endpoints: usize,
     permits: Arc<Semaphore>,
 }
 
@@ -48,99 +50,159 @@ impl Upstream {
         }
         Ok(Self {
             part: part.to_string(),
+            endpoints: endpoints.len(),
             channel: Channel::balance_list(endpoints.into_iter()),
             permits: Arc::new(Semaphore::new(concurrency_limit.max(1))),
         })
     }
 
-    /// A slot for one call, or UNAVAILABLE when the part is saturated (shed, not queued).
-    pub fn permit(&self) -> Result<OwnedSemaphorePermit, Status> {
-        self.permits.clone().try_acquire_owned().map_err(|_| {
-            Status::unavailable(format!("too many calls in flight to {}; retry later", self.part))
-        })
+    /// How many endpoints are configured (lazily connected: some may be down).
+    pub fn endpoints(&self) -> usize {
+        self.endpoints
     }
 
-    /// One unary call with an encoded request; the deadline is sent as `grpc-timeout`
-    /// and enforced here too. A call that never reached a server (connection refused
-    /// by a replica that is down) is tried again on another endpoint, whatever its method.
+    /// A slot for one call, or [`Shed`] when the part is saturated (shed, not queued).
+    pub fn permit(&self) -> Result<OwnedSemaphorePermit, Shed> {
+        self.permits.clone().try_acquire_owned().map_err(|_| Shed { part: self.part.clone() })
+    }
+
+    /// One unary call with an encoded request, in one of the part's slots (see
+    /// [`Upstream::call`]), or [`Shed`] when there is none.
     pub async fn unary(
         &self,
         path: &str,
         metadata: MetadataMap,
         body: Bytes,
         deadline: Duration,
-    ) -> Result<Bytes, Status> {
+    ) -> Result<Bytes, CallError> {
         let _permit = self.permit()?;
+        Ok(self.call(path, metadata, body, deadline).await?)
+    }
+
+    /// One unary call with an encoded request, outside load shedding (the gateway's
+    /// own health checks; traffic goes through [`Upstream::unary`]). The deadline is
+    /// sent as `grpc-timeout` and enforced here too. A call that never reached a server
+    /// (connection refused by a replica that is down) is tried again on another
+    /// endpoint, whatever its method.
+    pub(crate) async fn call(
+        &self,
+        path: &str,
+        metadata: MetadataMap,
+        body: Bytes,
+        deadline: Duration,
+    ) -> Result<Bytes, Status> {
         let path =
             PathAndQuery::try_from(path).map_err(|e| Status::internal(format!("bad path {path}: {e}")))?;
         let call = async {
             let mut attempt = 0;
             loop {
                 attempt += 1;
-                let mut request = Request::from_parts(metadata.clone(), Default::default(), body.clone());
-                request.set_timeout(deadline);
-                let mut grpc = tonic::client::Grpc::new(self.channel.clone());
-                grpc.ready()
-                    .await
-                    .map_err(|e| Status::unavailable(format!("{} unavailable: {e}", self.part)))?;
-                match grpc.unary(request, path.clone(), BytesCodec).await {
+                match self.attempt(&path, metadata.clone(), body.clone(), deadline).await {
                     Err(status) if attempt < CONNECT_ATTEMPTS && never_sent(&status) => continue,
                     other => return other,
                 }
             }
         };
+        let late = || Status::deadline_exceeded(format!("{} did not answer within {deadline:?}", self.part));
         match tokio::time::timeout(deadline, call).await {
             // A service ends a call past its `grpc-timeout` as CANCELLED; to the caller
             // of the gateway that is the deadline passing.
-            Ok(Err(status)) if status.code() == tonic::Code::Cancelled => {
-                Err(Status::deadline_exceeded(format!("{} did not answer within {deadline:?}", self.part)))
-            }
-            Ok(result) => result.map(tonic::Response::into_inner),
-            Err(_) => {
-                Err(Status::deadline_exceeded(format!("{} did not answer within {deadline:?}", self.part)))
-            }
+            Ok(Err(status)) if status.code() == tonic::Code::Cancelled => Err(late()),
+            Ok(result) => result,
+            Err(_) => Err(late()),
         }
     }
 
-    /// `grpc.health.v1.Health/Check` for the whole server: true when SERVING.
-    pub async fn serving(&self) -> Result<bool, Status> {
-        let reply = self
-            .unary("/grpc.health.v1.Health/Check", MetadataMap::new(), Bytes::new(), Duration::from_secs(2))
-            .await?;
-        let reply: HealthCheckResponse =
-            prost::Message::decode(reply).map_err(|e| Status::internal(format!("bad health reply: {e}")))?;
-        Ok(reply.status == 1)
+    /// One try of a unary call on whichever endpoint the balancer picks.
+    async fn attempt(
+        &self,
+        path: &PathAndQuery,
+        metadata: MetadataMap,
+        body: Bytes,
+        deadline: Duration,
+    ) -> Result<Bytes, Status> {
+        let mut request = Request::from_parts(metadata, Default::default(), body);
+        request.set_timeout(deadline);
+        let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+        grpc.ready().await.map_err(|e| Status::unavailable(format!("{} unavailable: {e}", self.part)))?;
+        grpc.unary(request, path.clone(), BytesCodec).await.map(tonic::Response::into_inner)
     }
 }
 
-#[derive(Clone, PartialEq, prost::Message)]
-struct HealthCheckResponse {
-    #[prost(int32, tag = "1")]
-    status: i32,
+/// A call refused by the gateway's own load shedding: the part has as many calls in
+/// flight as it may, so this one never left the gateway. Not to be retried: a second
+/// try would add load exactly when the part is saturated.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("too many calls in flight to {part}; retry later")]
+pub struct Shed {
+    pub part: String,
+}
+
+impl From<Shed> for Status {
+    fn from(shed: Shed) -> Self {
+        Status::unavailable(shed.to_string())
+    }
+}
+
+/// Why [`Upstream::unary`] has no reply: shed by the gateway, or the part's own
+/// status (UNAVAILABLE included) when the call was made.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error(transparent)]
+    Shed(#[from] Shed),
+    #[error(transparent)]
+    Status(#[from] Status),
+}
+
+impl From<CallError> for Status {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Shed(shed) => shed.into(),
+            CallError::Status(status) => status,
+        }
+    }
 }
 
 /// Tries per call when endpoints refuse connections.
 const CONNECT_ATTEMPTS: usize = 4;
 
-/// Whether the call failed while connecting, so no server saw it.
+/// Whether the call failed while connecting, so no server saw it and another endpoint
+/// may take it whatever its method. Decided by error types, never by message text.
+///
+/// tonic wraps every failure of its connector (name lookup, TCP connect, TLS
+/// handshake: all before a byte of the request is written) in [`tonic::ConnectError`];
+/// a refused connection reaches us as `Status` → `tonic::transport::Error` →
+/// `tonic::ConnectError` → hyper-util's `ConnectError` ("tcp connect error") →
+/// `io::Error` (ConnectionRefused). The io kinds in [`NEVER_SENT`] are matched on their
+/// own as well, in case a connector reports them unwrapped.
 fn never_sent(status: &Status) -> bool {
     if status.code() != tonic::Code::Unavailable {
         return false;
     }
     let mut source = std::error::Error::source(status);
     while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::ConnectionRefused
-        {
+        if e.is::<tonic::ConnectError>() {
             return true;
         }
-        if e.to_string().contains("tcp connect error") {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && NEVER_SENT.contains(&io.kind())
+        {
             return true;
         }
         source = e.source();
     }
     false
 }
+
+/// io error kinds the OS reports only from `connect(2)`/`bind(2)`, so the request
+/// cannot have left: a reset (RST) during the handshake is ConnectionRefused, while
+/// on an established connection it is ConnectionReset; AddrNotAvailable is a local
+/// address or port that could not be assigned. HostUnreachable and NetworkUnreachable
+/// are not here: Linux also reports them on an established socket whose
+/// retransmissions time out, after the request may have been delivered (inside a
+/// `tonic::ConnectError` they do count).
+const NEVER_SENT: [std::io::ErrorKind; 2] =
+    [std::io::ErrorKind::ConnectionRefused, std::io::ErrorKind::AddrNotAvailable];
 
 /// Every part's upstream, looked up by gRPC service name.
 #[derive(Clone)]
@@ -276,7 +338,12 @@ mod tests {
     async fn saturation_sheds_and_a_dead_upstream_is_unavailable() {
         let up = Upstream::new("roster", &["http://127.0.0.1:1".to_string()], 1).expect("upstream");
         let held = up.permit().expect("first permit");
-        assert_eq!(up.permit().expect_err("shed").code(), tonic::Code::Unavailable);
+        assert_eq!(Status::from(up.permit().expect_err("shed")).code(), tonic::Code::Unavailable);
+        let shed = up
+            .unary(GET_CADRE, MetadataMap::new(), Bytes::new(), Duration::from_secs(2))
+            .await
+            .expect_err("saturated");
+        assert!(matches!(shed, CallError::Shed(Shed { ref part }) if part == "roster"), "{shed:?}");
         drop(held);
         let err = up
             .unary(
@@ -287,6 +354,82 @@ mod tests {
             )
             .await
             .expect_err("nothing listens on port 1");
+        let CallError::Status(err) = err else { panic!("a free slot is not shed: {err:?}") };
         assert!(matches!(err.code(), tonic::Code::Unavailable | tonic::Code::DeadlineExceeded), "{err:?}");
+    }
+
+    /// A local port that was free a moment ago: nothing listens on it.
+    fn closed_port() -> std::net::SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr")
+    }
+
+    /// A server that takes every call and answers UNAVAILABLE itself, counting them.
+    async fn busy_server() -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = calls.clone();
+        let app = axum::Router::new().fallback(move || {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { Status::unavailable("busy").into_http::<axum::body::Body>() }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(axum::serve(listener, app).into_future());
+        (addr, calls)
+    }
+
+    const GET_CADRE: &str = "/cadre.roster.v1.CadreService/GetCadre";
+
+    #[tokio::test]
+    async fn a_refused_connection_was_never_sent() {
+        let up = Upstream::new("roster", &[format!("http://{}", closed_port())], 1).expect("upstream");
+        let path = PathAndQuery::from_static(GET_CADRE);
+        let status = up
+            .attempt(&path, MetadataMap::new(), Bytes::new(), Duration::from_secs(2))
+            .await
+            .expect_err("nothing listens there");
+        assert!(never_sent(&status), "{status:?}");
+    }
+
+    #[tokio::test]
+    async fn a_call_the_server_answered_was_sent() {
+        let (addr, calls) = busy_server().await;
+        let up = Upstream::new("roster", &[format!("http://{addr}")], 1).expect("upstream");
+        let path = PathAndQuery::from_static(GET_CADRE);
+        let status = up
+            .attempt(&path, MetadataMap::new(), Bytes::new(), Duration::from_secs(2))
+            .await
+            .expect_err("the server is busy");
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        assert!(!never_sent(&status), "{status:?}");
+        // So it is not tried again on another endpoint.
+        up.unary(GET_CADRE, MetadataMap::new(), Bytes::new(), Duration::from_secs(2))
+            .await
+            .expect_err("still busy");
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn never_sent_reads_error_kinds_not_messages() {
+        let with_source = |source: Arc<dyn std::error::Error + Send + Sync>| {
+            let mut status = Status::unavailable("upstream unavailable");
+            status.set_source(source);
+            status
+        };
+        let io = |kind: std::io::ErrorKind| Arc::new(std::io::Error::from(kind));
+        assert!(never_sent(&with_source(io(std::io::ErrorKind::ConnectionRefused))));
+        assert!(never_sent(&with_source(io(std::io::ErrorKind::AddrNotAvailable))));
+        // Whatever failed while connecting (here a timeout) was not sent.
+        let connect = tonic::ConnectError(Box::new(std::io::Error::from(std::io::ErrorKind::TimedOut)));
+        assert!(never_sent(&with_source(Arc::new(connect))));
+        // A reset or an unreachable host on an open connection may follow delivery.
+        assert!(!never_sent(&with_source(io(std::io::ErrorKind::ConnectionReset))));
+        assert!(!never_sent(&with_source(io(std::io::ErrorKind::HostUnreachable))));
+        // Words in a message prove nothing.
+        assert!(!never_sent(&with_source(Arc::new(std::io::Error::other("tcp connect error")))));
+        // Only UNAVAILABLE is ever a connect failure.
+        let mut cancelled = Status::cancelled("gone");
+        cancelled.set_source(io(std::io::ErrorKind::ConnectionRefused));
+        assert!(!never_sent(&cancelled));
     }
 }
