@@ -265,7 +265,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo { action: DemoCommand::Seed } => {
             let settings = std::sync::Arc::new(settings);
-            let opened = cadre_kit::node::open_all(registry::PARTS, &settings, &Shutdown::new()).await?;
+            let local = Some(settings.grpc_addr);
+            let opened =
+                cadre_kit::node::open_all(registry::PARTS, &settings, &Shutdown::new(), local).await?;
             let seeded = suite::seed_demo(&opened, true).await?;
             for part in &opened {
                 part.db.close().await;

@@ -3,14 +3,15 @@
 //! `cadre up` starts every part and the gateway and seeds demo data into empty
 //! databases; `cadre serve X` starts one part, or the gateway alone, and never seeds.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use cadre_kit::auth::Authenticator;
+use cadre_kit::client::Target;
 use cadre_kit::config::Settings;
 use cadre_kit::metrics::Metrics;
-use cadre_kit::node::{self, Node, NodeError};
+use cadre_kit::node::{self, Bound, Node, NodeError};
+use cadre_kit::part::reachable;
 use cadre_kit::part::{Opened, Part, PartError};
 use cadre_kit::server;
 use cadre_kit::shutdown::Shutdown;
@@ -32,6 +33,8 @@ pub enum SuiteError {
     Gateway(#[from] cadre_gateway::GatewayError),
     #[error("{0}.endpoints: required when the gateway runs without that part in the same process")]
     MissingUpstream(&'static str),
+    #[error("{0}.endpoints: {1}")]
+    BadEndpoints(&'static str, String),
     #[error("HTTP server failed: {0}")]
     Http(std::io::Error),
     #[error("a part stopped unexpectedly: {0}")]
@@ -134,7 +137,10 @@ pub async fn start(
     let auth = Authenticator::from_settings(&settings.auth).await?;
     let mut tasks = JoinSet::new();
 
-    let opened = node::open_all(&options.parts, &settings, &shutdown).await?;
+    // Bound first, so that the parts' clients of each other know where this node listens.
+    let bound = if options.parts.is_empty() { None } else { Some(Bound::bind(settings.grpc_addr).await?) };
+    let local = bound.as_ref().map(|b| b.addr);
+    let opened = node::open_all(&options.parts, &settings, &shutdown, local).await?;
     let seeded = if options.seed_demo && settings.demo {
         seed_demo(&opened, options.show_progress).await?
     } else {
@@ -142,35 +148,37 @@ pub async fn start(
     };
 
     // A node without the gateway serves its own /metrics (when configured).
-    let node = if opened.is_empty() {
-        None
-    } else {
-        let alone = !options.gateway;
-        Some(Node::start(opened, &settings, metrics.clone(), auth.clone(), alone, shutdown.clone()).await?)
+    let node = match bound {
+        None => None,
+        Some(bound) => {
+            let alone = !options.gateway;
+            Some(
+                Node::start(bound, opened, &settings, metrics.clone(), auth.clone(), alone, shutdown.clone())
+                    .await?,
+            )
+        }
     };
     let grpc_addr = node.as_ref().map(|n| n.grpc_addr);
     let mut http_addr = node.as_ref().and_then(|n| n.metrics_addr);
 
     if options.gateway {
-        let mut upstreams = BTreeMap::new();
+        let mut upstreams =
+            cadre_gateway::Upstreams { parts: Vec::new(), client: settings.client.settings() };
         for part in registry::PARTS {
             let here = options.parts.iter().any(|p| p.name() == part.name());
-            let endpoints: Vec<String> = match (settings.part(part.name()).endpoints, grpc_addr) {
-                (Some(list), _) => {
-                    list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
-                }
-                (None, Some(addr)) if here => vec![format!("http://{addr}")],
+            let configured = settings
+                .part(part.name())
+                .target()
+                .map_err(|e| SuiteError::BadEndpoints(part.name(), e.to_string()))?;
+            let target = match (configured, grpc_addr) {
+                (Some(target), _) => target,
+                (None, Some(addr)) if here => Target::Static(vec![reachable(addr)]),
                 (None, _) => return Err(SuiteError::MissingUpstream(part.name())),
             };
-            upstreams.insert(part.name().to_string(), endpoints);
+            upstreams.parts.push((part.name().to_string(), target));
         }
-        let router = cadre_gateway::router(
-            &settings.gateway,
-            cadre_gateway::Upstreams(upstreams),
-            auth.clone(),
-            metrics.clone(),
-        )
-        .await?;
+        let router =
+            cadre_gateway::router(&settings.gateway, upstreams, auth.clone(), metrics.clone()).await?;
         let router = router.merge(cadre_kit::metrics::metrics_router(metrics.clone()));
         let listener = server::bind(settings.http_addr).await?;
         http_addr = Some(listener.local_addr().map_err(SuiteError::Http)?);

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use cadre_kit::client::deadline::{encode_grpc_timeout, parse_grpc_timeout};
 use http::{HeaderMap, HeaderValue};
 
 /// The header a gRPC deadline travels in.
@@ -19,39 +20,9 @@ pub fn deadline(headers: &HeaderMap, default: Duration) -> Duration {
     asked.map_or(default, |d| d.min(default))
 }
 
-/// `grpc-timeout` values: an integer of up to 8 digits and a unit (H M S m u n).
-fn parse_grpc_timeout(v: &str) -> Option<Duration> {
-    let (digits, unit) = v.split_at(v.len().checked_sub(1)?);
-    if digits.is_empty() || digits.len() > 8 {
-        return None;
-    }
-    let n: u64 = digits.parse().ok()?;
-    Some(match unit {
-        "H" => Duration::from_secs(n * 3600),
-        "M" => Duration::from_secs(n * 60),
-        "S" => Duration::from_secs(n),
-        "m" => Duration::from_millis(n),
-        "u" => Duration::from_micros(n),
-        "n" => Duration::from_nanos(n),
-        _ => return None,
-    })
-}
-
-/// `timeout` as a `grpc-timeout` value, in the finest unit whose count fits the
-/// header's 8 digits (so a client's own value is passed on unchanged), rounded down.
+/// `timeout` as a `grpc-timeout` value (the kit's encoding, shared with its clients).
 pub fn grpc_timeout(timeout: Duration) -> HeaderValue {
-    const MAX: u128 = 99_999_999;
-    let (count, unit) = [
-        (timeout.as_nanos(), 'n'),
-        (timeout.as_micros(), 'u'),
-        (timeout.as_millis(), 'm'),
-        (u128::from(timeout.as_secs()), 'S'),
-        (u128::from(timeout.as_secs() / 60), 'M'),
-    ]
-    .into_iter()
-    .find(|(count, _)| *count <= MAX)
-    .unwrap_or(((u128::from(timeout.as_secs()) / 3600).min(MAX), 'H'));
-    HeaderValue::from_str(&format!("{count}{unit}")).expect("digits and a letter are a valid header value")
+    encode_grpc_timeout(timeout)
 }
 
 #[cfg(test)]

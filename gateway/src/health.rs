@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use cadre_kit::client::Idempotent;
 use http::StatusCode;
 use serde_json::json;
 use tonic::Status;
@@ -73,12 +74,19 @@ impl fmt::Display for Health {
 
 /// Asks `up` through [`Upstream::call`], which takes none of its slots.
 pub async fn health(up: &Upstream) -> Health {
-    let reply =
-        match up.call("/grpc.health.v1.Health/Check", MetadataMap::new(), Bytes::new(), HEALTH_TIMEOUT).await
-        {
-            Ok(reply) => reply,
-            Err(status) => return Health::NoAnswer(status),
-        };
+    let reply = match up
+        .call(
+            "/grpc.health.v1.Health/Check",
+            MetadataMap::new(),
+            Bytes::new(),
+            Idempotent::Yes,
+            HEALTH_TIMEOUT,
+        )
+        .await
+    {
+        Ok(reply) => reply,
+        Err(status) => return Health::NoAnswer(status),
+    };
     match prost::Message::decode(reply) {
         Ok(HealthCheckResponse { status: 0 }) => Health::Unknown,
         Ok(HealthCheckResponse { status: 1 }) => Health::Serving,

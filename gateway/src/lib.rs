@@ -15,7 +15,7 @@ mod test_pool;
 pub mod transcode;
 pub mod upstream;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,19 +37,15 @@ use crate::rest::{RouteLabel, labelled};
 use crate::routes::RouteTable;
 use crate::upstream::Parts;
 
-/// Endpoints per part: `"roster" -> ["http://10.0.0.5:50051", "http://10.0.0.6:50051"]`.
-#[derive(Debug, Clone, Default)]
-pub struct Upstreams(pub BTreeMap<String, Vec<String>>);
+pub use upstream::Upstreams;
 
 /// Why the gateway could not be assembled.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
     #[error("descriptor set: {0}")]
     Descriptor(String),
-    #[error("upstream {part}: bad endpoint '{url}': {reason}")]
+    #[error("upstream {part}: bad target '{url}': {reason}")]
     BadUpstream { part: String, url: String, reason: String },
-    #[error("upstream {0}: no endpoints configured")]
-    NoEndpoints(String),
     #[error("service {0} has no upstream part configured")]
     MissingPart(String),
 }
@@ -83,7 +79,7 @@ pub async fn router(
     let pool = DescriptorPool::decode(cadre_proto::FILE_DESCRIPTOR_SET)
         .map_err(|e| GatewayError::Descriptor(e.to_string()))?;
     let routes = RouteTable::from_pool(&pool)?;
-    let parts = Parts::new(&upstreams.0, settings.concurrency_limit)?;
+    let parts = Parts::new(&upstreams, settings.concurrency_limit)?;
     for route in routes.routes() {
         let service = route.rpc.parent_service();
         if parts.for_service(service.full_name()).is_none() {

@@ -87,9 +87,13 @@ async fn send(
             // What is left after reading the request, so the part gives up when we do.
             parts.headers.insert(GRPC_TIMEOUT, grpc_timeout(at.saturating_duration_since(Instant::now())));
         }
-        upstream.channel.clone().oneshot(Request::from_parts(parts, body)).await.map_err(|e| {
-            // The channel enforces `grpc-timeout` itself, and may be first to see it pass.
-            if caused_by::<tonic::TimeoutExpired>(&e) {
+        upstream.channel().oneshot(Request::from_parts(parts, body)).await.map_err(|e| {
+            // The kit's channel answers with a status of its own (no endpoint ready,
+            // deadline passed); the endpoint's channel enforces `grpc-timeout` too, and may
+            // be first to see it pass.
+            if let Some(status) = e.downcast_ref::<Status>() {
+                status.clone()
+            } else if caused_by::<tonic::TimeoutExpired>(&*e) {
                 late()
             } else {
                 Status::unavailable(format!("{} unavailable: {e}", upstream.part))

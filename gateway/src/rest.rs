@@ -5,6 +5,7 @@ use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use cadre_kit::ApiError;
+use cadre_kit::client::Idempotent;
 use http::header::{ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use tonic::metadata::MetadataMap;
@@ -13,7 +14,6 @@ use crate::Gateway;
 use crate::deadline::deadline;
 use crate::routes::Resolution;
 use crate::transcode::{error_body, request_message, response_json};
-use crate::upstream::CallError;
 
 /// The matched template, left on the response for the access log and metrics.
 #[derive(Debug, Clone)]
@@ -56,11 +56,11 @@ pub async fn handle(gw: &Gateway, req: Request<Body>) -> Response {
         let grpc_path = format!("/{}/{}", route.rpc.parent_service().full_name(), route.rpc.name());
         let encoded = Bytes::from(prost::Message::encode_to_vec(&message));
         let deadline = deadline(&parts.headers, gw.default_deadline);
-        let reply = call_part(parts.method == Method::GET, || {
-            upstream.unary(&grpc_path, metadata(&parts.headers), encoded.clone(), deadline)
-        })
-        .await
-        .map_err(|e| Failure::Status(e.into()))?;
+        let idempotent = idempotency(&grpc_path, &parts.headers);
+        let reply = upstream
+            .unary(&grpc_path, metadata(&parts.headers), encoded, idempotent, deadline)
+            .await
+            .map_err(|e| Failure::Status(e.into()))?;
         Ok::<_, Failure>(response_json(route.rpc.output(), reply)?)
     }
     .await;
@@ -77,20 +77,17 @@ pub async fn handle(gw: &Gateway, req: Request<Body>) -> Response {
     labelled(resp, &label)
 }
 
-/// One call to the part, and for a GET (no side effects to repeat) a second when the
-/// part answered UNAVAILABLE. A call the gateway shed is never tried again: the part
-/// is saturated, and a second try would double the load exactly then.
-async fn call_part<F, Fut>(idempotent: bool, mut call: F) -> Result<Bytes, CallError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Bytes, CallError>>,
-{
-    let outcome = call().await;
-    match &outcome {
-        Err(CallError::Status(status)) if idempotent && status.code() == tonic::Code::Unavailable => {
-            call().await
-        }
-        _ => outcome,
+/// Whether a call may be tried again after a replica answered UNAVAILABLE: its RPC is
+/// declared `NO_SIDE_EFFECTS` or `IDEMPOTENT`, or it carries an idempotency key (the
+/// service applies a keyed call once, however often it arrives). A call the gateway shed
+/// is never tried again (the part is saturated; a second try would double the load
+/// exactly then), nor is one the part answered otherwise.
+fn idempotency(grpc_path: &str, headers: &HeaderMap) -> Idempotent {
+    let declared = cadre_kit::permission::Rpcs::suite().get(grpc_path).is_some_and(|rpc| rpc.idempotent);
+    if declared || headers.contains_key(cadre_kit::idempotency::METADATA_KEY) {
+        Idempotent::Yes
+    } else {
+        Idempotent::No
     }
 }
 
@@ -154,7 +151,6 @@ pub fn labelled(mut resp: Response, label: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::upstream::Shed;
 
     #[test]
     fn only_listed_headers_are_forwarded() {
@@ -168,39 +164,16 @@ mod tests {
         assert!(md.get("cookie").is_none());
     }
 
-    #[tokio::test]
-    async fn a_get_is_retried_once_on_unavailable_but_never_when_shed() {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        let tries = AtomicUsize::new(0);
-        let outcome = |error: fn() -> CallError| {
-            tries.store(0, Ordering::SeqCst);
-            let tries = &tries;
-            call_part(true, move || async move {
-                tries.fetch_add(1, Ordering::SeqCst);
-                Err::<Bytes, _>(error())
-            })
-        };
-        let shed = outcome(|| Shed { part: "roster".into() }.into()).await;
-        assert!(matches!(shed, Err(CallError::Shed(_))));
-        assert_eq!(tries.load(Ordering::SeqCst), 1, "a shed call is not retried");
-        let unavailable = outcome(|| tonic::Status::unavailable("warming up").into()).await;
-        assert!(matches!(unavailable, Err(CallError::Status(_))));
-        assert_eq!(tries.load(Ordering::SeqCst), 2, "the part's own UNAVAILABLE is retried once");
-        let not_found = outcome(|| tonic::Status::not_found("no such region").into()).await;
-        assert!(not_found.is_err());
-        assert_eq!(tries.load(Ordering::SeqCst), 1);
-    }
-
-    #[tokio::test]
-    async fn a_call_with_side_effects_is_not_retried() {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        let tries = AtomicUsize::new(0);
-        let outcome = call_part(false, || async {
-            tries.fetch_add(1, Ordering::SeqCst);
-            Err::<Bytes, CallError>(tonic::Status::unavailable("busy").into())
-        })
-        .await;
-        assert!(outcome.is_err());
-        assert_eq!(tries.load(Ordering::SeqCst), 1);
+    #[test]
+    fn only_declared_idempotent_or_keyed_calls_may_be_tried_again() {
+        let none = HeaderMap::new();
+        let get = "/cadre.roster.v1.CadreService/GetCadre";
+        let create = "/cadre.roster.v1.CadreService/CreateCadre";
+        assert_eq!(idempotency(get, &none), Idempotent::Yes, "declared NO_SIDE_EFFECTS");
+        assert_eq!(idempotency(create, &none), Idempotent::No, "a second try could create twice");
+        let mut keyed = HeaderMap::new();
+        keyed.insert("idempotency-key", HeaderValue::from_static("k1"));
+        assert_eq!(idempotency(create, &keyed), Idempotent::Yes, "the service applies a keyed call once");
+        assert_eq!(idempotency("/cadre.roster.v1.CadreService/Nothing", &none), Idempotent::No);
     }
 }

@@ -2,7 +2,6 @@
 //! `grpc.health.v1` when a scenario wants it): REST transcoding, errors, retries,
 //! deadlines, size limits, auth, gRPC passthrough, and readiness.
 
-use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use cadre_kit::auth::{Authenticator, issue_dev_token};
+use cadre_kit::client::Target;
 use cadre_kit::config::{AuthSettings, GatewaySettings};
 use cadre_kit::{RegionCode, Role};
 use cadre_proto::changes::v1 as changes;
@@ -195,24 +195,33 @@ async fn setup(options: Options) -> Setup {
     };
     // With a dead replica beside the live one, REST calls must still get through
     // (a refused connection is tried on another endpoint).
-    let mut endpoints = vec![format!("http://{addr}")];
+    let mut endpoints = vec![addr];
     if options.dead_replica {
-        endpoints.push(format!("http://{}", closed_port()));
+        endpoints.push(closed_port());
     }
-    let mut upstreams = BTreeMap::new();
-    upstreams.insert("roster".to_string(), endpoints);
+    let mut upstreams = cadre_gateway::Upstreams {
+        parts: vec![("roster".into(), Target::Static(endpoints))],
+        ..Default::default()
+    };
     if options.down_part {
-        upstreams.insert("training".to_string(), vec![format!("http://{}", closed_port())]);
+        upstreams.parts.push(("training".into(), Target::Static(vec![closed_port()])));
     }
-    let router = cadre_gateway::router(
-        &settings,
-        cadre_gateway::Upstreams(upstreams),
-        auth,
-        cadre_kit::metrics::Metrics::new(),
-    )
-    .await
-    .expect("router");
-    Setup { router, fake, token }
+    let router = cadre_gateway::router(&settings, upstreams, auth, cadre_kit::metrics::Metrics::new())
+        .await
+        .expect("router");
+    let setup = Setup { router, fake, token };
+    // The kit's client learns its endpoints from its resolver task: wait for the first
+    // resolution, as a load balancer waits for /readyz.
+    let started = Instant::now();
+    loop {
+        let (_, body) = call(&setup, "GET", "/readyz", None, None).await;
+        if body["parts"]["roster"]["endpoints"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "endpoints never resolved: {body}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    setup
 }
 
 /// Serves the gateway on a local port for gRPC clients; its address.
@@ -272,11 +281,12 @@ async fn rest_calls_are_transcoded_both_ways() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["regions"][1]["code"], "151");
     assert_eq!(s.fake.child_calls.load(Ordering::SeqCst), 2);
-    // ...but never on a POST.
+    // So is a POST whose RPC is declared IDEMPOTENT (an upsert), up to the client's
+    // attempts; a call with side effects and no idempotency key is not (rest.rs tests).
     let (status, body) = call(&s, "POST", "/v1/regions:batchUpsert", t, Some(r#"{"regions":[]}"#)).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["code"], "UNAVAILABLE");
-    assert_eq!(s.fake.upsert_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(s.fake.upsert_calls.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test]
@@ -451,5 +461,10 @@ async fn a_streaming_grpc_call_outlives_the_default_deadline() {
     }
     // The second change came WATCH_PAUSE (800 ms) in, past the 300 ms default.
     assert_eq!(positions, [1, 2]);
-    assert_eq!(s.fake.last_timeout_seen(), None, "no deadline the client did not ask for");
+    // Not the 300 ms default of unary calls: only the client's cap on a stream, a day.
+    assert_eq!(
+        s.fake.last_timeout_seen().as_deref(),
+        Some("86400000m"),
+        "a stream's only deadline is the day cap"
+    );
 }

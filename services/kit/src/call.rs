@@ -12,6 +12,7 @@ use tonic::{Request, Status};
 
 use crate::audit::{self, AuditRecord};
 use crate::changes::{self, ChangeRecord, Operation};
+use crate::client::deadline::parse_grpc_timeout;
 use crate::db::{Db, WriteTx};
 use crate::error::ApiError;
 use crate::idempotency::{self, IdempotencyKey};
@@ -265,24 +266,6 @@ fn target_of(entity: &str, key: &str) -> String {
     format!("{kind}/{key}")
 }
 
-/// `grpc-timeout` values: an integer of up to 8 digits and a unit (H M S m u n).
-pub fn parse_grpc_timeout(v: &str) -> Option<Duration> {
-    let (digits, unit) = v.split_at(v.len().checked_sub(1)?);
-    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let n: u64 = digits.parse().ok()?;
-    Some(match unit {
-        "H" => Duration::from_secs(n * 3600),
-        "M" => Duration::from_secs(n * 60),
-        "S" => Duration::from_secs(n),
-        "m" => Duration::from_millis(n),
-        "u" => Duration::from_micros(n),
-        "n" => Duration::from_nanos(n),
-        _ => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,14 +320,5 @@ mod tests {
     #[test]
     fn audit_targets_read_like_paths() {
         assert_eq!(target_of("ENTITY_MENTOR_PAIRING", "p1"), "mentor_pairing/p1");
-    }
-
-    #[test]
-    fn grpc_timeouts_parse_or_are_ignored() {
-        assert_eq!(parse_grpc_timeout("2S"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_grpc_timeout("S"), None);
-        assert_eq!(parse_grpc_timeout("123456789S"), None);
-        assert_eq!(parse_grpc_timeout("+1S"), None);
-        assert_eq!(parse_grpc_timeout("1x"), None);
     }
 }

@@ -14,6 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::client::{ClientSettings, Target};
 use crate::db::Backend;
 
 /// The built-in development secrets: fine on a laptop, refused in production.
@@ -67,8 +68,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub pii: PiiSettings,
     pub gateway: GatewaySettings,
-    /// Calls from one part to another (`kit::client`).
-    pub client: ClientSettings,
+    /// Calls from one part to another, and from the gateway to the parts (`kit::client`).
+    pub client: ClientConfig,
     /// Each part's own section (`[roster]`), keyed by part name; filled by [`Settings::load`].
     #[serde(skip)]
     pub parts: BTreeMap<String, PartSettings>,
@@ -92,7 +93,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             pii: PiiSettings::default(),
             gateway: GatewaySettings::default(),
-            client: ClientSettings::default(),
+            client: ClientConfig::default(),
             parts: BTreeMap::new(),
             unparsed: BTreeMap::new(),
         }
@@ -222,22 +223,55 @@ pub struct PartSettings {
     pub endpoints: Option<String>,
 }
 
-/// How a part calls another (`kit::client`).
+impl PartSettings {
+    /// The configured endpoints as a client target, if any.
+    pub fn target(&self) -> Result<Option<Target>, crate::client::TargetError> {
+        self.endpoints.as_deref().map(Target::parse).transpose()
+    }
+}
+
+/// How a part calls another, and the gateway the parts (`kit::client`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct ClientSettings {
-    /// How often a `dns://` target is resolved again.
+pub struct ClientConfig {
+    /// How often a `dns://` target is resolved again: replicas added or removed are used
+    /// or dropped within this interval.
     pub refresh_ms: u64,
     /// Deadline of a call when the caller's own is longer or absent.
     pub default_deadline_ms: u64,
     pub connect_timeout_ms: u64,
     /// Tries per call (retries only for idempotent calls or calls never sent).
     pub max_attempts: u32,
+    /// Retries allowed on top of calls, as a fraction of calls (0.2: at most 20% more).
+    pub retry_budget_ratio: f32,
 }
 
-impl Default for ClientSettings {
+impl Default for ClientConfig {
     fn default() -> Self {
-        Self { refresh_ms: 5_000, default_deadline_ms: 10_000, connect_timeout_ms: 3_000, max_attempts: 3 }
+        let kit = ClientSettings::default();
+        let ms = |d: std::time::Duration| d.as_millis() as u64;
+        Self {
+            refresh_ms: ms(kit.refresh),
+            default_deadline_ms: ms(kit.default_deadline),
+            connect_timeout_ms: ms(kit.connect_timeout),
+            max_attempts: kit.max_attempts,
+            retry_budget_ratio: kit.retry_budget_ratio,
+        }
+    }
+}
+
+impl ClientConfig {
+    /// The client's settings: these values over the kit's defaults.
+    pub fn settings(&self) -> ClientSettings {
+        use std::time::Duration;
+        ClientSettings {
+            refresh: Duration::from_millis(self.refresh_ms),
+            default_deadline: Duration::from_millis(self.default_deadline_ms),
+            connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+            max_attempts: self.max_attempts,
+            retry_budget_ratio: self.retry_budget_ratio,
+            ..ClientSettings::default()
+        }
     }
 }
 
@@ -455,6 +489,9 @@ impl Settings {
                     "{name}.database.url: must start with sqlite:, postgres:// or postgresql://"
                 ));
             }
+            if let Err(e) = part.target() {
+                problems.push(format!("{name}.endpoints: {e}"));
+            }
         }
         if self.gateway.body_limit_bytes < 1024 {
             problems.push(format!(
@@ -551,6 +588,16 @@ mod tests {
         assert_eq!(settings.part("roster").database.max_connections, 3);
         assert_eq!(settings.part("roster").endpoints.as_deref(), Some("dns://roster-headless:50051"));
         assert_eq!(settings.part("training").database.max_connections, 8);
+    }
+
+    #[test]
+    fn client_and_endpoint_problems_name_their_keys() {
+        let mut settings = Settings::default();
+        settings.client.refresh_ms = 0;
+        settings.part_mut("roster").endpoints = Some("roster:50051".into());
+        let err = settings.validate().unwrap_err().to_string();
+        assert!(err.contains("client.refresh_ms: must be positive"), "{err}");
+        assert!(err.contains("roster.endpoints"), "{err}");
     }
 
     #[test]

@@ -29,17 +29,34 @@ pub enum NodeError {
     Join(#[from] tokio::task::JoinError),
 }
 
-/// Opens `parts` in order (each its own database, keys and identity).
+/// Opens `parts` in order (each its own database, keys, identity and clients; `local` is
+/// where the parts of this process will listen, for the clients of parts running here).
 pub async fn open_all(
     parts: &[&dyn Part],
     settings: &Arc<Settings>,
     shutdown: &Shutdown,
+    local: Option<SocketAddr>,
 ) -> Result<Vec<Opened>, PartError> {
     let mut opened = Vec::with_capacity(parts.len());
     for part in parts {
-        opened.push(part::open(*part, settings.clone(), shutdown.clone()).await?);
+        opened.push(part::open(*part, settings.clone(), shutdown.clone(), local).await?);
     }
     Ok(opened)
+}
+
+/// The gRPC listener of a node, bound before its parts open so that their clients of
+/// each other know the real address (port 0 allowed).
+pub struct Bound {
+    listener: tokio::net::TcpListener,
+    pub addr: SocketAddr,
+}
+
+impl Bound {
+    pub async fn bind(addr: SocketAddr) -> Result<Bound, NodeError> {
+        let listener = server::bind(addr).await?;
+        let addr = listener.local_addr().map_err(NodeError::Http)?;
+        Ok(Bound { listener, addr })
+    }
 }
 
 /// Open parts serving gRPC on one address, with their background work.
@@ -54,10 +71,11 @@ pub struct Node {
 }
 
 impl Node {
-    /// Binds `settings.grpc_addr` and serves every part of `opened` there until
-    /// `shutdown`; spawns each part's background work. With `metrics_http`, also serves
+    /// Serves every part of `opened` on `bound` until `shutdown`; spawns each part's
+    /// background work. With `metrics_http`, also serves
     /// `/metrics` on `settings.metrics_addr` (a node without a gateway in front).
     pub async fn start(
+        bound: Bound,
         opened: Vec<Opened>,
         settings: &Settings,
         metrics: Metrics,
@@ -70,8 +88,7 @@ impl Node {
             part.part.register(&mut host);
             host.depends_on(part.db.clone());
         }
-        let listener = server::bind(settings.grpc_addr).await?;
-        let grpc_addr = listener.local_addr().map_err(NodeError::Http)?;
+        let Bound { listener, addr: grpc_addr } = bound;
         let mut tasks = JoinSet::new();
         let grace = settings.drain_grace();
         {
@@ -135,7 +152,8 @@ impl Node {
 pub async fn serve_alone(part: &dyn Part, settings: Settings, shutdown: Shutdown) -> Result<(), NodeError> {
     let settings = Arc::new(settings);
     let auth = Authenticator::from_settings(&settings.auth).await?;
-    let opened = open_all(&[part], &settings, &shutdown).await?;
-    let node = Node::start(opened, &settings, Metrics::new(), auth, true, shutdown).await?;
+    let bound = Bound::bind(settings.grpc_addr).await?;
+    let opened = open_all(&[part], &settings, &shutdown, Some(bound.addr)).await?;
+    let node = Node::start(bound, opened, &settings, Metrics::new(), auth, true, shutdown).await?;
     node.wait().await
 }

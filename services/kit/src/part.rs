@@ -6,11 +6,14 @@
 //! health, metrics and draining. The registry of parts lives in the `cadre` binary;
 //! the kit names no service.
 
+use std::collections::BTreeMap;
 use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::audit::{self, ChainReport};
+use crate::client::{PartClient, Target};
 use crate::config::{ConfigError, Settings};
 use crate::db::{Db, DbError, Migration};
 use crate::identity::ServiceIdentity;
@@ -24,7 +27,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[derive(Debug, thiserror::Error)]
 pub enum PartError {
     #[error("{part}: {source}")]
-    Config { part: &'static str, source: ConfigError },
+    Config { part: &'static str, source: Box<ConfigError> },
     #[error("{part} database: {source}")]
     Db { part: &'static str, source: DbError },
     #[error("{part} PII keys: {reason}")]
@@ -33,6 +36,12 @@ pub enum PartError {
     Identity { part: &'static str, source: crate::auth::AuthError },
     #[error("{part} calls {target}, which is not a part of the suite")]
     UnknownDependency { part: &'static str, target: &'static str },
+    #[error(
+        "{part} calls {target}: set {target}.endpoints (http://ip:port,… or dns://name:port), or run both in one process"
+    )]
+    NoEndpoints { part: &'static str, target: &'static str },
+    #[error("{part}'s client of {target}: {source}")]
+    Client { part: &'static str, target: &'static str, source: Box<crate::client::ClientError> },
     #[error("{part}: {reason}")]
     Service { part: &'static str, reason: String },
 }
@@ -88,7 +97,58 @@ pub struct PartContext {
     pub pii: PiiCipher,
     /// The part's own identity, for calls it makes on its own behalf.
     pub identity: ServiceIdentity,
+    /// A client of every part it [`calls`](Part::calls).
+    pub clients: Clients,
     pub shutdown: Shutdown,
+}
+
+/// The clients of the parts a part calls, by name; the same under `cadre up` (the
+/// process's own address) and on Kubernetes (`<part>.endpoints`, a headless Service).
+#[derive(Clone, Default)]
+pub struct Clients {
+    by_part: BTreeMap<&'static str, PartClient>,
+}
+
+impl Clients {
+    /// The client of `part`; `None` if the part does not declare that it calls it.
+    pub fn get(&self, part: &str) -> Option<&PartClient> {
+        self.by_part.get(part)
+    }
+
+    /// Clients of `part.calls()`: each target's configured endpoints, else `local` (the
+    /// parts running in this process), else an error naming the setting.
+    pub fn for_part(
+        part: &dyn Part,
+        settings: &Settings,
+        local: Option<SocketAddr>,
+    ) -> Result<Self, PartError> {
+        let mut by_part = BTreeMap::new();
+        for target in part.calls() {
+            let configured = settings.part(target).target().map_err(|e| PartError::Client {
+                part: part.name(),
+                target,
+                source: Box::new(e.into()),
+            })?;
+            let address = match (configured, local) {
+                (Some(t), _) => t,
+                (None, Some(addr)) => Target::Static(vec![reachable(addr)]),
+                (None, None) => return Err(PartError::NoEndpoints { part: part.name(), target }),
+            };
+            let client = PartClient::new(target, &address, &settings.client.settings())
+                .map_err(|e| PartError::Client { part: part.name(), target, source: Box::new(e) })?;
+            by_part.insert(*target, client);
+        }
+        Ok(Self { by_part })
+    }
+}
+
+/// The address to call a listener on: a wildcard bind (0.0.0.0, ::) is reached on loopback.
+pub fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port()),
+        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port()),
+        _ => addr,
+    }
 }
 
 /// A part opened by the kit: its database and what it serves.
@@ -101,7 +161,8 @@ pub struct Opened {
 /// Connects `part`'s database (migrating it unless `database.migrate_on_start` is off).
 pub async fn connect(part: &dyn Part, settings: &Settings, migrate: bool) -> Result<Db, PartError> {
     let name = part.name();
-    let url = settings.database_url(name).map_err(|source| PartError::Config { part: name, source })?;
+    let url =
+        settings.database_url(name).map_err(|e| PartError::Config { part: name, source: Box::new(e) })?;
     let db = Db::connect(&url, &settings.part(name).database)
         .await
         .map_err(|source| PartError::Db { part: name, source })?;
@@ -111,8 +172,15 @@ pub async fn connect(part: &dyn Part, settings: &Settings, migrate: bool) -> Res
     Ok(db)
 }
 
-/// Opens `part` as every part opens: database, keys, identity, then the part itself.
-pub async fn open(part: &dyn Part, settings: Arc<Settings>, shutdown: Shutdown) -> Result<Opened, PartError> {
+/// Opens `part` as every part opens: database, keys, identity, clients of the parts it
+/// calls (at their configured endpoints, else at `local`, this process's gRPC address),
+/// then the part itself.
+pub async fn open(
+    part: &dyn Part,
+    settings: Arc<Settings>,
+    shutdown: Shutdown,
+    local: Option<SocketAddr>,
+) -> Result<Opened, PartError> {
     let name = part.name();
     let migrate = settings.part(name).database.migrate_on_start;
     let db = connect(part, &settings, migrate).await?;
@@ -120,7 +188,8 @@ pub async fn open(part: &dyn Part, settings: Arc<Settings>, shutdown: Shutdown) 
         PiiCipher::from_settings(&settings.pii).map_err(|reason| PartError::Pii { part: name, reason })?;
     let identity = ServiceIdentity::from_settings(&settings.auth, name)
         .map_err(|source| PartError::Identity { part: name, source })?;
-    let context = PartContext { settings, db: db.clone(), pii, identity, shutdown };
+    let clients = Clients::for_part(part, &settings, local)?;
+    let context = PartContext { settings, db: db.clone(), pii, identity, clients, shutdown };
     let opened = part.open(context).await?;
     Ok(Opened { name, db, part: opened })
 }

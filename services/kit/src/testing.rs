@@ -130,8 +130,9 @@ impl TestNode {
         let shared = Arc::new(settings.clone());
         let shutdown = Shutdown::new();
         let auth = Authenticator::from_settings(&settings.auth).await.expect("test auth settings");
-        let opened = node::open_all(&parts, &shared, &shutdown).await.expect("parts open");
-        let node = Node::start(opened, &settings, Metrics::new(), auth, false, shutdown.clone())
+        let bound = node::Bound::bind(settings.grpc_addr).await.expect("a free port");
+        let opened = node::open_all(&parts, &shared, &shutdown, Some(bound.addr)).await.expect("parts open");
+        let node = Node::start(bound, opened, &settings, Metrics::new(), auth, false, shutdown.clone())
             .await
             .expect("parts serve");
         let addr = node.grpc_addr;

@@ -60,7 +60,7 @@ pub(crate) fn passed(why: &'static str) -> Status {
 
 /// `grpc-timeout` as the gRPC spec writes it: at most eight digits and a unit, the finest
 /// unit that fits.
-pub(crate) fn encode_grpc_timeout(timeout: Duration) -> HeaderValue {
+pub fn encode_grpc_timeout(timeout: Duration) -> HeaderValue {
     const MAX: u128 = 99_999_999;
     let units: [(u128, char); 6] = [
         (1, 'n'),
@@ -81,7 +81,7 @@ pub(crate) fn encode_grpc_timeout(timeout: Duration) -> HeaderValue {
 }
 
 /// Reads a `grpc-timeout` value; `None` for anything the spec does not allow.
-pub(crate) fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
     let unit = value.chars().last()?;
     let digits = &value[..value.len() - unit.len_utf8()];
     if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {

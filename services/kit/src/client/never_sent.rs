@@ -30,11 +30,13 @@ pub(crate) fn never_sent_error(error: &(dyn Error + 'static)) -> bool {
         // `ConnectError`: by then no HTTP/2 stream existed, so no request bytes were written.
         e.is::<tonic::ConnectError>()
             || e.is::<NotSent>()
-            // A refusal means no server accepted the connection; kept apart from ConnectError
-            // so the answer stays right should a tonic release stop wrapping it. Kinds such as
-            // ConnectionReset or TimedOut are not here: outside a connect they can happen after
-            // the request was written.
-            || e.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::ConnectionRefused)
+            // A refusal means no server accepted the connection, and AddrNotAvailable comes only
+            // from connect/bind; kept apart from ConnectError so the answer stays right should a
+            // tonic release stop wrapping them. Kinds such as ConnectionReset, TimedOut or
+            // HostUnreachable are not here: on an open connection they can follow delivery.
+            || e.downcast_ref::<io::Error>().is_some_and(|io| {
+                matches!(io.kind(), io::ErrorKind::ConnectionRefused | io::ErrorKind::AddrNotAvailable)
+            })
     })
 }
 
