@@ -86,6 +86,13 @@ impl RegionService for Fake {
         Err(Status::unavailable("busy"))
     }
 
+    async fn batch_get_regions(
+        &self,
+        _: tonic::Request<pb::BatchGetRegionsRequest>,
+    ) -> Result<Response<pb::BatchGetRegionsResponse>, Status> {
+        Err(Status::unimplemented("not in this fake"))
+    }
+
     async fn get_region(
         &self,
         req: tonic::Request<pb::GetRegionRequest>,

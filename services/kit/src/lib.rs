@@ -16,6 +16,7 @@ pub mod client;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod follow;
 pub mod grpc_layer;
 pub mod idempotency;
 pub mod identity;

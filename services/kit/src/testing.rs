@@ -103,6 +103,8 @@ pub struct TestNode {
     pub settings: Settings,
     /// The databases as the parts opened them, by part name.
     databases: Vec<(&'static str, Db)>,
+    /// This node's metrics (which calls it served).
+    pub metrics: Metrics,
     shutdown: Shutdown,
     node: Option<tokio::task::JoinHandle<Result<(), node::NodeError>>>,
 }
@@ -132,7 +134,8 @@ impl TestNode {
         let auth = Authenticator::from_settings(&settings.auth).await.expect("test auth settings");
         let bound = node::Bound::bind(settings.grpc_addr).await.expect("a free port");
         let opened = node::open_all(&parts, &shared, &shutdown, Some(bound.addr)).await.expect("parts open");
-        let node = Node::start(bound, opened, &settings, Metrics::new(), auth, false, shutdown.clone())
+        let metrics = Metrics::new();
+        let node = Node::start(bound, opened, &settings, metrics.clone(), auth, false, shutdown.clone())
             .await
             .expect("parts serve");
         let addr = node.grpc_addr;
@@ -142,7 +145,15 @@ impl TestNode {
             .connect()
             .await
             .expect("the node accepts connections");
-        TestNode { addr, channel, settings, databases, shutdown, node: Some(tokio::spawn(node.wait())) }
+        TestNode {
+            addr,
+            channel,
+            settings,
+            databases,
+            metrics,
+            shutdown,
+            node: Some(tokio::spawn(node.wait())),
+        }
     }
 
     /// The database `part` serves from (the node's own pool).
@@ -173,6 +184,24 @@ impl TestNode {
             node.await.expect("the node task").expect("the node stops cleanly");
         }
     }
+}
+
+/// A development token with whatever claims a test needs (odd roles, times in the
+/// future…), signed with the default development secret.
+pub fn dev_token_with_claims(claims: &serde_json::Value) -> String {
+    use secrecy::ExposeSecret;
+    let secret = crate::config::AuthSettings::default().dev_secret;
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.expose_secret().as_bytes()),
+    )
+    .expect("claims serialise")
+}
+
+/// Seconds since the epoch, for `exp`, `iat` and `nbf` claims.
+pub fn now_secs() -> u64 {
+    jsonwebtoken::get_current_timestamp()
 }
 
 /// A request carrying `authorization: Bearer <token>`.

@@ -50,6 +50,17 @@ pub async fn get_region(conn: &mut AnyConnection, code: &str) -> Result<Option<R
     sqlx::query(&sql).bind(code.to_string()).fetch_optional(conn).await?.as_ref().map(region_row).transpose()
 }
 
+/// The regions with these codes (any order; codes not stored are absent).
+pub async fn get_regions(db: &Db, codes: &[String]) -> Result<Vec<RegionRow>, sqlx::Error> {
+    if codes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut s = Sql::new(format!("SELECT {REGION_COLUMNS} FROM roster_regions WHERE code IN ("));
+    s.bind_list(codes).push(")");
+    let rows = s.query().fetch_all(db.pool()).await?;
+    rows.iter().map(region_row).collect()
+}
+
 /// Whether any region is stored (a roster that has never been loaded has none).
 pub async fn has_regions(db: &Db) -> Result<bool, sqlx::Error> {
     Ok(sqlx::query("SELECT 1 FROM roster_regions LIMIT 1").fetch_optional(db.pool()).await?.is_some())
@@ -291,6 +302,17 @@ pub async fn update_cadre(
 pub async fn get_cadre(conn: &mut AnyConnection, id: &str) -> Result<Option<CadreRow>, sqlx::Error> {
     let sql = format!("SELECT {} FROM roster_cadres WHERE id = $1", cadre_columns());
     sqlx::query(&sql).bind(id.to_string()).fetch_optional(conn).await?.as_ref().map(cadre_row).transpose()
+}
+
+/// The cadres with these IDs (any order; IDs not stored are absent).
+pub async fn get_cadres(db: &Db, ids: &[String]) -> Result<Vec<CadreRow>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut s = Sql::new(format!("SELECT {} FROM roster_cadres WHERE id IN (", cadre_columns()));
+    s.bind_list(ids).push(")");
+    let rows = s.query().fetch_all(db.pool()).await?;
+    rows.iter().map(cadre_row).collect()
 }
 
 pub async fn find_cadre_by_index(

@@ -273,12 +273,16 @@ impl CadreService for RosterApi {
                 if !store::update_cadre(tx.conn(), &new_row, row.revision).await? {
                     return Err(RosterError::stale("cadre", &id, patch.revision, row.revision + 1).into());
                 }
+                // A move to another village (another county, even) is seen by the feeds
+                // of the region it left as well as the one it joined.
+                let moved_from =
+                    if row.region_code == new_row.region_code { "" } else { row.region_code.as_str() };
                 tx.changed(Changed {
                     entity: pb::Entity::Cadre.as_str_name(),
                     key: &id,
                     operation: Operation::Updated,
                     region_code: &new_row.region_code,
-                    previous_region_code: "",
+                    previous_region_code: moved_from,
                     revision: new_row.revision,
                     detail: serde_json::json!({ "fields": paths, "revision": new_row.revision }),
                 })
@@ -296,6 +300,32 @@ impl CadreService for RosterApi {
         let row = load(&self.db, &request.get_ref().id).await?;
         principal.ensure_can_read_code(&row.region_code)?;
         Ok(Response::new(self.present_one(&call, row).await?))
+    }
+
+    async fn batch_get_cadres(
+        &self,
+        request: Request<pb::BatchGetCadresRequest>,
+    ) -> Result<Response<pb::BatchGetCadresResponse>, Status> {
+        let call = Call::of(&request)?;
+        let ids = fields::batch_keys("ids", &request.get_ref().ids).map_err(ApiError::from)?;
+        let principal = call.principal();
+        let mut found: std::collections::HashMap<String, CadreRow> = store::get_cadres(&self.db, &ids)
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .filter(|r| principal.jurisdiction.covers_str(&r.region_code))
+            .map(|r| (r.id.clone(), r))
+            .collect();
+        let mut rows = Vec::with_capacity(found.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            match found.remove(&id) {
+                Some(row) => rows.push(row),
+                None => missing.push(id),
+            }
+        }
+        let cadres = self.present(&call, rows).await?;
+        Ok(Response::new(pb::BatchGetCadresResponse { cadres, missing }))
     }
 
     async fn list_cadres(

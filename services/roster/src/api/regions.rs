@@ -146,6 +146,31 @@ impl RegionService for RosterApi {
         Ok(Response::new(region_to_proto(row)))
     }
 
+    async fn batch_get_regions(
+        &self,
+        request: Request<pb::BatchGetRegionsRequest>,
+    ) -> Result<Response<pb::BatchGetRegionsResponse>, Status> {
+        let call = Call::of(&request)?;
+        let codes = fields::batch_keys("codes", &request.get_ref().codes).map_err(ApiError::from)?;
+        let principal = call.principal();
+        let mut found: std::collections::HashMap<String, RegionRow> = store::get_regions(&self.db, &codes)
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .filter(|r| principal.jurisdiction.covers_str(&r.code))
+            .map(|r| (r.code.clone(), r))
+            .collect();
+        let mut regions = Vec::with_capacity(found.len());
+        let mut missing = Vec::new();
+        for code in codes {
+            match found.remove(&code) {
+                Some(row) => regions.push(region_to_proto(row)),
+                None => missing.push(code),
+            }
+        }
+        Ok(Response::new(pb::BatchGetRegionsResponse { regions, missing }))
+    }
+
     async fn list_child_regions(
         &self,
         request: Request<pb::ListChildRegionsRequest>,

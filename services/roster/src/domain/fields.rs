@@ -35,6 +35,36 @@ pub fn required_id<'a>(field: &str, s: &'a str) -> Result<&'a str, RosterError> 
     if t.is_empty() { Err(RosterError::invalid(field, "is required")) } else { Ok(t) }
 }
 
+/// Keys asked for in one batch call, at most.
+pub const MAX_BATCH: usize = 1000;
+/// The longest ID or code the roster issues or accepts in a batch (a UUID is 36).
+const MAX_KEY_CHARS: usize = 64;
+
+/// The keys of a batch call: each present and bounded, at most [`MAX_BATCH`], repeats
+/// answered once (first position kept).
+pub fn batch_keys(field: &str, keys: &[String]) -> Result<Vec<String>, RosterError> {
+    if keys.is_empty() {
+        return Err(RosterError::invalid(field, "must not be empty"));
+    }
+    if keys.len() > MAX_BATCH {
+        return Err(RosterError::invalid(field, format!("at most {MAX_BATCH} per call, got {}", keys.len())));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(keys.len());
+    for (i, key) in keys.iter().enumerate() {
+        let key = key.trim();
+        if key.is_empty() || key.chars().count() > MAX_KEY_CHARS {
+            return Err(RosterError::invalid(
+                format!("{field}[{i}]"),
+                format!("must be 1 to {MAX_KEY_CHARS} characters"),
+            ));
+        }
+        if !out.iter().any(|k| k == key) {
+            out.push(key.to_string());
+        }
+    }
+    Ok(out)
+}
+
 /// An enum given by number whose zero value means "not given": zero is "is required",
 /// an unknown number "unknown `what` N".
 pub fn required_enum<E>(field: &str, v: i32, what: &str) -> Result<E, RosterError>
@@ -104,6 +134,17 @@ pub fn tags(field: &str, values: &[i32]) -> Result<Vec<pb::BackgroundTag>, Roste
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batch_keys_are_bounded_and_repeats_answered_once() {
+        let keys = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(batch_keys("ids", &keys(&["b", "a", "b"])).unwrap(), ["b", "a"]);
+        assert!(batch_keys("ids", &[]).unwrap_err().to_string().starts_with("ids:"));
+        let long = "x".repeat(65);
+        assert!(batch_keys("ids", &keys(&["a", &long])).unwrap_err().to_string().starts_with("ids[1]:"));
+        let many = vec!["a".to_string(); MAX_BATCH + 1];
+        assert!(batch_keys("ids", &many).unwrap_err().to_string().contains("at most 1000"));
+    }
 
     #[test]
     fn text_is_trimmed_required_and_bounded_naming_the_field() {
