@@ -56,9 +56,20 @@ pub struct SuiteOptions {
 }
 
 impl SuiteOptions {
-    /// `cadre up`: every part and the gateway.
+    /// `cadre up`: every part and the gateway, seeding empty databases.
     pub fn everything() -> Self {
         Self { parts: registry::PARTS.to_vec(), gateway: true, seed_demo: true, show_progress: false }
+    }
+
+    /// `cadre serve <target>`: one part alone (with its own `/metrics`), or the gateway
+    /// alone. Never seeds: replicas starting together on an empty database would race
+    /// to load the demo; seeding is for `cadre up` and `cadre demo seed`.
+    pub fn serve(target: &str) -> Option<Self> {
+        if target == registry::GATEWAY {
+            return Some(Self { parts: Vec::new(), gateway: true, seed_demo: false, show_progress: false });
+        }
+        let part = registry::find(target)?;
+        Some(Self { parts: vec![part], gateway: false, seed_demo: false, show_progress: false })
     }
 }
 
@@ -177,15 +188,21 @@ pub async fn start(
             };
             upstreams.parts.push((part.name().to_string(), target));
         }
-        let router =
-            cadre_gateway::router(&settings.gateway, upstreams, auth.clone(), metrics.clone()).await?;
+        let router = cadre_gateway::router(
+            &settings.gateway,
+            upstreams,
+            auth.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+        )
+        .await?;
         let router = router.merge(cadre_kit::metrics::metrics_router(metrics.clone()));
         let listener = server::bind(settings.http_addr).await?;
         http_addr = Some(listener.local_addr().map_err(SuiteError::Http)?);
-        let shutdown = shutdown.clone();
-        tasks.spawn(
-            async move { server::serve_http(listener, router, shutdown).await.map_err(SuiteError::Http) },
-        );
+        let (shutdown, grace) = (shutdown.clone(), settings.drain_grace());
+        tasks.spawn(async move {
+            server::serve_http(listener, router, shutdown, grace).await.map_err(SuiteError::Http)
+        });
     }
 
     Ok(RunningSuite { grpc_addr, http_addr, seeded, node, tasks, shutdown })

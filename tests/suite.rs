@@ -605,3 +605,81 @@ async fn the_gateway_serves_openapi_and_health_without_a_token() {
     assert!(metrics.contains("rpc_requests"), "{metrics}");
     s.stop().await;
 }
+
+/// Settings of a suite on ports chosen by the OS over `db` as the roster's database.
+fn settings_over(db: &TestDb) -> Settings {
+    let mut settings = Settings {
+        grpc_addr: "127.0.0.1:0".parse().unwrap(),
+        http_addr: "127.0.0.1:0".parse().unwrap(),
+        ..Settings::default()
+    };
+    settings.part_mut("roster").database.url = Some(db.url().clone());
+    settings
+}
+
+#[tokio::test]
+async fn a_part_served_alone_never_seeds_even_on_an_empty_database() {
+    let db = TestDb::sqlite(cadre_roster::MIGRATIONS).await;
+    let settings = Settings { demo: true, ..settings_over(&db) };
+    let options = SuiteOptions::serve("roster").expect("roster is a part");
+    assert!(!options.seed_demo && !options.gateway);
+    let shutdown = Shutdown::new();
+    let running = suite::start(&settings, options, shutdown.clone()).await.expect("roster starts");
+    assert!(running.seeded.is_empty());
+    let regions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM roster_regions")
+        .fetch_one(running.database("roster").unwrap().pool())
+        .await
+        .unwrap();
+    assert_eq!(regions, 0, "nothing was seeded");
+    shutdown.cancel();
+    running.wait().await.unwrap();
+    assert!(SuiteOptions::serve("gateway").is_some_and(|o| o.gateway && o.parts.is_empty()));
+    assert!(SuiteOptions::serve("nothing").is_none());
+}
+
+#[tokio::test]
+async fn production_refuses_sqlite_naming_the_setting() {
+    let db = TestDb::sqlite(cadre_roster::MIGRATIONS).await;
+    let mut settings = settings_over(&db);
+    settings.profile = cadre_kit::config::Profile::Production;
+    let err = match suite::start(&settings, SuiteOptions::serve("roster").unwrap(), Shutdown::new()).await {
+        Ok(_) => panic!("production started on SQLite"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("roster.database.url") && err.contains("SQLite"), "{err}");
+}
+
+#[tokio::test]
+async fn draining_says_not_serving_and_unready_while_it_still_answers() {
+    let db = TestDb::sqlite(cadre_roster::MIGRATIONS).await;
+    let settings = Settings { demo: false, drain_grace_ms: Some(1500), ..settings_over(&db) };
+    let shutdown = Shutdown::new();
+    let running = suite::start(&settings, SuiteOptions::everything(), shutdown.clone()).await.unwrap();
+    let base = format!("http://{}", running.http_addr.unwrap());
+    let grpc = format!("http://{}", running.grpc_addr.unwrap());
+    let http = reqwest::Client::new();
+    let channel = tonic::transport::Channel::from_shared(grpc).unwrap().connect().await.unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let check = || tonic_health::pb::HealthCheckRequest { service: String::new() };
+    let serving = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
+    let started = std::time::Instant::now();
+    while health.check(check()).await.unwrap().into_inner().status != serving {
+        assert!(started.elapsed() < Duration::from_secs(5), "never SERVING");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(http.get(format!("{base}/readyz")).send().await.unwrap().status(), 200);
+
+    let began = std::time::Instant::now();
+    shutdown.cancel();
+    let waited = tokio::spawn(running.wait());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Unready at once: balancers stop sending here...
+    let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert_eq!(ready.json::<Value>().await.unwrap()["draining"], true);
+    assert_ne!(health.check(check()).await.unwrap().into_inner().status, serving);
+    // ...while calls that still arrive are answered, for the grace.
+    assert_eq!(http.get(format!("{base}/openapi.json")).send().await.unwrap().status(), 200);
+    tokio::time::timeout(Duration::from_secs(10), waited).await.unwrap().unwrap().unwrap();
+    assert!(began.elapsed() >= Duration::from_millis(1500), "closed before the grace: {:?}", began.elapsed());
+}

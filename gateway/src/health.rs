@@ -24,8 +24,9 @@ use crate::upstream::Upstream;
 const HEALTH_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// 200 when the gateway itself can serve: its route table is loaded (the router is
-/// built only once it is, so a gateway that answers has one) and every part has at
-/// least one endpoint configured. 503 otherwise.
+/// built only once it is, so a gateway that answers has one), every part has at least
+/// one endpoint known, and it is not draining. 503 otherwise: from the moment shutdown
+/// begins it answers 503 here while it keeps serving for the drain grace.
 ///
 /// Each part's `grpc.health.v1` status is in the body as information only: a part
 /// that is NOT_SERVING, saturated or down still leaves the gateway ready (200).
@@ -40,9 +41,12 @@ pub(crate) async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {
     });
     let parts: BTreeMap<String, serde_json::Value> =
         futures::future::join_all(checks).await.into_iter().collect();
-    let ready = gw.parts.iter().all(|up| up.endpoints() > 0);
+    // Draining: still answering, but no new traffic should come here.
+    let draining = gw.shutdown.is_cancelled();
+    let ready = !draining && gw.parts.iter().all(|up| up.endpoints() > 0);
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = json!({ "ready": ready, "routes": gw.routes.routes().len(), "parts": parts });
+    let body =
+        json!({ "ready": ready, "draining": draining, "routes": gw.routes.routes().len(), "parts": parts });
     labelled((status, axum::Json(body)).into_response(), "/readyz")
 }
 

@@ -29,6 +29,7 @@ use bytes::Bytes;
 use cadre_kit::auth::Authenticator;
 use cadre_kit::config::GatewaySettings;
 use cadre_kit::metrics::Metrics;
+use cadre_kit::shutdown::Shutdown;
 use http::header::CONTENT_TYPE;
 use prost_reflect::{DescriptorPool, MethodDescriptor};
 use tracing::Instrument;
@@ -64,6 +65,8 @@ pub(crate) struct Gateway {
     /// `/package.Service/Method` of the RPCs with no stream either way: the ones a
     /// passthrough call gets the default deadline for.
     pub(crate) unary: HashSet<String>,
+    /// Cancelled when the process begins to stop: `/readyz` says 503 from then on.
+    pub(crate) shutdown: Shutdown,
     openapi: Bytes,
 }
 
@@ -75,6 +78,7 @@ pub async fn router(
     upstreams: Upstreams,
     auth: Authenticator,
     metrics: Metrics,
+    shutdown: Shutdown,
 ) -> Result<Router, GatewayError> {
     let pool = DescriptorPool::decode(cadre_proto::FILE_DESCRIPTOR_SET)
         .map_err(|e| GatewayError::Descriptor(e.to_string()))?;
@@ -97,6 +101,7 @@ pub async fn router(
         default_deadline: Duration::from_millis(settings.default_deadline_ms.max(1)),
         client_streaming: grpc_paths(&pool, |m| m.is_client_streaming()),
         unary: grpc_paths(&pool, |m| !m.is_client_streaming() && !m.is_server_streaming()),
+        shutdown,
         openapi: Bytes::from(openapi),
     });
     Ok(Router::new()

@@ -213,9 +213,15 @@ async fn setup(options: Options) -> Setup {
     if options.down_part {
         upstreams.parts.push(("training".into(), Target::Static(vec![closed_port()])));
     }
-    let router = cadre_gateway::router(&settings, upstreams, auth, cadre_kit::metrics::Metrics::new())
-        .await
-        .expect("router");
+    let router = cadre_gateway::router(
+        &settings,
+        upstreams,
+        auth,
+        cadre_kit::metrics::Metrics::new(),
+        Default::default(),
+    )
+    .await
+    .expect("router");
     let setup = Setup { router, fake, token };
     // The kit's client learns its endpoints from its resolver task: wait for the first
     // resolution, as a load balancer waits for /readyz.

@@ -107,7 +107,7 @@ impl Node {
             let router = crate::metrics::metrics_router(metrics);
             let shutdown = shutdown.clone();
             tasks.spawn(async move {
-                server::serve_http(listener, router, shutdown).await.map_err(NodeError::Http)
+                server::serve_http(listener, router, shutdown, grace).await.map_err(NodeError::Http)
             });
         }
         tracing::info!(

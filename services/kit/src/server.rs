@@ -168,12 +168,15 @@ async fn watch_health(
     }
 }
 
-/// Serves an HTTP router (the gateway, `/metrics`) until shutdown, finishing the
-/// requests in flight; no-delay on every connection, as for gRPC.
+/// Serves an HTTP router (the gateway, `/metrics`) until shutdown plus `drain_grace`
+/// (the gateway's `/readyz` says 503 from the start of shutdown, so load balancers stop
+/// sending while it still answers), then finishes the requests in flight; no-delay on
+/// every connection, as for gRPC.
 pub async fn serve_http(
     listener: TcpListener,
     router: axum::Router,
     shutdown: Shutdown,
+    drain_grace: Duration,
 ) -> std::io::Result<()> {
     use axum::serve::ListenerExt;
     let listener = listener.tap_io(|tcp| {
@@ -181,18 +184,9 @@ pub async fn serve_http(
             tracing::debug!("could not set TCP_NODELAY: {e}");
         }
     });
-    axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await
-}
-
-/// Serves a small HTTP router (e.g. `/metrics`) in the background, logging a failure.
-pub fn spawn_http(
-    listener: TcpListener,
-    router: axum::Router,
-    shutdown: Shutdown,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        if let Err(e) = serve_http(listener, router, shutdown).await {
-            tracing::error!("HTTP server failed: {e}");
-        }
-    })
+    let stop_accepting = async move {
+        shutdown.cancelled().await;
+        tokio::time::sleep(drain_grace).await;
+    };
+    axum::serve(listener, router).with_graceful_shutdown(stop_accepting).await
 }

@@ -38,7 +38,13 @@ impl PartClient {
     pub fn new(part: &str, target: &Target, settings: &ClientSettings) -> Result<Self, ClientError> {
         match target {
             Target::Static(addrs) if addrs.is_empty() => Err(TargetError::Empty.into()),
-            Target::Static(addrs) => Self::build(part, Fixed(addrs.clone()), None, settings),
+            Target::Static(addrs) => {
+                let client = Self::build(part, Fixed(addrs.clone()), None, settings)?;
+                // Known from the configuration already: readiness need not wait for the
+                // resolver task's first turn.
+                client.endpoints.store(addrs.len(), Ordering::Relaxed);
+                Ok(client)
+            }
             Target::Dns { host, port } => {
                 Self::build(part, Dns::new(host.clone(), *port), Some(settings.refresh), settings)
             }
