@@ -183,6 +183,63 @@ pub struct Changed<'a> {
     pub detail: serde_json::Value,
 }
 
+impl<'a> Changed<'a> {
+    /// A record created (revision 1).
+    pub fn created(
+        entity: &'static str,
+        key: &'a str,
+        region_code: &'a str,
+        detail: serde_json::Value,
+    ) -> Self {
+        Self {
+            entity,
+            key,
+            operation: Operation::Created,
+            region_code,
+            previous_region_code: "",
+            revision: 1,
+            detail,
+        }
+    }
+
+    /// A record changed in place, now at `revision`.
+    pub fn updated(
+        entity: &'static str,
+        key: &'a str,
+        region_code: &'a str,
+        revision: i64,
+        detail: serde_json::Value,
+    ) -> Self {
+        Self {
+            entity,
+            key,
+            operation: Operation::Updated,
+            region_code,
+            previous_region_code: "",
+            revision,
+            detail,
+        }
+    }
+
+    /// A record written whole at `revision`: created at 1, updated after.
+    pub fn written(
+        entity: &'static str,
+        key: &'a str,
+        region_code: &'a str,
+        revision: i64,
+        detail: serde_json::Value,
+    ) -> Self {
+        let operation = if revision == 1 { Operation::Created } else { Operation::Updated };
+        Self { operation, ..Self::updated(entity, key, region_code, revision, detail) }
+    }
+
+    /// The change moved the record out of `previous` (when it differs from its region now).
+    pub fn moved_from(self, previous: &'a str) -> Self {
+        let previous_region_code = if previous == self.region_code { "" } else { previous };
+        Self { previous_region_code, ..self }
+    }
+}
+
 /// The transaction of a [`Call::mutate`], which knows whose call it runs for.
 pub struct Mutation<'a> {
     tx: &'a mut WriteTx,

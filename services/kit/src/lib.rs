@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod batch;
 pub mod bulk;
 pub mod call;
 pub mod changes;

@@ -5,7 +5,6 @@
 use chrono::Months;
 
 use cadre_kit::audit::prost_types_timestamp;
-use cadre_kit::changes::Operation;
 use cadre_kit::db::{Db, from_micros};
 use cadre_kit::pii::{self, PiiCipher};
 use cadre_kit::resident_id::ResidentId;
@@ -211,15 +210,13 @@ impl CadreService for RosterApi {
                 let now = cadre_kit::db::to_micros(tx.now());
                 let row = row_from_fields(&pii, uuid::Uuid::now_v7().to_string(), &fields, 1, now, now);
                 store::insert_cadres(tx, std::slice::from_ref(&row)).await?;
-                tx.changed(Changed {
-                    entity: pb::Entity::Cadre.as_str_name(),
-                    key: &row.id,
-                    operation: Operation::Created,
-                    region_code: &row.region_code,
-                    previous_region_code: "",
-                    revision: row.revision,
-                    detail: serde_json::json!({ "name": row.name }),
-                })
+                let detail = serde_json::json!({ "name": row.name });
+                tx.changed(Changed::created(
+                    pb::Entity::Cadre.as_str_name(),
+                    &row.id,
+                    &row.region_code,
+                    detail,
+                ))
                 .await?;
                 // The stored response is the record's id; callers get it presented.
                 Ok(pb::GetCadreRequest { id: row.id })
@@ -275,18 +272,10 @@ impl CadreService for RosterApi {
                 }
                 // A move to another village (another county, even) is seen by the feeds
                 // of the region it left as well as the one it joined.
-                let moved_from =
-                    if row.region_code == new_row.region_code { "" } else { row.region_code.as_str() };
-                tx.changed(Changed {
-                    entity: pb::Entity::Cadre.as_str_name(),
-                    key: &id,
-                    operation: Operation::Updated,
-                    region_code: &new_row.region_code,
-                    previous_region_code: moved_from,
-                    revision: new_row.revision,
-                    detail: serde_json::json!({ "fields": paths, "revision": new_row.revision }),
-                })
-                .await?;
+                let detail = serde_json::json!({ "fields": paths, "revision": new_row.revision });
+                let entity = pb::Entity::Cadre.as_str_name();
+                let change = Changed::updated(entity, &id, &new_row.region_code, new_row.revision, detail);
+                tx.changed(change.moved_from(&row.region_code)).await?;
                 Ok(pb::GetCadreRequest { id: id.clone() })
             })
             .await?;
@@ -308,22 +297,10 @@ impl CadreService for RosterApi {
     ) -> Result<Response<pb::BatchGetCadresResponse>, Status> {
         let call = Call::of(&request)?;
         let ids = fields::batch_keys("ids", &request.get_ref().ids).map_err(ApiError::from)?;
-        let principal = call.principal();
-        let mut found: std::collections::HashMap<String, CadreRow> = store::get_cadres(&self.db, &ids)
-            .await
-            .map_err(ApiError::from)?
-            .into_iter()
-            .filter(|r| principal.jurisdiction.covers_str(&r.region_code))
-            .map(|r| (r.id.clone(), r))
-            .collect();
-        let mut rows = Vec::with_capacity(found.len());
-        let mut missing = Vec::new();
-        for id in ids {
-            match found.remove(&id) {
-                Some(row) => rows.push(row),
-                None => missing.push(id),
-            }
-        }
+        let stored = store::get_cadres(&self.db, &ids).await.map_err(ApiError::from)?;
+        let jurisdiction = &call.principal().jurisdiction;
+        let (rows, missing) =
+            cadre_kit::batch::in_order(ids, stored, |r| &r.id, |r| jurisdiction.covers_str(&r.region_code));
         let cadres = self.present(&call, rows).await?;
         Ok(Response::new(pb::BatchGetCadresResponse { cadres, missing }))
     }

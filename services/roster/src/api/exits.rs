@@ -4,7 +4,6 @@
 //! revocation (撤销) marks the sanction revoked and may reopen the posts it ended.
 
 use cadre_kit::ApiError;
-use cadre_kit::changes::Operation;
 use cadre_kit::db::to_micros;
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::exit_service_server::ExitService;
@@ -58,15 +57,13 @@ async fn post_changed(
     post: &PostRow,
     detail: serde_json::Value,
 ) -> Result<(), ApiError> {
-    tx.changed(Changed {
-        entity: pb::Entity::Post.as_str_name(),
-        key: &post.id,
-        operation: Operation::Updated,
-        region_code: &post.region_code,
-        previous_region_code: "",
-        revision: post.revision + 1,
+    tx.changed(Changed::updated(
+        pb::Entity::Post.as_str_name(),
+        &post.id,
+        &post.region_code,
+        post.revision + 1,
         detail,
-    })
+    ))
     .await
 }
 
@@ -126,18 +123,10 @@ impl ExitService for RosterApi {
                 reinstated_post_ids: Vec::new(),
             };
             dev::insert_sanction(tx.conn(), &sanction, now).await?;
-            tx.changed(Changed {
-                    entity: pb::Entity::Sanction.as_str_name(),
-                    key: &sanction.id,
-                    operation: Operation::Created,
-                    region_code: &sanction.region_code,
-                    previous_region_code: "",
-                    revision: 1,
-                    detail: serde_json::json!({
+            tx.changed(Changed::created(pb::Entity::Sanction.as_str_name(), &sanction.id, &sanction.region_code, serde_json::json!({
                         "cadre_id": sanction.cadre_id, "kind": kind.as_str_name(), "date": end_s,
                         "decided_by": sanction.decided_by, "assessment_result_id": sanction.assessment_result_id,
-                        "ended_post_ids": sanction.ended_post_ids}),
-                },
+                        "ended_post_ids": sanction.ended_post_ids})),
             )
             .await?;
             for p in &to_end {
@@ -278,17 +267,15 @@ impl ExitService for RosterApi {
                 if !dev::revoke_sanction(tx.conn(), &row.id, &revocation, row.revision, now).await? {
                     return Err(stale());
                 }
-                tx.changed(Changed {
-                    entity: pb::Entity::Sanction.as_str_name(),
-                    key: &row.id,
-                    operation: Operation::Updated,
-                    region_code: &row.region_code,
-                    previous_region_code: "",
-                    revision: row.revision + 1,
-                    detail: serde_json::json!({
+                tx.changed(Changed::updated(
+                    pb::Entity::Sanction.as_str_name(),
+                    &row.id,
+                    &row.region_code,
+                    row.revision + 1,
+                    serde_json::json!({
                             "cadre_id": row.cadre_id, "revoked_date": day, "decided_by": decided_by,
                             "reinstated_post_ids": reinstated}),
-                })
+                ))
                 .await?;
                 for p in &to_reopen {
                     if !dev::reopen_post(tx.conn(), &p.id, p.revision, now).await? {

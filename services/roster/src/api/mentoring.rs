@@ -1,7 +1,6 @@
 //! MentoringService: mentors paired with new cadres (导师帮带), their growth plans,
 //! and coverage of new cadres by mentors.
 
-use cadre_kit::changes::Operation;
 use cadre_kit::db::to_micros;
 use cadre_kit::{ApiError, Principal};
 use cadre_proto::roster::v1 as pb;
@@ -107,17 +106,14 @@ impl MentoringService for RosterApi {
                 };
                 let now = to_micros(tx.now());
                 dev::insert_pairing(tx.conn(), &row, now).await?;
-                tx.changed(Changed {
-                    entity: pb::Entity::MentorPairing.as_str_name(),
-                    key: &row.id,
-                    operation: Operation::Created,
-                    region_code: &row.region_code,
-                    previous_region_code: "",
-                    revision: 1,
-                    detail: serde_json::json!({
+                tx.changed(Changed::created(
+                    pb::Entity::MentorPairing.as_str_name(),
+                    &row.id,
+                    &row.region_code,
+                    serde_json::json!({
                             "mentor_cadre_id": row.mentor_cadre_id, "mentee_cadre_id": row.mentee_cadre_id,
                             "start_date": row.start_date}),
-                })
+                ))
                 .await?;
                 Ok(pairing_to_proto(row))
             })
@@ -141,15 +137,13 @@ impl MentoringService for RosterApi {
                 mentoring::check_end(&pairing, end)?;
                 let now = to_micros(tx.now());
                 dev::end_pairing(tx.conn(), &row.id, &dates::format(end), &reason, now).await?;
-                tx.changed(Changed {
-                    entity: pb::Entity::MentorPairing.as_str_name(),
-                    key: &row.id,
-                    operation: Operation::Updated,
-                    region_code: &row.region_code,
-                    previous_region_code: "",
-                    revision: row.revision + 1,
-                    detail: serde_json::json!({ "end_date": dates::format(end), "reason": reason }),
-                })
+                tx.changed(Changed::updated(
+                    pb::Entity::MentorPairing.as_str_name(),
+                    &row.id,
+                    &row.region_code,
+                    row.revision + 1,
+                    serde_json::json!({ "end_date": dates::format(end), "reason": reason }),
+                ))
                 .await?;
                 let updated = dev::get_pairing(tx.conn(), &row.id)
                     .await?
@@ -184,15 +178,13 @@ impl MentoringService for RosterApi {
                 if !dev::update_growth_plan(tx.conn(), &row.id, &plan, req.revision, now).await? {
                     return Err(stale());
                 }
-                tx.changed(Changed {
-                    entity: pb::Entity::MentorPairing.as_str_name(),
-                    key: &row.id,
-                    operation: Operation::Updated,
-                    region_code: &row.region_code,
-                    previous_region_code: "",
-                    revision: row.revision + 1,
-                    detail: serde_json::json!({ "growth_plan_chars": plan.chars().count() }),
-                })
+                tx.changed(Changed::updated(
+                    pb::Entity::MentorPairing.as_str_name(),
+                    &row.id,
+                    &row.region_code,
+                    row.revision + 1,
+                    serde_json::json!({ "growth_plan_chars": plan.chars().count() }),
+                ))
                 .await?;
                 let updated = dev::get_pairing(tx.conn(), &row.id)
                     .await?

@@ -2,7 +2,6 @@
 //! one-shoulder villages.
 
 use cadre_kit::ApiError;
-use cadre_kit::changes::Operation;
 use cadre_kit::db::to_micros;
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::post_service_server::PostService;
@@ -82,16 +81,8 @@ impl PostService for RosterApi {
                 };
                 let now = to_micros(tx.now());
                 store::insert_posts(tx, std::slice::from_ref(&row), now).await?;
-                tx.changed(Changed {
-                        entity: pb::Entity::Post.as_str_name(),
-                        key: &row.id,
-                        operation: Operation::Created,
-                        region_code: &row.region_code,
-                        previous_region_code: "",
-                        revision: 1,
-                        detail: serde_json::json!({
-                            "cadre_id": row.cadre_id, "kind": kind.as_str_name(), "term": req.term, "start_date": row.start_date}),
-                    },
+                tx.changed(Changed::created(pb::Entity::Post.as_str_name(), &row.id, &row.region_code, serde_json::json!({
+                            "cadre_id": row.cadre_id, "kind": kind.as_str_name(), "term": req.term, "start_date": row.start_date})),
                 )
                 .await?;
                 Ok(post_to_proto(row))
@@ -122,15 +113,13 @@ impl PostService for RosterApi {
                 posts::check_end(&held, end)?;
                 let now = to_micros(tx.now());
                 store::end_post(tx.conn(), &row.id, &dates::format(end), &reason, now).await?;
-                tx.changed(Changed {
-                    entity: pb::Entity::Post.as_str_name(),
-                    key: &row.id,
-                    operation: Operation::Updated,
-                    region_code: &row.region_code,
-                    previous_region_code: "",
-                    revision: row.revision + 1,
-                    detail: serde_json::json!({ "end_date": dates::format(end), "reason": reason }),
-                })
+                tx.changed(Changed::updated(
+                    pb::Entity::Post.as_str_name(),
+                    &row.id,
+                    &row.region_code,
+                    row.revision + 1,
+                    serde_json::json!({ "end_date": dates::format(end), "reason": reason }),
+                ))
                 .await?;
                 let updated = store::get_post(tx.conn(), &row.id)
                     .await?

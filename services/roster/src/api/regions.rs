@@ -2,7 +2,6 @@
 
 use std::collections::HashSet;
 
-use cadre_kit::changes::Operation;
 use cadre_kit::db::to_micros;
 use cadre_kit::{ApiError, RegionLevel};
 use cadre_proto::roster::v1 as pb;
@@ -111,15 +110,9 @@ impl RegionService for RosterApi {
                         }
                     };
                     if let Some((result, revision)) = outcome {
-                        tx.changed(Changed {
-                                entity: pb::Entity::Region.as_str_name(),
-                                key: &code,
-                                operation: if result == "created" { Operation::Created } else { Operation::Updated },
-                                region_code: &code,
-                                previous_region_code: "",
-                                revision,
-                                detail: serde_json::json!({ "result": result, "name": r.name, "village_type": r.village_type }),})
-                        .await?;
+                        let detail = serde_json::json!({ "result": result, "name": r.name, "village_type": r.village_type });
+                        tx.changed(Changed::written(pb::Entity::Region.as_str_name(), &code, &code, revision, detail))
+                            .await?;
                     }
                     known.insert(code);
                 }
@@ -152,22 +145,11 @@ impl RegionService for RosterApi {
     ) -> Result<Response<pb::BatchGetRegionsResponse>, Status> {
         let call = Call::of(&request)?;
         let codes = fields::batch_keys("codes", &request.get_ref().codes).map_err(ApiError::from)?;
-        let principal = call.principal();
-        let mut found: std::collections::HashMap<String, RegionRow> = store::get_regions(&self.db, &codes)
-            .await
-            .map_err(ApiError::from)?
-            .into_iter()
-            .filter(|r| principal.jurisdiction.covers_str(&r.code))
-            .map(|r| (r.code.clone(), r))
-            .collect();
-        let mut regions = Vec::with_capacity(found.len());
-        let mut missing = Vec::new();
-        for code in codes {
-            match found.remove(&code) {
-                Some(row) => regions.push(region_to_proto(row)),
-                None => missing.push(code),
-            }
-        }
+        let stored = store::get_regions(&self.db, &codes).await.map_err(ApiError::from)?;
+        let jurisdiction = &call.principal().jurisdiction;
+        let (rows, missing) =
+            cadre_kit::batch::in_order(codes, stored, |r| &r.code, |r| jurisdiction.covers_str(&r.code));
+        let regions = rows.into_iter().map(region_to_proto).collect();
         Ok(Response::new(pb::BatchGetRegionsResponse { regions, missing }))
     }
 

@@ -4,7 +4,6 @@
 
 use cadre_kit::ApiError;
 use cadre_kit::audit::prost_types_timestamp;
-use cadre_kit::changes::Operation;
 use cadre_kit::db::{Db, from_micros, to_micros};
 use cadre_kit::pii::PiiCipher;
 use cadre_proto::roster::v1 as pb;
@@ -182,16 +181,8 @@ impl ReserveService for RosterApi {
                     actor: principal.subject.clone(),
                 };
                 store::reserves::insert_stage(tx.conn(), &step, now).await?;
-                tx.changed(Changed {
-                        entity: pb::Entity::Reserve.as_str_name(),
-                        key: &row.id,
-                        operation: Operation::Created,
-                        region_code: &row.region_code,
-                        previous_region_code: "",
-                        revision: 1,
-                        detail: serde_json::json!({
-                            "name": row.name, "source": fields.source.as_str_name(), "stage_date": row.stage_date}),
-                    },
+                tx.changed(Changed::created(pb::Entity::Reserve.as_str_name(), &row.id, &row.region_code, serde_json::json!({
+                            "name": row.name, "source": fields.source.as_str_name(), "stage_date": row.stage_date})),
                 )
                 .await?;
                 Ok(pb::GetReserveRequest { id: row.id })
@@ -309,17 +300,15 @@ impl ReserveService for RosterApi {
                     actor: principal.subject.clone(),
                 };
                 store::reserves::insert_stage(tx.conn(), &step, now).await?;
-                tx.changed(Changed {
-                    entity: pb::Entity::Reserve.as_str_name(),
-                    key: &row.id,
-                    operation: Operation::Updated,
-                    region_code: &row.region_code,
-                    previous_region_code: "",
-                    revision: row.revision + 1,
-                    detail: serde_json::json!({
+                tx.changed(Changed::updated(
+                    pb::Entity::Reserve.as_str_name(),
+                    &row.id,
+                    &row.region_code,
+                    row.revision + 1,
+                    serde_json::json!({
                             "from": from.as_str_name(), "to": to.as_str_name(), "date": day, "note": note,
                             "cadre_id": cadre_id,}),
-                })
+                ))
                 .await?;
                 Ok(pb::GetReserveRequest { id: row.id })
             })

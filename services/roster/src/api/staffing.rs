@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 
-use cadre_kit::changes::Operation;
 use cadre_kit::db::{Db, to_micros};
 use cadre_kit::{ApiError, Principal, RegionCode, RegionLevel};
 use cadre_proto::roster::v1 as pb;
@@ -306,16 +305,10 @@ impl StaffingService for RosterApi {
                 let now = to_micros(tx.now());
                 store::staffing::put_priority(tx.conn(), &row, now).await?;
                 let names: Vec<&str> = criteria.iter().map(|c| c.as_str_name()).collect();
-                tx.changed(Changed {
-                    entity: pb::Entity::VacancyPriority.as_str_name(),
-                    key: region.as_str(),
-                    operation: if row.revision == 1 { Operation::Created } else { Operation::Updated },
-                    region_code: region.as_str(),
-                    previous_region_code: "",
-                    revision: row.revision,
-                    detail: serde_json::json!({ "criteria": names }),
-                })
-                .await?;
+                let detail = serde_json::json!({ "criteria": names });
+                let entity = pb::Entity::VacancyPriority.as_str_name();
+                tx.changed(Changed::written(entity, region.as_str(), region.as_str(), row.revision, detail))
+                    .await?;
                 Ok(pb::VacancyPriority {
                     region_code: row.region_code.clone(),
                     criteria: row.criteria,
@@ -367,23 +360,16 @@ impl StaffingService for RosterApi {
                 let now = to_micros(tx.now());
                 store::staffing::put_rules(tx.conn(), &row, now).await?;
                 let out = rules_to_proto(&region, Some(region.as_str()), &row.rules, row.revision);
-                tx.changed(Changed {
-                        entity: pb::Entity::StaffingRules.as_str_name(),
-                        key: region.as_str(),
-                        operation: if row.revision == 1 { Operation::Created } else { Operation::Updated },
-                        region_code: region.as_str(),
-                        previous_region_code: "",
-                        revision: row.revision,
-                        detail: serde_json::json!({
+                let detail = serde_json::json!({
                             "min_full_time_bachelor": out.min_full_time_bachelor,
                             "youth_league_secretary_max_age": out.youth_league_secretary_max_age,
                             "womens_federation_chair_max_age": out.womens_federation_chair_max_age,
                             "min_reserve_seeds": out.min_reserve_seeds,
                             "age_limit": out.age_limit,
                             "term_end_warning_days": out.term_end_warning_days,
-                            "term_end_date": out.term_end_date,}),
-                    },
-                )
+                            "term_end_date": out.term_end_date,});
+                let entity = pb::Entity::StaffingRules.as_str_name();
+                tx.changed(Changed::written(entity, region.as_str(), region.as_str(), row.revision, detail))
                 .await?;
                 Ok(out)
             },

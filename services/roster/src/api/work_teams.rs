@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use cadre_kit::changes::Operation;
 use cadre_kit::db::{WriteTx, to_micros};
 use cadre_kit::{ApiError, Principal};
 use cadre_proto::roster::v1 as pb;
@@ -65,15 +64,13 @@ async fn team_changed(
     team: &TeamRow,
     detail: serde_json::Value,
 ) -> Result<pb::WorkTeam, ApiError> {
-    tx.changed(Changed {
-        entity: pb::Entity::WorkTeam.as_str_name(),
-        key: &team.id,
-        operation: Operation::Updated,
-        region_code: &team.county_code,
-        previous_region_code: "",
-        revision: team.revision + 1,
+    tx.changed(Changed::updated(
+        pb::Entity::WorkTeam.as_str_name(),
+        &team.id,
+        &team.county_code,
+        team.revision + 1,
         detail,
-    })
+    ))
     .await?;
     let updated = dev::get_team(tx.conn(), &team.id)
         .await?
@@ -151,15 +148,12 @@ impl WorkTeamService for RosterApi {
                 };
                 let now = to_micros(tx.now());
                 dev::insert_team(tx.conn(), &team, now).await?;
-                tx.changed(Changed {
-                    entity: pb::Entity::WorkTeam.as_str_name(),
-                    key: &team.id,
-                    operation: Operation::Created,
-                    region_code: &team.county_code,
-                    previous_region_code: "",
-                    revision: 1,
-                    detail: serde_json::json!({ "name": team.name, "agency": team.agency }),
-                })
+                tx.changed(Changed::created(
+                    pb::Entity::WorkTeam.as_str_name(),
+                    &team.id,
+                    &team.county_code,
+                    serde_json::json!({ "name": team.name, "agency": team.agency }),
+                ))
                 .await?;
                 let mut out = teams_to_proto(tx.conn(), vec![team]).await?;
                 out.pop().ok_or_else(|| ApiError::internal("team vanished inside its transaction"))
@@ -219,17 +213,14 @@ impl WorkTeamService for RosterApi {
                 let now = to_micros(tx.now());
                 dev::insert_member(tx.conn(), &member, now).await?;
                 dev::touch_team(tx.conn(), &team.id, now).await?;
-                tx.changed(Changed {
-                    entity: pb::Entity::WorkTeamMember.as_str_name(),
-                    key: &member.id,
-                    operation: Operation::Created,
-                    region_code: &team.county_code,
-                    previous_region_code: "",
-                    revision: 1,
-                    detail: serde_json::json!({
+                tx.changed(Changed::created(
+                    pb::Entity::WorkTeamMember.as_str_name(),
+                    &member.id,
+                    &team.county_code,
+                    serde_json::json!({
                             "team_id": team.id, "role": role.as_str_name(), "cadre_id": member.cadre_id,
                             "start_date": member.start_date}),
-                })
+                ))
                 .await?;
                 Ok(member_to_proto(member))
             })
@@ -276,15 +267,13 @@ impl WorkTeamService for RosterApi {
                 let now = to_micros(tx.now());
                 dev::end_member(tx.conn(), &member.id, &dates::format(end), &reason, now).await?;
                 dev::touch_team(tx.conn(), &team.id, now).await?;
-                tx.changed(Changed {
-                    entity: pb::Entity::WorkTeamMember.as_str_name(),
-                    key: &member.id,
-                    operation: Operation::Updated,
-                    region_code: &team.county_code,
-                    previous_region_code: "",
-                    revision: member.revision + 1,
-                    detail: serde_json::json!({ "end_date": dates::format(end), "reason": reason }),
-                })
+                tx.changed(Changed::updated(
+                    pb::Entity::WorkTeamMember.as_str_name(),
+                    &member.id,
+                    &team.county_code,
+                    member.revision + 1,
+                    serde_json::json!({ "end_date": dates::format(end), "reason": reason }),
+                ))
                 .await?;
                 let updated = dev::get_member(tx.conn(), &member.id)
                     .await?
