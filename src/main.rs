@@ -224,6 +224,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(anyhow::Error::msg)?;
             let region = RegionCode::parse(&region).with_context(|| format!("--region {region:?}"))?;
+            // The services would refuse it with 403: say so here instead of printing it.
+            let principal = cadre_kit::Principal {
+                subject: subject.clone(),
+                roles: roles.iter().copied().collect(),
+                jurisdiction: region.clone(),
+            };
+            principal.check_roles().map_err(|why| anyhow::anyhow!("--role/--region: {why}"))?;
             if !settings.auth.accept_dev_tokens {
                 bail!("auth.accept_dev_tokens is off: the services would refuse a dev token");
             }
