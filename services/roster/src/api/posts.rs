@@ -67,7 +67,7 @@ impl PostService for RosterApi {
                     .iter()
                     .filter_map(PostRow::held)
                     .collect();
-                posts::check_appointment(&appointment, &existing)?;
+                posts::check_appointment(&appointment, &existing, &self.calendar)?;
                 let row = PostRow {
                     id: uuid::Uuid::now_v7().to_string(),
                     cadre_id: cadre.id.clone(),

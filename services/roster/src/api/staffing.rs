@@ -19,6 +19,7 @@ use super::regions::is_village;
 use crate::domain::posts::{self, DEFAULT_VACANCY_SEATS};
 use crate::domain::reserves::{self, Level};
 use crate::domain::staffing::{self, Candidate, CandidateKind, Check, Holder, Rollup, Rules, VillageFacts};
+use crate::domain::term_calendar::TermCalendar;
 use crate::domain::{dates, fields};
 use crate::error::RosterError;
 use crate::store::staffing::{PriorityRow, RulesRow};
@@ -138,7 +139,12 @@ struct Survey {
 }
 
 impl Survey {
-    async fn take(db: &Db, scope: &RegionCode, day: NaiveDate) -> Result<Self, ApiError> {
+    async fn take(
+        db: &Db,
+        scope: &RegionCode,
+        day: NaiveDate,
+        calendar: &TermCalendar,
+    ) -> Result<Self, ApiError> {
         let villages = store::villages_under(db, scope.prefix()).await?;
         let mut facts: HashMap<String, VillageFacts> = HashMap::new();
         for (village, holder) in
@@ -151,7 +157,7 @@ impl Survey {
                 facts.entry(village).or_default().seeds += 1;
             }
         }
-        Ok(Self { villages, facts, rules: rules_map(db, scope).await?, defaults: Rules::default() })
+        Ok(Self { villages, facts, rules: rules_map(db, scope).await?, defaults: Rules::defaults(calendar) })
     }
 
     fn facts(&self, village: &str) -> VillageFacts {
@@ -402,7 +408,7 @@ impl StaffingService for RosterApi {
         principal.ensure_can_read(&region)?;
         stored_region(&self.db, &region).await?;
         let map = rules_map(&self.db, &region).await?;
-        let defaults = Rules::default();
+        let defaults = Rules::defaults(&self.calendar);
         let (source, rules) = rules_for(&region, &map, &defaults);
         let revision = match source {
             Some(s) if s == region.as_str() => map.get(s).map_or(0, |r| r.revision),
@@ -421,7 +427,7 @@ impl StaffingService for RosterApi {
         let scope = principal.scope("region_code", &req.region_code)?;
         let day = dates::parse_or("as_of", &req.as_of, dates::today()).map_err(ApiError::from)?;
         let page = call.page(req.page_size, &req.page_token, &format!("{scope}|{day}"))?;
-        let survey = Survey::take(&self.db, &scope, day).await?;
+        let survey = Survey::take(&self.db, &scope, day, &self.calendar).await?;
         let townships: Vec<(String, String)> =
             store::staffing::townships_under(&self.db, scope.prefix()).await.map_err(ApiError::from)?;
         let mut total = Rollup::default();
@@ -499,7 +505,7 @@ impl StaffingService for RosterApi {
         }
         kinds.sort();
         let page = call.page(req.page_size, &req.page_token, &format!("{scope}|{day}|{kinds:?}"))?;
-        let survey = Survey::take(&self.db, &scope, day).await?;
+        let survey = Survey::take(&self.db, &scope, day, &self.calendar).await?;
         let codes: Vec<String> = survey.villages.iter().map(|(c, _)| c.clone()).collect();
         let mut vacant_by_village: HashMap<String, Vec<posts::VacantSeat>> = HashMap::new();
         if kinds.contains(&StaffingAlertKind::VacantPost) {

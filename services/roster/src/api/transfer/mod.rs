@@ -23,6 +23,7 @@ use cadre_proto::roster::v1::{ImportPhase, TransferFormat};
 use super::RosterApi;
 use super::cadres::{ID_FIELD, PHONE_FIELD, row_from_fields, shown_pii};
 use crate::domain::import::{self, Column, ImportRow, RowError};
+use crate::domain::term_calendar::TermCalendar;
 use crate::domain::{dates, posts};
 use crate::store::transfer as st;
 use crate::store::{CadreRow, PostRow};
@@ -95,10 +96,15 @@ fn prepare(pii: &PiiCipher, rows: Vec<ImportRow>, errors: Vec<RowError>, now: i6
 struct StoreCheck {
     villages: HashSet<String>,
     held: HashMap<String, Vec<posts::HeldPost>>,
+    calendar: Arc<TermCalendar>,
 }
 
 impl StoreCheck {
-    async fn load(conn: &mut sqlx::AnyConnection, jurisdiction: &RegionCode) -> Result<Self, sqlx::Error> {
+    async fn load(
+        conn: &mut sqlx::AnyConnection,
+        jurisdiction: &RegionCode,
+        calendar: &Arc<TermCalendar>,
+    ) -> Result<Self, sqlx::Error> {
         let villages = st::village_codes(conn, jurisdiction.prefix()).await?;
         let single: Vec<i64> =
             posts::all_kinds().into_iter().filter(|k| posts::is_single_seat(*k)).map(|k| k as i64).collect();
@@ -106,7 +112,7 @@ impl StoreCheck {
         for p in st::posts_of_kinds_under(conn, jurisdiction.prefix(), &single).await? {
             held.entry(p.region_code.clone()).or_default().push(p);
         }
-        Ok(Self { villages, held })
+        Ok(Self { villages, held, calendar: calendar.clone() })
     }
 
     async fn check(
@@ -145,7 +151,7 @@ impl StoreCheck {
                     term: post.term,
                     start: post.start,
                 };
-                if let Err(e) = posts::check_appointment(&appointment, in_village) {
+                if let Err(e) = posts::check_appointment(&appointment, in_village, &self.calendar) {
                     errors.push(RowError::new(r.row, Column::Posts, e));
                 }
             }
@@ -200,12 +206,13 @@ impl RosterApi {
         let now = to_micros(chrono::Utc::now());
         let scope = jurisdiction.clone();
         let reporter = progress.clone();
+        let calendar = self.calendar.clone();
         // Checking and encrypting (CPU, off the async workers) runs a piece ahead of
         // checking against the roster and storing (the database): both sides stay busy.
         let (pieces_in, mut pieces) = tokio::sync::mpsc::channel::<Piece>(1);
         let checking = tokio::task::spawn_blocking(move || {
             let on_checked = |rows: usize| reporter.checked(rows);
-            let mut checker = import::RowChecker::new(&layout, &scope, dates::today());
+            let mut checker = import::RowChecker::new(&layout, &scope, dates::today(), &calendar);
             for (k, rows) in table.rows.chunks(PIECE_ROWS).enumerate() {
                 let (good, errors) = checker.check(rows, 2 + k * PIECE_ROWS, &on_checked);
                 if pieces_in.blocking_send(prepare(&pii, good, errors, now)).is_err() {
@@ -228,7 +235,7 @@ impl RosterApi {
         let outcome = if req.dry_run {
             // Nothing will be written: no write lock, every problem reported.
             let mut conn = self.db.pool().acquire().await?;
-            let store = StoreCheck::load(&mut conn, &jurisdiction).await?;
+            let store = StoreCheck::load(&mut conn, &jurisdiction, &self.calendar).await?;
             let mut errors = Vec::new();
             while let Some(piece) = pieces.recv().await {
                 progress.phase(ImportPhase::CheckingRoster);
@@ -240,7 +247,7 @@ impl RosterApi {
             let file_name = req.file_name.trim().chars().take(200).collect::<String>();
             call.mutate(&self.db, &req, async |tx| {
                 // Checked under the write lock, so no other writer slips in between.
-                let store = StoreCheck::load(tx.conn(), &jurisdiction).await?;
+                let store = StoreCheck::load(tx.conn(), &jurisdiction, &self.calendar).await?;
                 let before = tx.savepoint().await?;
                 let at = to_micros(tx.now());
                 let (mut errors, mut cadres, mut posts_created) = (Vec::new(), Vec::new(), Vec::new());
