@@ -3,6 +3,7 @@
 //! analytics. No I/O: the api layer loads through the store, decides here, and saves
 //! through the store.
 
+pub mod alerts;
 pub mod cadre;
 pub mod dates;
 pub mod exits;

@@ -1,6 +1,6 @@
 //! Staffing rules (configured per region, nearest ancestor wins, else defaults), their
-//! evaluation per village into a compliance report, the alerts built on them, and the
-//! ranking of candidates for a vacant seat by a region's priority list.
+//! evaluation per village into a compliance report, and the ranking of candidates for
+//! a vacant seat by a region's priority list (the alerts built on them: `alerts`).
 
 use std::collections::BTreeMap;
 
@@ -241,24 +241,6 @@ impl Rollup {
     }
 }
 
-// ---------------------------------------------------------------- alerts
-
-/// Cadres holding a post at or over the age limit on `day`: (holder, age).
-pub fn over_age<'a>(rules: &Rules, holders: &'a [Holder], day: NaiveDate) -> Vec<(&'a Holder, i32)> {
-    let mut seen = std::collections::BTreeSet::new();
-    holders
-        .iter()
-        .map(|h| (h, age_on(h.birth_date, day)))
-        .filter(|(h, age)| *age >= rules.age_limit && seen.insert(h.cadre_id.as_str()))
-        .collect()
-}
-
-/// Days until the term ends, when `day` is within the warning window (0 = ends today).
-pub fn term_ending(rules: &Rules, day: NaiveDate) -> Option<i64> {
-    let left = (rules.term_end_date - day).num_days();
-    (0..=i64::from(rules.term_end_warning_days)).contains(&left).then_some(left)
-}
-
 // ---------------------------------------------------------------- vacancy ranking
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -438,21 +420,6 @@ mod tests {
         let other = RegionCode::parse("150525200201").unwrap();
         assert_eq!(effective(&other, &configured), Some(("150525000000", &1)));
         assert_eq!(effective(&RegionCode::parse("150526100201").unwrap(), &configured), None);
-    }
-
-    #[test]
-    fn cadres_at_the_age_limit_and_terms_near_their_end_raise_alerts() {
-        let rules = defaults();
-        let holders = vec![
-            holder("old", PostKind::PartySecretary, "1965-07-01", pb::Education::Secondary, false),
-            holder("old", PostKind::CommitteeDirector, "1965-07-01", pb::Education::Secondary, false),
-            holder("young", PostKind::CommitteeMember, "1965-07-02", pb::Education::Secondary, false),
-        ];
-        let old = over_age(&rules, &holders, d("2025-07-01"));
-        assert_eq!(old.iter().map(|(h, a)| (h.cadre_id.as_str(), *a)).collect::<Vec<_>>(), [("old", 60)]);
-        assert_eq!(term_ending(&rules, d("2026-07-04")), Some(180));
-        assert_eq!(term_ending(&rules, d("2026-07-03")), None);
-        assert_eq!(term_ending(&rules, d("2027-01-01")), None);
     }
 
     #[test]
