@@ -24,7 +24,7 @@ use crate::domain::staffing::{self, Candidate, CandidateKind, Holder, Rollup, Ru
 use crate::domain::term_calendar::TermCalendar;
 use crate::domain::{dates, fields};
 use crate::error::RosterError;
-use crate::store::staffing::{Area, PriorityRow, RulesRow};
+use crate::store::staffing::{Area, PriorityRow, Profile, RulesRow};
 use crate::store::{self, RegionRow};
 use cadre_kit::call::{Call, Changed};
 
@@ -72,10 +72,6 @@ fn rules_to_proto(
     }
 }
 
-fn criteria_of(values: &[i32]) -> Vec<VacancyCriterion> {
-    values.iter().filter_map(|v| VacancyCriterion::try_from(*v).ok()).collect()
-}
-
 /// Rules configured above or under `scope`, by region code.
 async fn rules_map(db: &Db, scope: &RegionCode) -> Result<BTreeMap<String, RulesRow>, ApiError> {
     let rows =
@@ -95,24 +91,26 @@ fn rules_for<'a>(
     }
 }
 
-/// The effective vacancy priority of `region`.
-async fn priority_for(db: &Db, region: &RegionCode) -> Result<pb::VacancyPriority, ApiError> {
+/// The effective vacancy priority of `region`, as sent and as the ranking reads it.
+async fn priority_for(
+    db: &Db,
+    region: &RegionCode,
+) -> Result<(pb::VacancyPriority, Vec<VacancyCriterion>), ApiError> {
     let rows = store::staffing::priorities_at(db, &region.lineage().collect::<Vec<_>>()).await?;
     let map: BTreeMap<String, PriorityRow> = rows.into_iter().map(|r| (r.region_code.clone(), r)).collect();
-    Ok(match staffing::effective(region, &map) {
-        Some((code, row)) => pb::VacancyPriority {
-            region_code: region.to_string(),
-            criteria: row.criteria.clone(),
-            source_region_code: code.to_string(),
-            revision: if code == region.as_str() { row.revision } else { 0 },
-        },
-        None => pb::VacancyPriority {
-            region_code: region.to_string(),
-            criteria: staffing::DEFAULT_PRIORITY.iter().map(|c| *c as i32).collect(),
-            source_region_code: String::new(),
-            revision: 0,
-        },
-    })
+    let (source, criteria, revision) = match staffing::effective(region, &map) {
+        Some((code, row)) => {
+            (code.to_string(), row.criteria()?, if code == region.as_str() { row.revision } else { 0 })
+        }
+        None => (String::new(), staffing::DEFAULT_PRIORITY.to_vec(), 0),
+    };
+    let sent = pb::VacancyPriority {
+        region_code: region.to_string(),
+        criteria: criteria.iter().map(|c| *c as i32).collect(),
+        source_region_code: source,
+        revision,
+    };
+    Ok((sent, criteria))
 }
 
 /// Each reserve's stage on `day` in `area`: reserve id → (village, stage).
@@ -125,9 +123,8 @@ async fn reserve_stages_on(
     let mut out = BTreeMap::new();
     // Steps come oldest first per reserve and only up to `day`: the last one wins.
     for s in steps {
-        if let Ok(stage) = ReserveStage::try_from(s.stage as i32) {
-            out.insert(s.reserve_id, (s.region_code, stage));
-        }
+        let stage = s.to_stage()?;
+        out.insert(s.reserve_id, (s.region_code, stage));
     }
     Ok(out)
 }
@@ -272,8 +269,7 @@ impl StaffingService for RosterApi {
         if !is_village(&stored_region(&self.db, &village).await?) {
             return Err(ApiError::invalid("region_code", format!("{village} is not a village")).into());
         }
-        let priority = priority_for(&self.db, &village).await?;
-        let criteria = criteria_of(&priority.criteria);
+        let (priority, criteria) = priority_for(&self.db, &village).await?;
 
         let mut candidates = Vec::new();
         let specialists: Vec<Holder> =
@@ -285,14 +281,14 @@ impl StaffingService for RosterApi {
                 .filter(|h| h.kind == PostKind::RevitalisationSpecialist)
                 .collect();
         let ids: Vec<String> = specialists.iter().map(|h| h.cadre_id.clone()).collect();
-        let profiles: HashMap<String, (i64, Vec<i32>)> = store::staffing::cadre_profiles(&self.db, &ids)
+        let profiles: HashMap<String, Profile> = store::staffing::cadre_profiles(&self.db, &ids)
             .await
             .map_err(ApiError::from)?
             .into_iter()
-            .map(|(id, p, t)| (id, (p, t)))
             .collect();
         for h in specialists {
-            let (party, tags) = profiles.get(&h.cadre_id).cloned().unwrap_or_default();
+            // Only a cadre deleted since the holders were read has no profile.
+            let (political_status, tags) = profiles.get(&h.cadre_id).cloned().unwrap_or_default();
             candidates.push(Candidate {
                 kind: CandidateKind::Specialist,
                 id: h.cadre_id,
@@ -300,8 +296,8 @@ impl StaffingService for RosterApi {
                 birth_date: h.birth_date,
                 education: h.education,
                 full_time_education: h.full_time_education,
-                political_status: pb::PoliticalStatus::try_from(party as i32).unwrap_or_default(),
-                tags: tags.into_iter().filter_map(|t| pb::BackgroundTag::try_from(t).ok()).collect(),
+                political_status,
+                tags,
             });
         }
         let stages = reserve_stages_on(&self.db, Area::Under(village.as_str()), day).await?;
@@ -309,17 +305,16 @@ impl StaffingService for RosterApi {
             if !stages.get(&r.id).is_some_and(|(_, s)| reserves::is_seed(*s)) {
                 continue;
             }
-            let Ok(birth_date) = dates::parse("birth_date", &r.birth_date) else { continue };
+            let (birth_date, enums) = (r.birth()?, r.enums()?);
             candidates.push(Candidate {
                 kind: CandidateKind::Reserve,
                 id: r.id,
                 name: r.name,
                 birth_date,
-                education: pb::Education::try_from(r.education as i32).unwrap_or_default(),
+                education: enums.education,
                 full_time_education: r.full_time_education,
-                political_status: pb::PoliticalStatus::try_from(r.political_status as i32)
-                    .unwrap_or_default(),
-                tags: r.tags.into_iter().filter_map(|t| pb::BackgroundTag::try_from(t).ok()).collect(),
+                political_status: enums.political_status,
+                tags: enums.tags,
             });
         }
         let ranked = staffing::rank(candidates, &criteria);
@@ -400,7 +395,7 @@ impl StaffingService for RosterApi {
         let region = parse_region("region_code", &request.get_ref().region_code)?;
         principal.ensure_can_read(&region)?;
         stored_region(&self.db, &region).await?;
-        Ok(Response::new(priority_for(&self.db, &region).await?))
+        Ok(Response::new(priority_for(&self.db, &region).await?.0))
     }
 
     async fn set_staffing_rules(

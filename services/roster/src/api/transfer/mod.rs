@@ -25,6 +25,7 @@ use super::cadres::{ID_FIELD, PHONE_FIELD, row_from_fields, shown_pii};
 use crate::domain::import::{self, Column, ImportRow, RowError};
 use crate::domain::term_calendar::TermCalendar;
 use crate::domain::{dates, posts};
+use crate::error::RosterError;
 use crate::store::transfer as st;
 use crate::store::{CadreRow, PostRow};
 use cadre_kit::call::Call;
@@ -104,7 +105,7 @@ impl StoreCheck {
         conn: &mut sqlx::AnyConnection,
         jurisdiction: &RegionCode,
         calendar: &Arc<TermCalendar>,
-    ) -> Result<Self, sqlx::Error> {
+    ) -> Result<Self, RosterError> {
         let villages = st::village_codes(conn, jurisdiction.prefix()).await?;
         let single: Vec<i64> =
             posts::all_kinds().into_iter().filter(|k| posts::is_single_seat(*k)).map(|k| k as i64).collect();
@@ -382,7 +383,7 @@ async fn write_export(
             let id_number = shown_pii(&pii, ID_FIELD, &c.id_number_enc, reveal)?;
             let phone = shown_pii(&pii, PHONE_FIELD, &c.phone_enc, reveal)?;
             let posts = held.get(&c.id).map(Vec::as_slice).unwrap_or_default();
-            table.rows.push(template_row(c, id_number, phone, posts));
+            table.rows.push(template_row(c, id_number, phone, posts)?);
         }
         file::write(fmt, &table).map_err(ApiError::internal)
     })
@@ -392,7 +393,12 @@ async fn write_export(
 
 /// One cadre as a template row; posts' terms and start dates are listed once when
 /// they are all the same, else one per post in the order of 职务.
-fn template_row(c: &CadreRow, id_number: String, phone: String, held: &[PostRow]) -> Vec<String> {
+fn template_row(
+    c: &CadreRow,
+    id_number: String,
+    phone: String,
+    held: &[PostRow],
+) -> Result<Vec<String>, RosterError> {
     let joined = |values: Vec<String>| {
         if values.windows(2).all(|w| w[0] == w[1]) {
             values.into_iter().next().unwrap_or_default()
@@ -400,22 +406,16 @@ fn template_row(c: &CadreRow, id_number: String, phone: String, held: &[PostRow]
             values.join(import::LIST_SEPARATOR)
         }
     };
-    let kinds: Vec<pb::PostKind> =
-        held.iter().filter_map(|p| pb::PostKind::try_from(p.kind as i32).ok()).collect();
-    Column::ALL
+    let kinds: Vec<pb::PostKind> = held.iter().map(PostRow::post_kind).collect::<Result<_, _>>()?;
+    let enums = c.enums()?;
+    Ok(Column::ALL
         .map(|col| match col {
             Column::Name => c.name.clone(),
             Column::IdNumber => id_number.clone(),
             Column::Ethnicity => c.ethnicity.clone(),
             Column::Phone => phone.clone(),
-            Column::PoliticalStatus => import::political_name(
-                pb::PoliticalStatus::try_from(c.political_status as i32).unwrap_or_default(),
-            )
-            .to_string(),
-            Column::Education => {
-                import::education_name(pb::Education::try_from(c.education as i32).unwrap_or_default())
-                    .to_string()
-            }
+            Column::PoliticalStatus => import::political_name(enums.political_status).to_string(),
+            Column::Education => import::education_name(enums.education).to_string(),
             Column::FullTime => if c.full_time_education { "是" } else { "否" }.to_string(),
             Column::Village => c.region_code.clone(),
             Column::Posts => {
@@ -423,15 +423,14 @@ fn template_row(c: &CadreRow, id_number: String, phone: String, held: &[PostRow]
             }
             Column::Term => joined(held.iter().map(|p| p.term.to_string()).collect()),
             Column::StartDate => joined(held.iter().map(|p| p.start_date.clone()).collect()),
-            Column::Background => c
+            Column::Background => enums
                 .tags
                 .iter()
-                .filter_map(|t| pb::BackgroundTag::try_from(*t).ok())
-                .map(import::tag_name)
+                .map(|t| import::tag_name(*t))
                 .collect::<Vec<_>>()
                 .join(import::LIST_SEPARATOR),
         })
-        .to_vec()
+        .to_vec())
 }
 
 /// The whole file of a streamed import, with the first piece's settings.
