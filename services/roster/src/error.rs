@@ -22,6 +22,12 @@ pub enum RosterError {
     Db(#[from] sqlx::Error),
     #[error("stored PII could not be read: {0}")]
     Pii(String),
+    /// A stored value this build cannot read back (an enum number it does not know, a
+    /// date that does not parse): written around the service, or by a newer version.
+    /// Never read as a default or skipped, which would skew reports and let an update
+    /// write the default back. Logged with the column, row and value; INTERNAL out.
+    #[error("{column} of {row} holds {value:?}, which is not a value this service knows")]
+    Corrupt { column: &'static str, row: String, value: String },
 }
 
 impl RosterError {
@@ -49,6 +55,7 @@ impl From<RosterError> for ApiError {
             RosterError::Stale { .. } => ApiError::aborted(e.to_string()),
             RosterError::Db(e) => e.into(),
             RosterError::Pii(e) => ApiError::internal(e),
+            RosterError::Corrupt { .. } => ApiError::internal(e),
         }
     }
 }

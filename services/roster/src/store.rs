@@ -11,10 +11,11 @@ use cadre_kit::sql::{AnyQuery, Sql};
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::PostKind;
 
-use crate::domain::dates;
 use crate::domain::posts::HeldPost;
 use crate::domain::structure::Member;
+use crate::error::RosterError;
 
+pub mod decode;
 pub mod development;
 pub mod reserves;
 pub mod staffing;
@@ -417,18 +418,18 @@ fn post_row(r: &AnyRow) -> Result<PostRow, sqlx::Error> {
 }
 
 impl PostRow {
-    /// The post as the rules see it; `None` if its stored dates do not parse.
-    pub fn held(&self) -> Option<HeldPost> {
-        let date = dates::parse_stored;
-        Some(HeldPost {
+    /// The post as the rules see it; an unknown kind or a bad date is corrupt.
+    pub fn held(&self) -> Result<HeldPost, RosterError> {
+        let row = format!("post {}", self.id);
+        Ok(HeldPost {
             id: self.id.clone(),
             cadre_id: self.cadre_id.clone(),
             cadre_name: self.cadre_name.clone(),
             region_code: self.region_code.clone(),
-            kind: PostKind::try_from(self.kind as i32).ok()?,
-            start: date(&self.start_date)?,
+            kind: self.post_kind()?,
+            start: decode::date_of("roster_posts.start_date", &row, &self.start_date)?,
             end: match &self.end_date {
-                Some(e) => Some(date(e)?),
+                Some(e) => Some(decode::date_of("roster_posts.end_date", &row, e)?),
                 None => None,
             },
         })
@@ -552,18 +553,12 @@ pub async fn posts_under(
     prefix: &str,
     kinds: &[PostKind],
     day: &str,
-) -> Result<Vec<HeldPost>, sqlx::Error> {
+) -> Result<Vec<HeldPost>, RosterError> {
     let mut s = Sql::new(format!("SELECT {POST_COLUMNS} {POST_FROM} WHERE p.region_code LIKE "));
     s.bind(like_prefix(prefix)).push(" ESCAPE '\\' AND p.start_date <= ").bind(day);
     s.push(" AND p.kind IN (").bind_list(kinds.iter().map(|k| *k as i64)).push(")");
     let rows = s.query().fetch_all(db.pool()).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        if let Some(held) = post_row(r)?.held() {
-            out.push(held);
-        }
-    }
-    Ok(out)
+    rows.iter().map(|r| post_row(r)?.held()).collect()
 }
 
 /// (village, cadre, post kind) of the posts of `kinds` held under `prefix` on `day`.
@@ -572,7 +567,7 @@ pub async fn serving_under(
     prefix: &str,
     kinds: &[PostKind],
     day: &str,
-) -> Result<Vec<(String, String, PostKind)>, sqlx::Error> {
+) -> Result<Vec<(String, String, PostKind)>, RosterError> {
     let mut s =
         Sql::new("SELECT p.region_code, p.cadre_id, p.kind FROM roster_posts p WHERE p.region_code LIKE ");
     held_on(s.bind(like_prefix(prefix)).push(" ESCAPE '\\' AND"), "p", day);
@@ -580,9 +575,10 @@ pub async fn serving_under(
     let rows = s.query().fetch_all(db.pool()).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
-        if let Ok(kind) = PostKind::try_from(r.try_get::<i64, _>(2)? as i32) {
-            out.push((r.try_get(0)?, r.try_get(1)?, kind));
-        }
+        let (village, cadre): (String, String) = (r.try_get(0)?, r.try_get(1)?);
+        let row = format!("the post of cadre {cadre} in {village}");
+        let kind = decode::enum_of("roster_posts.kind", &row, r.try_get(2)?)?;
+        out.push((village, cadre, kind));
     }
     Ok(out)
 }
@@ -595,11 +591,11 @@ pub async fn village_count_under(db: &Db, prefix: &str) -> Result<usize, sqlx::E
 }
 
 /// The distinct two-committee members serving under a region on `day`.
-pub async fn members_under(db: &Db, prefix: &str, day: &str) -> Result<Vec<Member>, sqlx::Error> {
+pub async fn members_under(db: &Db, prefix: &str, day: &str) -> Result<Vec<Member>, RosterError> {
     let kinds: Vec<String> =
         crate::domain::posts::two_committee_kinds().into_iter().map(|k| (k as i32).to_string()).collect();
     let mut s = Sql::new(
-        "SELECT c.birth_date, c.sex, c.education, c.political_status FROM roster_cadres c WHERE EXISTS ( \
+        "SELECT c.birth_date, c.sex, c.education, c.political_status, c.id FROM roster_cadres c WHERE EXISTS ( \
          SELECT 1 FROM roster_posts p WHERE p.cadre_id = c.id AND p.region_code LIKE ",
     );
     held_on(s.bind(like_prefix(prefix)).push(" ESCAPE '\\' AND"), "p", day);
@@ -611,14 +607,13 @@ pub async fn members_under(db: &Db, prefix: &str, day: &str) -> Result<Vec<Membe
         let sex: i64 = r.try_get(1)?;
         let education: i64 = r.try_get(2)?;
         let party: i64 = r.try_get(3)?;
-        let (Ok(birth_date), Ok(education), Ok(political_status)) = (
-            dates::parse_stored(&birth).ok_or(()),
-            cadre_proto::roster::v1::Education::try_from(education as i32),
-            cadre_proto::roster::v1::PoliticalStatus::try_from(party as i32),
-        ) else {
-            continue;
-        };
-        out.push(Member { birth_date, sex: sex_from_stored(sex), education, political_status });
+        let row = format!("cadre {}", r.try_get::<String, _>(4)?);
+        out.push(Member {
+            birth_date: decode::date_of("roster_cadres.birth_date", &row, &birth)?,
+            sex: sex_from_stored("roster_cadres.sex", &row, sex)?,
+            education: decode::enum_of("roster_cadres.education", &row, education)?,
+            political_status: decode::enum_of("roster_cadres.political_status", &row, party)?,
+        });
     }
     Ok(out)
 }
@@ -631,6 +626,13 @@ pub fn sex_to_stored(sex: Sex) -> i64 {
     }
 }
 
-pub fn sex_from_stored(v: i64) -> Sex {
-    if v == pb::Sex::Female as i64 { Sex::Female } else { Sex::Male }
+/// `column` of `row` holds `v`: male or female, else corrupt (sex comes from the ID number).
+pub fn sex_from_stored(column: &'static str, row: &str, v: i64) -> Result<Sex, RosterError> {
+    match decode::enum_of(column, row, v)? {
+        pb::Sex::Male => Ok(Sex::Male),
+        pb::Sex::Female => Ok(Sex::Female),
+        pb::Sex::Unspecified => {
+            Err(RosterError::Corrupt { column, row: row.to_string(), value: v.to_string() })
+        }
+    }
 }

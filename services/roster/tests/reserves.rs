@@ -17,6 +17,7 @@ use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::ReserveStage as Stage;
 use cadre_proto::roster::v1::cadre_service_client::CadreServiceClient;
 use cadre_proto::roster::v1::post_service_client::PostServiceClient;
+use cadre_proto::roster::v1::region_service_client::RegionServiceClient;
 use cadre_proto::roster::v1::reserve_service_client::ReserveServiceClient;
 use cadre_proto::roster::v1::staffing_service_client::StaffingServiceClient;
 use tonic::{Code, Status};
@@ -599,6 +600,64 @@ async fn a_village_short_of_seeds_fails_until_a_third_enters_the_pool_and_alerts
         let mut bad_kind = alerts(&s.admin, "2025-07-01", vec![]);
         bad_kind.get_mut().kinds = vec![99];
         assert_code(staffing.list_alerts(bad_kind).await, Code::InvalidArgument, "kinds[0]");
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn alerts_of_a_few_villages_among_many_page_by_key_to_the_list_read_whole() {
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = start(&db).await;
+        seed_regions(&s).await;
+        // Twelve more villages in the township; secretaries past the age limit in two,
+        // and a director past it too in the second.
+        let more: Vec<pb::Region> =
+            (203..=214).map(|n| region(&format!("150525100{n}"), &format!("{n}村"))).collect();
+        RegionServiceClient::new(s.channel.clone())
+            .upsert_regions(req(&s.province, pb::UpsertRegionsRequest { regions: more }))
+            .await
+            .unwrap();
+        let west = appoint(&s, "那顺", 51, "1960-03-01", pb::PostKind::PartySecretary, "150525100205").await;
+        let north = appoint(&s, "巴图", 52, "1961-03-01", pb::PostKind::PartySecretary, "150525100213").await;
+        let director =
+            appoint(&s, "朝鲁", 53, "1962-03-01", pb::PostKind::CommitteeDirector, "150525100213").await;
+
+        let mut staffing = StaffingServiceClient::new(s.channel.clone());
+        let over_age = |page_size: i32, page_token: String| {
+            req(
+                &s.admin,
+                pb::ListAlertsRequest {
+                    region_code: COUNTY.into(),
+                    as_of: "2025-07-01".into(),
+                    kinds: vec![pb::StaffingAlertKind::OverAge as i32],
+                    page_size,
+                    page_token,
+                },
+            )
+        };
+        let whole = staffing.list_alerts(over_age(0, String::new())).await.unwrap().into_inner();
+        assert!(whole.next_page_token.is_empty());
+        let mut subjects: Vec<&str> = whole.alerts.iter().map(|a| a.subject_id.as_str()).collect();
+        assert_eq!(subjects.remove(0), west.id);
+        subjects.sort();
+        let mut north_village = vec![north.id.as_str(), director.id.as_str()];
+        north_village.sort();
+        assert_eq!(subjects, north_village);
+
+        // One alert a page: villages without alerts are skipped, a page may stop inside
+        // a village, and the walk ends with the list.
+        let (mut paged, mut token, mut pages) = (Vec::new(), String::new(), 0);
+        loop {
+            let page = staffing.list_alerts(over_age(1, token)).await.unwrap().into_inner();
+            assert_eq!(page.alerts.len(), 1);
+            paged.extend(page.alerts);
+            pages += 1;
+            token = page.next_page_token;
+            if token.is_empty() {
+                break;
+            }
+        }
+        assert_eq!((pages, paged), (3, whole.alerts));
         s.stop().await;
     }
 }

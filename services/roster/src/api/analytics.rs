@@ -22,9 +22,11 @@ impl RosterApi {
         // Three reads side by side, each on a connection of its own: a province's
         // report reads ~100,000 rows and the database has more than one core.
         let (members, village_count, heads) = tokio::try_join!(
-            store::members_under(&self.db, region.prefix(), &day_s),
-            store::village_count_under(&self.db, region.prefix()),
-            store::serving_under(&self.db, region.prefix(), &seats, &day_s),
+            async { store::members_under(&self.db, region.prefix(), &day_s).await.map_err(ApiError::from) },
+            async { store::village_count_under(&self.db, region.prefix()).await.map_err(ApiError::from) },
+            async {
+                store::serving_under(&self.db, region.prefix(), &seats, &day_s).await.map_err(ApiError::from)
+            },
         )?;
         let serving = heads.iter().map(|(village, cadre, kind)| posts::Serving {
             region_code: village,

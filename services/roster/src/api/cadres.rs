@@ -79,16 +79,17 @@ pub(crate) fn shown_pii(
 /// The stored row back as validated fields (for updates).
 fn fields_from_row(pii: &PiiCipher, row: &CadreRow) -> Result<CadreFields, RosterError> {
     let id_number = decrypt(pii, ID_FIELD, &row.id_number_enc)?;
+    let enums = row.enums()?;
     Ok(CadreFields {
         region_code: RegionCode::parse(&row.region_code).map_err(|e| RosterError::Pii(e.to_string()))?,
         name: row.name.clone(),
         id_number: ResidentId::parse(&id_number).map_err(|e| RosterError::Pii(e.to_string()))?,
         ethnicity: row.ethnicity.clone(),
         phone: decrypt(pii, PHONE_FIELD, &row.phone_enc)?,
-        political_status: pb::PoliticalStatus::try_from(row.political_status as i32).unwrap_or_default(),
-        education: pb::Education::try_from(row.education as i32).unwrap_or_default(),
+        political_status: enums.political_status,
+        education: enums.education,
         full_time_education: row.full_time_education,
-        tags: row.tags.iter().filter_map(|t| pb::BackgroundTag::try_from(*t).ok()).collect(),
+        tags: enums.tags,
     })
 }
 

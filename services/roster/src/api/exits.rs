@@ -43,7 +43,7 @@ fn sanction_to_proto(s: SanctionRow) -> pb::Sanction {
 }
 
 fn held(r: &PostRow) -> Result<HeldPost, ApiError> {
-    r.held().ok_or_else(|| ApiError::internal(format!("post {} has bad dates", r.id)))
+    Ok(r.held()?)
 }
 
 fn stored_date(what: &str, s: &str) -> Result<chrono::NaiveDate, ApiError> {

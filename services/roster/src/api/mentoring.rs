@@ -232,8 +232,9 @@ impl MentoringService for RosterApi {
         let region = fields::region("region_code", &req.region_code)?;
         principal.ensure_can_read(&region)?;
         let day = dates::parse_or("as_of", &req.as_of, dates::today()).map_err(ApiError::from)?;
-        let since = dates::parse_or("new_since", &req.new_since, mentoring::default_new_since())
-            .map_err(ApiError::from)?;
+        let since =
+            dates::parse_or("new_since", &req.new_since, mentoring::default_new_since(&self.calendar))
+                .map_err(ApiError::from)?;
         if since > day {
             return Err(ApiError::invalid("new_since", "must not be after as_of").into());
         }

@@ -13,18 +13,26 @@ mod terms;
 pub mod transfer;
 mod work_teams;
 
+use std::sync::Arc;
+
 use cadre_kit::db::Db;
 use cadre_kit::pii::PiiCipher;
 
-/// Shared by every roster service: the database and the PII cipher.
+use crate::domain::term_calendar::TermCalendar;
+
+/// Shared by every roster service: the database, the PII cipher and the term
+/// calendar the rules are asked with.
 #[derive(Clone)]
 pub struct RosterApi {
     pub(crate) db: Db,
     pub(crate) pii: PiiCipher,
+    pub(crate) calendar: Arc<TermCalendar>,
 }
 
 impl RosterApi {
+    /// The roster under the province's term calendar (one for the whole province:
+    /// every region re-elects together).
     pub fn new(db: Db, pii: PiiCipher) -> Self {
-        Self { db, pii }
+        Self { db, pii, calendar: Arc::new(TermCalendar::default()) }
     }
 }

@@ -64,9 +64,9 @@ impl PostService for RosterApi {
                 let existing: Vec<_> = store::posts_in_village(tx.conn(), village.as_str())
                     .await?
                     .iter()
-                    .filter_map(PostRow::held)
-                    .collect();
-                posts::check_appointment(&appointment, &existing)?;
+                    .map(PostRow::held)
+                    .collect::<Result<_, _>>()?;
+                posts::check_appointment(&appointment, &existing, &self.calendar)?;
                 let row = PostRow {
                     id: uuid::Uuid::now_v7().to_string(),
                     cadre_id: cadre.id.clone(),
@@ -108,8 +108,7 @@ impl PostService for RosterApi {
                     .await?
                     .ok_or_else(|| ApiError::not_found(format!("post {}", req.post_id)))?;
                 principal.ensure_can_write(&fields::region("region_code", &row.region_code)?)?;
-                let held =
-                    row.held().ok_or_else(|| ApiError::internal(format!("post {} has bad dates", row.id)))?;
+                let held = row.held()?;
                 posts::check_end(&held, end)?;
                 let now = to_micros(tx.now());
                 store::end_post(tx.conn(), &row.id, &dates::format(end), &reason, now).await?;

@@ -3,6 +3,7 @@
 //! the alerts (over age, vacant seats, terms ending, villages out of compliance).
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 
 use chrono::NaiveDate;
 
@@ -15,12 +16,14 @@ use tonic::{Request, Response, Status};
 
 use super::RosterApi;
 use super::regions::is_village;
+use crate::domain::alerts;
 use crate::domain::posts::{self, DEFAULT_VACANCY_SEATS};
 use crate::domain::reserves::{self, Level};
-use crate::domain::staffing::{self, Candidate, CandidateKind, Check, Holder, Rollup, Rules, VillageFacts};
+use crate::domain::staffing::{self, Candidate, CandidateKind, Holder, Rollup, Rules, VillageFacts};
+use crate::domain::term_calendar::TermCalendar;
 use crate::domain::{dates, fields};
 use crate::error::RosterError;
-use crate::store::staffing::{PriorityRow, RulesRow};
+use crate::store::staffing::{Area, PriorityRow, Profile, RulesRow};
 use crate::store::{self, RegionRow};
 use cadre_kit::call::{Call, Changed};
 
@@ -68,10 +71,6 @@ fn rules_to_proto(
     }
 }
 
-fn criteria_of(values: &[i32]) -> Vec<VacancyCriterion> {
-    values.iter().filter_map(|v| VacancyCriterion::try_from(*v).ok()).collect()
-}
-
 /// Rules configured above or under `scope`, by region code.
 async fn rules_map(db: &Db, scope: &RegionCode) -> Result<BTreeMap<String, RulesRow>, ApiError> {
     let rows =
@@ -91,80 +90,146 @@ fn rules_for<'a>(
     }
 }
 
-/// The effective vacancy priority of `region`.
-async fn priority_for(db: &Db, region: &RegionCode) -> Result<pb::VacancyPriority, ApiError> {
+/// The effective vacancy priority of `region`, as sent and as the ranking reads it.
+async fn priority_for(
+    db: &Db,
+    region: &RegionCode,
+) -> Result<(pb::VacancyPriority, Vec<VacancyCriterion>), ApiError> {
     let rows = store::staffing::priorities_at(db, &region.lineage().collect::<Vec<_>>()).await?;
     let map: BTreeMap<String, PriorityRow> = rows.into_iter().map(|r| (r.region_code.clone(), r)).collect();
-    Ok(match staffing::effective(region, &map) {
-        Some((code, row)) => pb::VacancyPriority {
-            region_code: region.to_string(),
-            criteria: row.criteria.clone(),
-            source_region_code: code.to_string(),
-            revision: if code == region.as_str() { row.revision } else { 0 },
-        },
-        None => pb::VacancyPriority {
-            region_code: region.to_string(),
-            criteria: staffing::DEFAULT_PRIORITY.iter().map(|c| *c as i32).collect(),
-            source_region_code: String::new(),
-            revision: 0,
-        },
-    })
+    let (source, criteria, revision) = match staffing::effective(region, &map) {
+        Some((code, row)) => {
+            (code.to_string(), row.criteria()?, if code == region.as_str() { row.revision } else { 0 })
+        }
+        None => (String::new(), staffing::DEFAULT_PRIORITY.to_vec(), 0),
+    };
+    let sent = pb::VacancyPriority {
+        region_code: region.to_string(),
+        criteria: criteria.iter().map(|c| *c as i32).collect(),
+        source_region_code: source,
+        revision,
+    };
+    Ok((sent, criteria))
 }
 
-/// Each reserve's stage on `day` under a prefix: reserve id → (village, stage).
+/// Each reserve's stage on `day` in `area`: reserve id → (village, stage).
 async fn reserve_stages_on(
     db: &Db,
-    prefix: &str,
+    area: Area<'_>,
     day: NaiveDate,
 ) -> Result<BTreeMap<String, (String, ReserveStage)>, ApiError> {
-    let steps = store::reserves::stages_under(db, prefix, &dates::format(day)).await?;
+    let steps = store::reserves::stages_in(db, area, &dates::format(day)).await?;
     let mut out = BTreeMap::new();
     // Steps come oldest first per reserve and only up to `day`: the last one wins.
     for s in steps {
-        if let Ok(stage) = ReserveStage::try_from(s.stage as i32) {
-            out.insert(s.reserve_id, (s.region_code, stage));
-        }
+        let stage = s.to_stage()?;
+        out.insert(s.reserve_id, (s.region_code, stage));
     }
     Ok(out)
 }
 
-/// Everything the rules and alerts read under a region on a day.
+/// What the staffing rules read of some villages on a day: who holds a post in each
+/// and how many reserve seeds each has.
 struct Survey {
+    /// (code, name), in code order.
     villages: Vec<(String, String)>,
     facts: HashMap<String, VillageFacts>,
-    rules: BTreeMap<String, RulesRow>,
-    defaults: Rules,
 }
 
+/// The facts of a village with no posts and no reserves.
+static NOTHING: VillageFacts = VillageFacts { holders: Vec::new(), seeds: 0 };
+
 impl Survey {
-    async fn take(db: &Db, scope: &RegionCode, day: NaiveDate) -> Result<Self, ApiError> {
-        let villages = store::villages_under(db, scope.prefix()).await?;
+    /// `villages`, all lying in `area`, as they stand on `day`.
+    async fn take(
+        db: &Db,
+        villages: Vec<(String, String)>,
+        area: Area<'_>,
+        day: NaiveDate,
+    ) -> Result<Self, ApiError> {
         let mut facts: HashMap<String, VillageFacts> = HashMap::new();
-        for (village, holder) in
-            store::staffing::holders_under(db, scope.prefix(), &dates::format(day)).await?
-        {
+        for (village, holder) in store::staffing::holders_in(db, area, &dates::format(day)).await? {
             facts.entry(village).or_default().holders.push(holder);
         }
-        for (village, stage) in reserve_stages_on(db, scope.prefix(), day).await?.into_values() {
+        for (village, stage) in reserve_stages_on(db, area, day).await?.into_values() {
             if reserves::is_seed(stage) {
                 facts.entry(village).or_default().seeds += 1;
             }
         }
-        Ok(Self { villages, facts, rules: rules_map(db, scope).await?, defaults: Rules::default() })
+        Ok(Self { villages, facts })
     }
 
-    fn facts(&self, village: &str) -> VillageFacts {
-        self.facts.get(village).cloned().unwrap_or_default()
+    fn facts(&self, village: &str) -> &VillageFacts {
+        self.facts.get(village).unwrap_or(&NOTHING)
+    }
+}
+
+/// The staffing rules configured around a scope, and the defaults for villages
+/// under none of them.
+struct RuleBook {
+    configured: BTreeMap<String, RulesRow>,
+    defaults: Rules,
+}
+
+impl RuleBook {
+    async fn load(db: &Db, scope: &RegionCode, calendar: &TermCalendar) -> Result<Self, ApiError> {
+        Ok(Self { configured: rules_map(db, scope).await?, defaults: Rules::defaults(calendar) })
     }
 
-    /// Rules applying to a village, with their source, and the village's checks.
-    fn check(&self, village: &str, day: NaiveDate) -> (Option<&str>, &Rules, Vec<Check>) {
-        let code = RegionCode::parse(village).ok();
-        let (source, rules) = match &code {
-            Some(c) => rules_for(c, &self.rules, &self.defaults),
-            None => (None, &self.defaults),
-        };
-        (source, rules, staffing::evaluate(rules, &self.facts(village), day))
+    /// The rules applying to a village, with the region they came from.
+    fn for_village(&self, village: &str) -> (Option<&str>, &Rules) {
+        match RegionCode::parse(village) {
+            Ok(code) => rules_for(&code, &self.configured, &self.defaults),
+            Err(_) => (None, &self.defaults),
+        }
+    }
+}
+
+/// The most villages a page of alerts reads at once. It reads as many villages as
+/// the page has rows at first, then twice as many each time they raise too few
+/// alerts to fill it, up to this.
+const MAX_ALERT_WINDOW: i64 = 2000;
+
+/// Every alert of `kinds` that `villages` (code, name; in code order) raise on `day`,
+/// sorted: their facts read once, the rules decided once.
+async fn alerts_of(
+    db: &Db,
+    book: &RuleBook,
+    villages: Vec<(String, String)>,
+    kinds: &[StaffingAlertKind],
+    day: NaiveDate,
+) -> Result<Vec<alerts::Alert>, ApiError> {
+    let (Some((first, _)), Some((last, _))) = (villages.first(), villages.last()) else {
+        return Ok(Vec::new());
+    };
+    let (first, last) = (first.clone(), last.clone());
+    let area = Area::Villages { first: &first, last: &last };
+    let seat_posts = if kinds.contains(&StaffingAlertKind::VacantPost) {
+        store::staffing::seat_posts_in(db, area, &DEFAULT_VACANCY_SEATS, &dates::format(day)).await?
+    } else {
+        Vec::new()
+    };
+    let survey = Survey::take(db, villages, area, day).await?;
+    let surveyed: Vec<alerts::Village> = survey
+        .villages
+        .iter()
+        .map(|(code, name)| alerts::Village {
+            code,
+            name,
+            rules: book.for_village(code).1,
+            facts: survey.facts(code),
+        })
+        .collect();
+    Ok(alerts::raised(&surveyed, &seat_posts, kinds, day))
+}
+
+fn alert_to_proto(a: alerts::Alert) -> pb::StaffingAlert {
+    pb::StaffingAlert {
+        kind: a.kind as i32,
+        region_code: a.region_code,
+        subject_id: a.subject_id,
+        message: a.message,
+        post_kind: a.post_kind.map_or(0, |k| k as i32),
     }
 }
 
@@ -187,10 +252,6 @@ fn township_of(village: &str) -> String {
     township.map_or_else(|| village.to_string(), |t| t.to_string())
 }
 
-fn alert_key(a: &pb::StaffingAlert) -> String {
-    format!("{}|{:02}|{}|{:02}", a.region_code, a.kind, a.subject_id, a.post_kind)
-}
-
 #[tonic::async_trait]
 impl StaffingService for RosterApi {
     async fn rank_candidates(
@@ -207,12 +268,11 @@ impl StaffingService for RosterApi {
         if !is_village(&stored_region(&self.db, &village).await?) {
             return Err(ApiError::invalid("region_code", format!("{village} is not a village")).into());
         }
-        let priority = priority_for(&self.db, &village).await?;
-        let criteria = criteria_of(&priority.criteria);
+        let (priority, criteria) = priority_for(&self.db, &village).await?;
 
         let mut candidates = Vec::new();
         let specialists: Vec<Holder> =
-            store::staffing::holders_under(&self.db, village.as_str(), &dates::format(day))
+            store::staffing::holders_in(&self.db, Area::Under(village.as_str()), &dates::format(day))
                 .await
                 .map_err(ApiError::from)?
                 .into_iter()
@@ -220,14 +280,14 @@ impl StaffingService for RosterApi {
                 .filter(|h| h.kind == PostKind::RevitalisationSpecialist)
                 .collect();
         let ids: Vec<String> = specialists.iter().map(|h| h.cadre_id.clone()).collect();
-        let profiles: HashMap<String, (i64, Vec<i32>)> = store::staffing::cadre_profiles(&self.db, &ids)
+        let profiles: HashMap<String, Profile> = store::staffing::cadre_profiles(&self.db, &ids)
             .await
             .map_err(ApiError::from)?
             .into_iter()
-            .map(|(id, p, t)| (id, (p, t)))
             .collect();
         for h in specialists {
-            let (party, tags) = profiles.get(&h.cadre_id).cloned().unwrap_or_default();
+            // Only a cadre deleted since the holders were read has no profile.
+            let (political_status, tags) = profiles.get(&h.cadre_id).cloned().unwrap_or_default();
             candidates.push(Candidate {
                 kind: CandidateKind::Specialist,
                 id: h.cadre_id,
@@ -235,26 +295,25 @@ impl StaffingService for RosterApi {
                 birth_date: h.birth_date,
                 education: h.education,
                 full_time_education: h.full_time_education,
-                political_status: pb::PoliticalStatus::try_from(party as i32).unwrap_or_default(),
-                tags: tags.into_iter().filter_map(|t| pb::BackgroundTag::try_from(t).ok()).collect(),
+                political_status,
+                tags,
             });
         }
-        let stages = reserve_stages_on(&self.db, village.as_str(), day).await?;
+        let stages = reserve_stages_on(&self.db, Area::Under(village.as_str()), day).await?;
         for r in store::reserves::reserves_under(&self.db, village.as_str()).await.map_err(ApiError::from)? {
             if !stages.get(&r.id).is_some_and(|(_, s)| reserves::is_seed(*s)) {
                 continue;
             }
-            let Ok(birth_date) = dates::parse("birth_date", &r.birth_date) else { continue };
+            let (birth_date, enums) = (r.birth()?, r.enums()?);
             candidates.push(Candidate {
                 kind: CandidateKind::Reserve,
                 id: r.id,
                 name: r.name,
                 birth_date,
-                education: pb::Education::try_from(r.education as i32).unwrap_or_default(),
+                education: enums.education,
                 full_time_education: r.full_time_education,
-                political_status: pb::PoliticalStatus::try_from(r.political_status as i32)
-                    .unwrap_or_default(),
-                tags: r.tags.into_iter().filter_map(|t| pb::BackgroundTag::try_from(t).ok()).collect(),
+                political_status: enums.political_status,
+                tags: enums.tags,
             });
         }
         let ranked = staffing::rank(candidates, &criteria);
@@ -329,7 +388,7 @@ impl StaffingService for RosterApi {
         let region = parse_region("region_code", &request.get_ref().region_code)?;
         principal.ensure_can_read(&region)?;
         stored_region(&self.db, &region).await?;
-        Ok(Response::new(priority_for(&self.db, &region).await?))
+        Ok(Response::new(priority_for(&self.db, &region).await?.0))
     }
 
     async fn set_staffing_rules(
@@ -388,7 +447,7 @@ impl StaffingService for RosterApi {
         principal.ensure_can_read(&region)?;
         stored_region(&self.db, &region).await?;
         let map = rules_map(&self.db, &region).await?;
-        let defaults = Rules::default();
+        let defaults = Rules::defaults(&self.calendar);
         let (source, rules) = rules_for(&region, &map, &defaults);
         let revision = match source {
             Some(s) if s == region.as_str() => map.get(s).map_or(0, |r| r.revision),
@@ -407,7 +466,9 @@ impl StaffingService for RosterApi {
         let scope = principal.scope("region_code", &req.region_code)?;
         let day = dates::parse_or("as_of", &req.as_of, dates::today()).map_err(ApiError::from)?;
         let page = call.page(req.page_size, &req.page_token, &format!("{scope}|{day}"))?;
-        let survey = Survey::take(&self.db, &scope, day).await?;
+        let book = RuleBook::load(&self.db, &scope, &self.calendar).await?;
+        let villages = store::villages_under(&self.db, scope.prefix()).await.map_err(ApiError::from)?;
+        let survey = Survey::take(&self.db, villages, Area::Under(scope.prefix()), day).await?;
         let townships: Vec<(String, String)> =
             store::staffing::townships_under(&self.db, scope.prefix()).await.map_err(ApiError::from)?;
         let mut total = Rollup::default();
@@ -415,7 +476,8 @@ impl StaffingService for RosterApi {
         let after = page.after.clone().unwrap_or_default();
         let mut villages = Vec::new();
         for (code, name) in &survey.villages {
-            let (source, _, checks) = survey.check(code, day);
+            let (source, rules) = book.for_village(code);
+            let checks = staffing::evaluate(rules, survey.facts(code), day);
             total.add(&checks);
             by_township.entry(township_of(code)).or_default().add(&checks);
             if *code > after && villages.len() < page.fetch_limit() as usize {
@@ -476,117 +538,46 @@ impl StaffingService for RosterApi {
             }
         }
         if kinds.is_empty() {
-            kinds = vec![
-                StaffingAlertKind::OverAge,
-                StaffingAlertKind::VacantPost,
-                StaffingAlertKind::TermEnding,
-                StaffingAlertKind::OutOfCompliance,
-            ];
+            kinds = alerts::ALL_KINDS.to_vec();
         }
         kinds.sort();
         let page = call.page(req.page_size, &req.page_token, &format!("{scope}|{day}|{kinds:?}"))?;
-        let survey = Survey::take(&self.db, &scope, day).await?;
-        let codes: Vec<String> = survey.villages.iter().map(|(c, _)| c.clone()).collect();
-        let mut vacant_by_village: HashMap<String, Vec<posts::VacantSeat>> = HashMap::new();
-        if kinds.contains(&StaffingAlertKind::VacantPost) {
-            let held =
-                store::posts_under(&self.db, scope.prefix(), &DEFAULT_VACANCY_SEATS, &dates::format(day))
-                    .await
-                    .map_err(ApiError::from)?;
-            for v in posts::vacancies(&codes, &held, &DEFAULT_VACANCY_SEATS, day) {
-                vacant_by_village.entry(v.region_code.clone()).or_default().push(v);
-            }
-        }
+        let book = RuleBook::load(&self.db, &scope, &self.calendar).await?;
         let after = page.after.clone().unwrap_or_default();
-        let mut alerts = Vec::new();
-        for (village, name) in &survey.villages {
-            let (_, rules, checks) = survey.check(village, day);
-            let mut here = Vec::new();
-            let alert =
-                |kind: StaffingAlertKind, subject: &str, post_kind: i32, message: String| pb::StaffingAlert {
-                    kind: kind as i32,
-                    region_code: village.clone(),
-                    subject_id: subject.to_string(),
-                    message,
-                    post_kind,
-                };
-            for kind in &kinds {
-                match kind {
-                    StaffingAlertKind::OverAge => {
-                        let facts = survey.facts(village);
-                        for (h, age) in staffing::over_age(rules, &facts.holders, day) {
-                            let posts: Vec<&str> = facts
-                                .holders
-                                .iter()
-                                .filter(|x| x.cadre_id == h.cadre_id)
-                                .map(|x| x.kind.as_str_name().trim_start_matches("POST_KIND_"))
-                                .collect();
-                            here.push(alert(
-                                *kind,
-                                &h.cadre_id,
-                                0,
-                                format!(
-                                    "{} ({}) is {age}, at or over the age limit {} in {name}",
-                                    h.name,
-                                    posts.join(", "),
-                                    rules.age_limit
-                                ),
-                            ));
-                        }
-                    }
-                    StaffingAlertKind::VacantPost => {
-                        for v in vacant_by_village.get(village).into_iter().flatten() {
-                            let since = match v.vacant_since {
-                                Some(d) => format!("since {}", dates::format(d)),
-                                None => "and has never been filled".to_string(),
-                            };
-                            here.push(alert(
-                                *kind,
-                                village,
-                                v.kind as i32,
-                                format!(
-                                    "{} of {name} is vacant {since}",
-                                    v.kind.as_str_name().trim_start_matches("POST_KIND_")
-                                ),
-                            ));
-                        }
-                    }
-                    StaffingAlertKind::TermEnding => {
-                        if let Some(left) = staffing::term_ending(rules, day) {
-                            here.push(alert(
-                                *kind,
-                                village,
-                                0,
-                                format!(
-                                    "the term of {name} ends on {}, in {left} day(s)",
-                                    dates::format(rules.term_end_date)
-                                ),
-                            ));
-                        }
-                    }
-                    StaffingAlertKind::OutOfCompliance => {
-                        let failed: Vec<&str> =
-                            checks.iter().filter(|c| !c.passed).map(|c| c.reason.as_str()).collect();
-                        if !failed.is_empty() {
-                            here.push(alert(
-                                *kind,
-                                village,
-                                0,
-                                format!("{name} fails: {}", failed.join("; ")),
-                            ));
-                        }
-                    }
-                    StaffingAlertKind::Unspecified => {}
-                }
-            }
-            here.sort_by_key(alert_key);
-            alerts.extend(here.into_iter().filter(|a| alert_key(a) > after));
-            if alerts.len() >= page.fetch_limit() as usize {
+        let want = page.fetch_limit() as usize;
+        // Keys start with the village: a page reads villages from the one it stopped
+        // in (it may have more alerts), window by window, until the page is full.
+        let mut from: Bound<String> = match after.split_once('|') {
+            Some((village, _)) => Bound::Included(village.to_string()),
+            None => Bound::Unbounded,
+        };
+        let mut window = page.fetch_limit();
+        let mut found: Vec<alerts::Alert> = Vec::new();
+        loop {
+            let villages = store::staffing::villages_from(
+                &self.db,
+                scope.prefix(),
+                from.as_ref().map(String::as_str),
+                window,
+            )
+            .await
+            .map_err(ApiError::from)?;
+            let Some((last, _)) = villages.last() else { break };
+            let last = last.clone();
+            let read_all = (villages.len() as i64) < window;
+            let raised = alerts_of(&self.db, &book, villages, &kinds, day).await?;
+            // Each window's alerts come sorted and windows follow each other: the
+            // list stays in key order.
+            found.extend(raised.into_iter().filter(|a| a.key() > after));
+            if found.len() >= want || read_all {
                 break;
             }
+            from = Bound::Excluded(last);
+            window = (window * 2).min(MAX_ALERT_WINDOW);
         }
-        alerts.truncate(page.fetch_limit() as usize);
-        let next_page_token = page.finish(&mut alerts, alert_key);
+        found.truncate(want);
+        let next_page_token = page.finish(&mut found, alerts::Alert::key);
+        let alerts = found.into_iter().map(alert_to_proto).collect();
         Ok(Response::new(pb::ListAlertsResponse { alerts, next_page_token }))
     }
 }

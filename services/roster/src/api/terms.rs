@@ -29,7 +29,7 @@ impl TermService for RosterApi {
             let latest = dev::latest_term_under(&self.db, region.prefix(), i64::from(later.year()))
                 .await
                 .map_err(ApiError::from)?;
-            terms::default_earlier(latest.and_then(|t| i32::try_from(t).ok()))
+            terms::default_earlier(&self.calendar, latest.and_then(|t| i32::try_from(t).ok()))
         } else {
             dates::parse("earlier_as_of", &req.earlier_as_of).map_err(ApiError::from)?
         };

@@ -304,7 +304,14 @@ mod tests {
         let layout = import::layout(&table.headers).unwrap();
         let province = cadre_kit::RegionCode::parse(PROVINCE).unwrap();
         let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
-        let (good, errors) = import::check_rows(&layout, &table.rows, &province, today, &|_| {});
+        let (good, errors) = import::check_rows(
+            &layout,
+            &table.rows,
+            &province,
+            today,
+            &crate::domain::term_calendar::TermCalendar::default(),
+            &|_| {},
+        );
         assert!(errors.is_empty(), "{:?}", &errors[..errors.len().min(5)]);
         assert_eq!(good.len(), demo.cadres.len());
         let back = regions_from_json(&regions_json(&demo)).unwrap();

@@ -8,10 +8,11 @@ use std::collections::{BTreeMap, HashMap};
 use cadre_kit::RegionCode;
 use cadre_kit::resident_id::age_on;
 use cadre_proto::roster::v1 as pb;
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 
 use crate::domain::cadre::{self, CadreFields};
-use crate::domain::posts::{self, TERM_YEARS};
+use crate::domain::posts;
+use crate::domain::term_calendar::TermCalendar;
 
 /// A column of the template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -270,12 +271,6 @@ pub fn date(s: &str) -> Option<NaiveDate> {
         .find_map(|f| NaiveDate::parse_from_str(s, f).ok())
 }
 
-/// The term (换届 year) a post starting on `start` belongs to: the latest election
-/// year of the five-year cycle through 2021 not after it.
-pub fn term_of(start: NaiveDate) -> i32 {
-    2021 + (start.year() - 2021).div_euclid(TERM_YEARS) * TERM_YEARS
-}
-
 // ------------------------------------------------------------------ rows
 
 /// Checks one data row (`row` is its 1-based line, the header being line 1).
@@ -284,6 +279,7 @@ pub fn parse_row(
     cells: &[String],
     row: usize,
     today: NaiveDate,
+    calendar: &TermCalendar,
 ) -> Result<ImportRow, Vec<RowError>> {
     let mut errors = Vec::new();
     let cell = |c: Column| layout.cell(cells, c);
@@ -393,7 +389,17 @@ pub fn parse_row(
         };
         let term = match per_post(&terms, Column::Term, i, &mut errors) {
             None if !terms.is_empty() => continue,
-            None => term_of(start),
+            None => match calendar.term_of(start) {
+                Some(t) => t.year,
+                None => {
+                    errors.push(RowError::new(
+                        row,
+                        Column::Term,
+                        format!("is required for {name}: {start} is before the first term on the calendar"),
+                    ));
+                    continue;
+                }
+            },
             Some(t) => match term(&t) {
                 Some(t) => t,
                 None => {
@@ -424,7 +430,7 @@ pub fn parse_row(
         // The term rules of AppointPost (no other posts: seats are checked file-wide).
         let appointment =
             posts::Appointment { cadre_id: String::new(), region_code: String::new(), kind, term, start };
-        if let Err(e) = posts::check_appointment(&appointment, &[]) {
+        if let Err(e) = posts::check_appointment(&appointment, &[], calendar) {
             let column = if e.to_string().starts_with("term") { Column::Term } else { Column::StartDate };
             let reason = e.to_string();
             let reason = reason.split_once(": ").map_or(reason.as_str(), |(_, r)| r).to_string();
@@ -518,6 +524,7 @@ fn parse_rows(
     rows: &[Vec<String>],
     first_row: usize,
     today: NaiveDate,
+    calendar: &TermCalendar,
     on_checked: &(dyn Fn(usize) + Sync),
 ) -> Vec<(usize, Result<ImportRow, Vec<RowError>>)> {
     cadre_kit::parallel::map_pieces(rows, 1000, |first, part| {
@@ -526,7 +533,7 @@ fn parse_rows(
             for (i, cells) in piece.iter().enumerate() {
                 if cells.iter().any(|c| !c.trim().is_empty()) {
                     let row = first_row + first + k * ROWS_PER_REPORT + i;
-                    out.push((row, parse_row(layout, cells, row, today)));
+                    out.push((row, parse_row(layout, cells, row, today, calendar)));
                 }
             }
             on_checked(piece.len());
@@ -542,9 +549,10 @@ pub fn check_rows(
     rows: &[Vec<String>],
     jurisdiction: &RegionCode,
     today: NaiveDate,
+    calendar: &TermCalendar,
     on_checked: &(dyn Fn(usize) + Sync),
 ) -> (Vec<ImportRow>, Vec<RowError>) {
-    RowChecker::new(layout, jurisdiction, today).check(rows, 2, on_checked)
+    RowChecker::new(layout, jurisdiction, today, calendar).check(rows, 2, on_checked)
 }
 
 /// The rows of one file checked piece by piece, in file order, remembering what the
@@ -553,6 +561,7 @@ pub struct RowChecker<'a> {
     layout: &'a Layout,
     jurisdiction: &'a RegionCode,
     today: NaiveDate,
+    calendar: &'a TermCalendar,
     /// ID number → the first row that had it.
     ids: HashMap<String, usize>,
     /// (village, single-seat post) → the first row that claimed it.
@@ -560,8 +569,13 @@ pub struct RowChecker<'a> {
 }
 
 impl<'a> RowChecker<'a> {
-    pub fn new(layout: &'a Layout, jurisdiction: &'a RegionCode, today: NaiveDate) -> Self {
-        Self { layout, jurisdiction, today, ids: HashMap::new(), seats: BTreeMap::new() }
+    pub fn new(
+        layout: &'a Layout,
+        jurisdiction: &'a RegionCode,
+        today: NaiveDate,
+        calendar: &'a TermCalendar,
+    ) -> Self {
+        Self { layout, jurisdiction, today, calendar, ids: HashMap::new(), seats: BTreeMap::new() }
     }
 
     /// Checks the next piece of the file, whose first row is the file's row
@@ -574,7 +588,7 @@ impl<'a> RowChecker<'a> {
     ) -> (Vec<ImportRow>, Vec<RowError>) {
         let mut good = Vec::with_capacity(rows.len());
         let mut errors = Vec::new();
-        for (row, parsed) in parse_rows(self.layout, rows, first_row, self.today, on_checked) {
+        for (row, parsed) in parse_rows(self.layout, rows, first_row, self.today, self.calendar, on_checked) {
             match parsed {
                 Err(mut e) => errors.append(&mut e),
                 Ok(r) => {
@@ -656,6 +670,10 @@ mod tests {
         .to_vec()
     }
 
+    fn province() -> TermCalendar {
+        TermCalendar::default()
+    }
+
     fn today() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
     }
@@ -671,7 +689,7 @@ mod tests {
         let l = layout(&h).unwrap();
         let mut cells = row("巴特尔", 11, "150525100201", "党支部书记、村委会主任", "2021-04-20");
         cells.reverse();
-        let r = parse_row(&l, &cells, 2, today()).unwrap();
+        let r = parse_row(&l, &cells, 2, today(), &province()).unwrap();
         assert_eq!(r.posts.len(), 2);
         assert_eq!(r.cadre.tags, vec![pb::BackgroundTag::Veteran]);
         let without: Vec<String> = headers().into_iter().filter(|h| h != "公民身份号码").collect();
@@ -688,7 +706,7 @@ mod tests {
             row("A", 1, "150525100201", "PARTY_SECRETARY、post_kind_committee_director", "2021-04-20");
         cells[4] = "POLITICAL_STATUS_NONE".into();
         cells[5] = "bachelor".into();
-        let r = parse_row(&l, &cells, 2, today()).unwrap();
+        let r = parse_row(&l, &cells, 2, today(), &province()).unwrap();
         assert_eq!(r.cadre.political_status, pb::PoliticalStatus::None);
         assert_eq!(r.cadre.education, pb::Education::Bachelor);
         assert_eq!(r.posts[1].kind, pb::PostKind::CommitteeDirector);
@@ -702,7 +720,7 @@ mod tests {
         bad_id.replace_range(17.., if bad_id.ends_with('1') { "2" } else { "1" });
         cells[1] = bad_id;
         cells[5] = "幼儿园".into();
-        let errors = parse_row(&l, &cells, 7, today()).unwrap_err();
+        let errors = parse_row(&l, &cells, 7, today(), &province()).unwrap_err();
         let columns: Vec<&str> = errors.iter().map(|e| e.column.as_str()).collect();
         assert_eq!(columns, ["学历", "姓名", "公民身份号码", "职务"], "{errors:?}");
         assert!(errors.iter().all(|e| e.row == 7));
@@ -712,18 +730,36 @@ mod tests {
     fn dates_must_follow_the_term_and_the_cadre_s_age() {
         let l = layout(&headers()).unwrap();
         let early =
-            parse_row(&l, &row("A", 1, "150525100201", "书记", "1999-01-01"), 2, today()).unwrap_err();
+            parse_row(&l, &row("A", 1, "150525100201", "书记", "1999-01-01"), 2, today(), &province())
+                .unwrap_err();
         assert_eq!(early[0].column, "任职时间");
         assert!(early[0].reason.contains("before the cadre turned 18"), "{early:?}");
         let outside =
-            parse_row(&l, &row("A", 1, "150525100201", "书记", "2019-05-01"), 2, today()).unwrap_err();
+            parse_row(&l, &row("A", 1, "150525100201", "书记", "2019-05-01"), 2, today(), &province())
+                .unwrap_err();
         assert!(outside[0].reason.contains("outside term 2021"), "{outside:?}");
         let mut cells = row("A", 1, "150525100201", "书记、主任", "2021-04-20、2021-05-06");
         cells[9] = String::new();
-        let r = parse_row(&l, &cells, 2, today()).unwrap();
+        let r = parse_row(&l, &cells, 2, today(), &province()).unwrap();
         assert_eq!(r.posts[1].start.to_string(), "2021-05-06");
         assert_eq!(r.posts[1].term, 2021);
-        assert_eq!(term_of(NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()), 2026);
+    }
+
+    #[test]
+    fn a_post_without_a_term_takes_the_one_the_calendar_puts_its_start_in() {
+        let l = layout(&headers()).unwrap();
+        let mut cells = row("A", 1, "150525100201", "书记", "2026-03-01");
+        cells[9] = String::new();
+        assert_eq!(parse_row(&l, &cells, 2, today(), &province()).unwrap().posts[0].term, 2026);
+        cells[10] = "2018-03-01".into();
+        assert_eq!(parse_row(&l, &cells, 2, today(), &province()).unwrap().posts[0].term, 2016);
+        // Before the first term the calendar knows, the file must say which term.
+        cells[10] = "2015-03-01".into();
+        let errors = parse_row(&l, &cells, 2, today(), &province()).unwrap_err();
+        assert_eq!(errors[0].column, "届次");
+        assert!(errors[0].reason.contains("before the first term on the calendar"), "{errors:?}");
+        cells[9] = "2011".into();
+        assert_eq!(parse_row(&l, &cells, 2, today(), &province()).unwrap().posts[0].term, 2011);
     }
 
     #[test]
@@ -736,7 +772,7 @@ mod tests {
             row("D", 4, "150526100201", "主任", "2021-04-20"),
             row("E", 5, "150525100201", "村委会委员", "2021-04-20"),
         ];
-        let (good, errors) = check_rows(&l, &rows, &county(), today(), &|_| {});
+        let (good, errors) = check_rows(&l, &rows, &county(), today(), &province(), &|_| {});
         assert_eq!(good.iter().map(|r| r.row).collect::<Vec<_>>(), [2, 6]);
         let found: Vec<(usize, &str)> = errors.iter().map(|e| (e.row, e.column.as_str())).collect();
         assert_eq!(found, [(3, "公民身份号码"), (4, "职务"), (5, "所在村(区划代码)")]);
@@ -753,13 +789,14 @@ mod tests {
             row("D", 4, "150525100202", "书记", "2021-04-20"),
             row("E", 5, "150525100201", "村委会委员", "2021-04-20"),
         ];
-        let whole = check_rows(&l, &rows, &county(), today(), &|_| {});
+        let whole = check_rows(&l, &rows, &county(), today(), &province(), &|_| {});
         let checked = std::sync::atomic::AtomicUsize::new(0);
         let count = |n: usize| {
             checked.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         };
         let county = county();
-        let mut checker = RowChecker::new(&l, &county, today());
+        let calendar = province();
+        let mut checker = RowChecker::new(&l, &county, today(), &calendar);
         let (mut good, mut errors) = checker.check(&rows[..2], 2, &count);
         let (more, more_errors) = checker.check(&rows[2..], 4, &count);
         good.extend(more);

@@ -7,14 +7,16 @@ use chrono::NaiveDate;
 
 use crate::domain::dates;
 use crate::domain::posts::{HeldPost, is_two_committee};
+use crate::domain::term_calendar::TermCalendar;
 use crate::error::RosterError;
 
 /// Growth plans are free text of at most this many characters.
 pub const MAX_GROWTH_PLAN_CHARS: usize = 4000;
 
-/// The start of the 2021 term: cadres first serving since then are "new".
-pub fn default_new_since() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2021, 1, 1).unwrap_or_default()
+/// The start of the calendar's current term (2021-01-01 for the province): cadres
+/// first serving since then are "new".
+pub fn default_new_since(calendar: &TermCalendar) -> NaiveDate {
+    calendar.last_held().start
 }
 
 /// A pairing as the rules see it.
@@ -207,6 +209,13 @@ mod tests {
         let new = new_cadres(&posts, d("2024-01-01"), d("2021-01-01"));
         assert_eq!(new.iter().map(|c| c.cadre_id.as_str()).collect::<Vec<_>>(), ["new"]);
         assert_eq!(new[0].first_start, d("2021-03-01"));
+    }
+
+    #[test]
+    fn new_means_first_serving_in_the_calendar_s_current_term() {
+        assert_eq!(default_new_since(&TermCalendar::default()), d("2021-01-01"));
+        let after_2026 = TermCalendar::new(vec![2021, 2026], 5).unwrap();
+        assert_eq!(default_new_since(&after_2026), d("2026-01-01"));
     }
 
     #[test]

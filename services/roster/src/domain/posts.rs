@@ -8,10 +8,8 @@ use cadre_proto::roster::v1::PostKind;
 use chrono::{Datelike, NaiveDate};
 
 use crate::domain::dates;
+use crate::domain::term_calendar::TermCalendar;
 use crate::error::RosterError;
-
-/// Years of a term (换届 every five years: 2021, 2026, …).
-pub const TERM_YEARS: i32 = 5;
 
 /// Seats checked for vacancies when a request names none.
 pub const DEFAULT_VACANCY_SEATS: [PostKind; 5] = [
@@ -93,22 +91,22 @@ pub struct Appointment {
     pub start: NaiveDate,
 }
 
-/// Checks an appointment against the posts already in its village.
-pub fn check_appointment(new: &Appointment, in_village: &[HeldPost]) -> Result<(), RosterError> {
+/// Checks an appointment against the posts already in its village: it starts
+/// between its term's election year and the next election's (`calendar`'s).
+pub fn check_appointment(
+    new: &Appointment,
+    in_village: &[HeldPost],
+    calendar: &TermCalendar,
+) -> Result<(), RosterError> {
     if !(1949..=2200).contains(&new.term) {
         return Err(RosterError::invalid("term", format!("{} is not a term's election year", new.term)));
     }
     let year = new.start.year();
-    if year < new.term || year > new.term + TERM_YEARS {
+    let last = calendar.last_start_year(new.term);
+    if year < new.term || year > last {
         return Err(RosterError::invalid(
             "start_date",
-            format!(
-                "{} is outside term {} ({}–{})",
-                dates::format(new.start),
-                new.term,
-                new.term,
-                new.term + TERM_YEARS
-            ),
+            format!("{} is outside term {} ({}–{last})", dates::format(new.start), new.term, new.term),
         ));
     }
     for p in in_village.iter().filter(|p| p.kind == new.kind && p.held_from(new.start)) {
@@ -270,6 +268,10 @@ mod tests {
         }
     }
 
+    fn province() -> TermCalendar {
+        TermCalendar::default()
+    }
+
     fn appoint(cadre: &str, kind: PostKind, start: &str) -> Appointment {
         Appointment { cadre_id: cadre.into(), region_code: "v1".into(), kind, term: 2021, start: d(start) }
     }
@@ -278,26 +280,54 @@ mod tests {
     fn a_taken_secretary_seat_refuses_a_second_secretary_until_it_ends() {
         let existing = vec![post("p1", "c1", "v1", PostKind::PartySecretary, "2021-04-01", None)];
         let err =
-            check_appointment(&appoint("c2", PostKind::PartySecretary, "2023-01-01"), &existing).unwrap_err();
+            check_appointment(&appoint("c2", PostKind::PartySecretary, "2023-01-01"), &existing, &province())
+                .unwrap_err();
         assert!(matches!(err, RosterError::SeatTaken { .. }), "{err}");
         let ended = vec![post("p1", "c1", "v1", PostKind::PartySecretary, "2021-04-01", Some("2023-01-01"))];
-        check_appointment(&appoint("c2", PostKind::PartySecretary, "2023-01-01"), &ended).unwrap();
+        check_appointment(&appoint("c2", PostKind::PartySecretary, "2023-01-01"), &ended, &province())
+            .unwrap();
     }
 
     #[test]
     fn committee_members_have_many_seats_but_one_per_person() {
         let existing = vec![post("p1", "c1", "v1", PostKind::CommitteeMember, "2021-04-01", None)];
-        check_appointment(&appoint("c2", PostKind::CommitteeMember, "2021-04-01"), &existing).unwrap();
-        let err = check_appointment(&appoint("c1", PostKind::CommitteeMember, "2022-01-01"), &existing)
-            .unwrap_err();
+        check_appointment(&appoint("c2", PostKind::CommitteeMember, "2021-04-01"), &existing, &province())
+            .unwrap();
+        let err = check_appointment(
+            &appoint("c1", PostKind::CommitteeMember, "2022-01-01"),
+            &existing,
+            &province(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("already holds"));
     }
 
     #[test]
     fn a_start_outside_the_term_is_refused() {
         let err =
-            check_appointment(&appoint("c1", PostKind::CommitteeMember, "2019-05-01"), &[]).unwrap_err();
+            check_appointment(&appoint("c1", PostKind::CommitteeMember, "2019-05-01"), &[], &province())
+                .unwrap_err();
         assert!(err.to_string().starts_with("start_date: 2019-05-01 is outside term 2021"), "{err}");
+        // Term 2021 runs into the 2026 election year, not beyond it.
+        check_appointment(&appoint("c1", PostKind::CommitteeMember, "2026-06-01"), &[], &province()).unwrap();
+        let err =
+            check_appointment(&appoint("c1", PostKind::CommitteeMember, "2027-01-01"), &[], &province())
+                .unwrap_err();
+        assert!(err.to_string().ends_with("outside term 2021 (2021–2026)"), "{err}");
+    }
+
+    #[test]
+    fn a_term_ends_with_the_next_election_year_the_calendar_holds() {
+        // Three-year terms until 2018: a 2015 post may not start in 2019.
+        let old = TermCalendar::new(vec![2015, 2018, 2021], 5).unwrap();
+        let mut a = appoint("c1", PostKind::CommitteeMember, "2019-03-01");
+        a.term = 2015;
+        let err = check_appointment(&a, &[], &old).unwrap_err();
+        assert!(err.to_string().ends_with("outside term 2015 (2015–2018)"), "{err}");
+        // The province's calendar does not list 2015: the term spans one cycle.
+        check_appointment(&a, &[], &province()).unwrap();
+        a.start = d("2018-03-01");
+        check_appointment(&a, &[], &old).unwrap();
     }
 
     #[test]

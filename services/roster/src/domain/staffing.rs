@@ -1,6 +1,6 @@
 //! Staffing rules (configured per region, nearest ancestor wins, else defaults), their
-//! evaluation per village into a compliance report, the alerts built on them, and the
-//! ranking of candidates for a vacant seat by a region's priority list.
+//! evaluation per village into a compliance report, and the ranking of candidates for
+//! a vacant seat by a region's priority list (the alerts built on them: `alerts`).
 
 use std::collections::BTreeMap;
 
@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 
 use crate::domain::cadre::is_party_member;
 use crate::domain::dates;
+use crate::domain::term_calendar::TermCalendar;
 use crate::error::RosterError;
 
 // ---------------------------------------------------------------- configuration
@@ -29,9 +30,10 @@ pub struct Rules {
     pub term_end_date: NaiveDate,
 }
 
-impl Default for Rules {
-    /// The rules DOMAIN.md's counties report, for regions that configured none.
-    fn default() -> Self {
+impl Rules {
+    /// The rules DOMAIN.md's counties report, for regions that configured none; the
+    /// term ends when the calendar's current term does.
+    pub fn defaults(calendar: &TermCalendar) -> Self {
         Self {
             min_full_time_bachelor: 1,
             youth_league_secretary_max_age: 30,
@@ -39,8 +41,7 @@ impl Default for Rules {
             min_reserve_seeds: 2,
             age_limit: 60,
             term_end_warning_days: 180,
-            // The 2021 term's last day; the next general election (换届) is in 2026.
-            term_end_date: NaiveDate::from_ymd_opt(2026, 12, 31).unwrap_or_default(),
+            term_end_date: calendar.last_held().end,
         }
     }
 }
@@ -240,24 +241,6 @@ impl Rollup {
     }
 }
 
-// ---------------------------------------------------------------- alerts
-
-/// Cadres holding a post at or over the age limit on `day`: (holder, age).
-pub fn over_age<'a>(rules: &Rules, holders: &'a [Holder], day: NaiveDate) -> Vec<(&'a Holder, i32)> {
-    let mut seen = std::collections::BTreeSet::new();
-    holders
-        .iter()
-        .map(|h| (h, age_on(h.birth_date, day)))
-        .filter(|(h, age)| *age >= rules.age_limit && seen.insert(h.cadre_id.as_str()))
-        .collect()
-}
-
-/// Days until the term ends, when `day` is within the warning window (0 = ends today).
-pub fn term_ending(rules: &Rules, day: NaiveDate) -> Option<i64> {
-    let left = (rules.term_end_date - day).num_days();
-    (0..=i64::from(rules.term_end_warning_days)).contains(&left).then_some(left)
-}
-
 // ---------------------------------------------------------------- vacancy ranking
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -355,6 +338,11 @@ mod tests {
         dates::parse("d", s).unwrap()
     }
 
+    /// The province's defaults: the 2021 term ends on 2026-12-31.
+    fn defaults() -> Rules {
+        Rules::defaults(&TermCalendar::default())
+    }
+
     fn holder(id: &str, kind: PostKind, born: &str, education: pb::Education, full_time: bool) -> Holder {
         Holder {
             cadre_id: id.into(),
@@ -379,7 +367,7 @@ mod tests {
 
     #[test]
     fn a_fully_staffed_village_passes_every_default_rule() {
-        let checks = evaluate(&Rules::default(), &compliant_village(), d("2025-07-01"));
+        let checks = evaluate(&defaults(), &compliant_village(), d("2025-07-01"));
         assert!(checks.iter().all(|c| c.passed), "{checks:?}");
         assert_eq!(checks.len(), 4);
     }
@@ -389,7 +377,7 @@ mod tests {
         let mut f = compliant_village();
         f.holders[1].birth_date = d("1995-06-01");
         f.seeds = 1;
-        let checks = evaluate(&Rules::default(), &f, d("2025-07-01"));
+        let checks = evaluate(&defaults(), &f, d("2025-07-01"));
         let failed: Vec<_> = checks.iter().filter(|c| !c.passed).map(|c| c.rule).collect();
         assert_eq!(failed, [StaffingRule::YouthLeagueSecretaryAge, StaffingRule::ReserveSeeds]);
         assert_eq!(checks[1].reason, "Youth League secretary yl is 30, not under 30");
@@ -407,9 +395,9 @@ mod tests {
             pb::Education::Postgraduate,
             true,
         ));
-        let checks = evaluate(&Rules::default(), &f, d("2025-07-01"));
+        let checks = evaluate(&defaults(), &f, d("2025-07-01"));
         assert!(!checks[0].passed);
-        let lenient = Rules { min_full_time_bachelor: 0, ..Rules::default() };
+        let lenient = Rules { min_full_time_bachelor: 0, ..defaults() };
         assert!(evaluate(&lenient, &f, d("2025-07-01"))[0].passed);
     }
 
@@ -417,7 +405,7 @@ mod tests {
     fn a_vacant_womens_federation_chair_fails_its_rule() {
         let mut f = compliant_village();
         f.holders.retain(|h| h.kind != PostKind::WomensFederationChair);
-        let checks = evaluate(&Rules::default(), &f, d("2025-07-01"));
+        let checks = evaluate(&defaults(), &f, d("2025-07-01"));
         assert!(!checks[2].passed);
         assert!(checks[2].reason.starts_with("no Women's Federation chair"));
     }
@@ -435,18 +423,10 @@ mod tests {
     }
 
     #[test]
-    fn cadres_at_the_age_limit_and_terms_near_their_end_raise_alerts() {
-        let rules = Rules::default();
-        let holders = vec![
-            holder("old", PostKind::PartySecretary, "1965-07-01", pb::Education::Secondary, false),
-            holder("old", PostKind::CommitteeDirector, "1965-07-01", pb::Education::Secondary, false),
-            holder("young", PostKind::CommitteeMember, "1965-07-02", pb::Education::Secondary, false),
-        ];
-        let old = over_age(&rules, &holders, d("2025-07-01"));
-        assert_eq!(old.iter().map(|(h, a)| (h.cadre_id.as_str(), *a)).collect::<Vec<_>>(), [("old", 60)]);
-        assert_eq!(term_ending(&rules, d("2026-07-04")), Some(180));
-        assert_eq!(term_ending(&rules, d("2026-07-03")), None);
-        assert_eq!(term_ending(&rules, d("2027-01-01")), None);
+    fn without_configured_rules_the_term_ends_when_the_calendar_s_current_term_does() {
+        assert_eq!(defaults().term_end_date, d("2026-12-31"));
+        let after_2026 = TermCalendar::new(vec![2021, 2026], 5).unwrap();
+        assert_eq!(Rules::defaults(&after_2026).term_end_date, d("2031-12-31"));
     }
 
     #[test]

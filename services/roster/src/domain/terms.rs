@@ -4,14 +4,17 @@
 use cadre_proto::roster::v1 as pb;
 use chrono::NaiveDate;
 
-/// The term assumed when a region has no posts yet (the last province-wide election).
-pub const DEFAULT_TERM: i32 = 2021;
+use crate::domain::term_calendar::TermCalendar;
 
 /// The day before the current term began: `latest_term` is the latest term any post
-/// under the region belongs to (up to this year).
-pub fn default_earlier(latest_term: Option<i32>) -> NaiveDate {
-    let term = latest_term.unwrap_or(DEFAULT_TERM);
-    NaiveDate::from_ymd_opt(term, 1, 1).and_then(|d| d.pred_opt()).unwrap_or_default()
+/// under the region belongs to (up to this year); a region with no posts yet is
+/// compared across the calendar's last general election.
+pub fn default_earlier(calendar: &TermCalendar, latest_term: Option<i32>) -> NaiveDate {
+    let start = match latest_term {
+        Some(term) => calendar.start_of(term),
+        None => Some(calendar.last_held().start),
+    };
+    start.and_then(|d| d.pred_opt()).unwrap_or(NaiveDate::MIN)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -83,7 +86,14 @@ mod tests {
 
     #[test]
     fn the_default_earlier_date_is_the_eve_of_the_current_term() {
-        assert_eq!(default_earlier(None), NaiveDate::from_ymd_opt(2020, 12, 31).unwrap());
-        assert_eq!(default_earlier(Some(2026)), NaiveDate::from_ymd_opt(2025, 12, 31).unwrap());
+        let province = TermCalendar::default();
+        assert_eq!(default_earlier(&province, None), NaiveDate::from_ymd_opt(2020, 12, 31).unwrap());
+        assert_eq!(default_earlier(&province, Some(2026)), NaiveDate::from_ymd_opt(2025, 12, 31).unwrap());
+    }
+
+    #[test]
+    fn a_region_without_posts_is_compared_across_the_calendar_s_last_election() {
+        let after_2026 = TermCalendar::new(vec![2021, 2026], 5).unwrap();
+        assert_eq!(default_earlier(&after_2026, None), NaiveDate::from_ymd_opt(2025, 12, 31).unwrap());
     }
 }

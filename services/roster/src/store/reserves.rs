@@ -8,6 +8,7 @@ use cadre_kit::db::{Db, like_prefix};
 
 use cadre_kit::sql::Sql;
 
+use super::staffing::Area;
 use super::{decode_tags, encode_tags};
 
 /// A reserve as stored: ID number encrypted and blind-indexed, tags as ",n,m,".
@@ -219,12 +220,12 @@ pub async fn stages_of(conn: &mut AnyConnection, reserve_id: &str) -> Result<Vec
     rows.iter().map(stage_row).collect()
 }
 
-/// Steps dated on or before `day` of every reserve under a prefix, by reserve then
-/// order: the last of each reserve is its stage on that day.
-pub async fn stages_under(db: &Db, prefix: &str, day: &str) -> Result<Vec<StageRow>, sqlx::Error> {
-    let sql = format!(
-        "{STAGE_SELECT} WHERE r.region_code LIKE $1 ESCAPE '\\' AND s.stage_date <= $2 ORDER BY s.reserve_id, s.seq"
-    );
-    let rows = sqlx::query(&sql).bind(like_prefix(prefix)).bind(day.to_string()).fetch_all(db.pool()).await?;
+/// Steps dated on or before `day` of every reserve in `area`, by reserve then order:
+/// the last of each reserve is its stage on that day.
+pub async fn stages_in(db: &Db, area: Area<'_>, day: &str) -> Result<Vec<StageRow>, sqlx::Error> {
+    let mut s = Sql::new(format!("{STAGE_SELECT} WHERE "));
+    area.push(&mut s, "r.region_code").push(" AND s.stage_date <= ").bind(day);
+    s.push(" ORDER BY s.reserve_id, s.seq");
+    let rows = s.query().fetch_all(db.pool()).await?;
     rows.iter().map(stage_row).collect()
 }

@@ -1,6 +1,8 @@
 //! SQL of the staffing configuration per region (rules, vacancy priority) and the
 //! read-only views the compliance report and alerts need.
 
+use std::ops::Bound;
+
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
@@ -10,9 +12,71 @@ use cadre_kit::sql::Sql;
 use cadre_proto::roster::v1 as pb;
 use cadre_proto::roster::v1::PostKind;
 
-use super::held_on;
-use crate::domain::dates;
+use super::{POST_COLUMNS, POST_FROM, decode, held_on, post_row};
+use crate::domain::posts::HeldPost;
 use crate::domain::staffing::{Holder, Rules};
+use crate::error::RosterError;
+
+/// Where a staffing read looks: everywhere under a region, or a run of villages
+/// (`first..=last` in code order: one window of a list walked village by village).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area<'a> {
+    Under(&'a str),
+    Villages { first: &'a str, last: &'a str },
+}
+
+impl Area<'_> {
+    /// Appends the condition that `column` (a region code) lies in the area.
+    pub(crate) fn push<'s>(&self, s: &'s mut Sql, column: &str) -> &'s mut Sql {
+        match self {
+            Area::Under(prefix) => {
+                s.push(&format!("{column} LIKE ")).bind(like_prefix(prefix)).push(" ESCAPE '\\'")
+            }
+            // Every code between two villages of a region lies in that region too.
+            Area::Villages { first, last } => {
+                s.push(&format!("{column} >= ")).bind(*first).push(&format!(" AND {column} <= ")).bind(*last)
+            }
+        }
+    }
+}
+
+/// Up to `limit` villages (code, name) under a region prefix from `from` on, in code order.
+pub async fn villages_from(
+    db: &Db,
+    prefix: &str,
+    from: Bound<&str>,
+    limit: i64,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let village = crate::domain::region::level_to_proto(cadre_kit::RegionLevel::Village) as i64;
+    let mut s = Sql::new("SELECT code, name FROM roster_regions WHERE level = ");
+    s.bind(village).push(" AND code LIKE ").bind(like_prefix(prefix)).push(" ESCAPE '\\'");
+    match from {
+        Bound::Included(code) => {
+            s.push(" AND code >= ").bind(code);
+        }
+        Bound::Excluded(code) => {
+            s.push(" AND code > ").bind(code);
+        }
+        Bound::Unbounded => {}
+    }
+    s.push(" ORDER BY code LIMIT ").bind(limit);
+    let rows = s.query().fetch_all(db.pool()).await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
+
+/// The posts of `kinds` in `area` begun by `day`, ended or not (when a seat fell vacant).
+pub async fn seat_posts_in(
+    db: &Db,
+    area: Area<'_>,
+    kinds: &[PostKind],
+    day: &str,
+) -> Result<Vec<HeldPost>, RosterError> {
+    let mut s = Sql::new(format!("SELECT {POST_COLUMNS} {POST_FROM} WHERE "));
+    area.push(&mut s, "p.region_code").push(" AND p.start_date <= ").bind(day);
+    s.push(" AND p.kind IN (").bind_list(kinds.iter().map(|k| *k as i64)).push(")");
+    let rows = s.query().fetch_all(db.pool()).await?;
+    rows.iter().map(|r| post_row(r)?.held()).collect()
+}
 
 /// A region's own rules as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,32 +215,28 @@ pub async fn put_priority(conn: &mut AnyConnection, row: &PriorityRow, now: i64)
     Ok(())
 }
 
-/// Everyone holding a post in villages under `prefix` on `day`: (village, holder).
-pub async fn holders_under(db: &Db, prefix: &str, day: &str) -> Result<Vec<(String, Holder)>, sqlx::Error> {
+/// Everyone holding a post in `area` on `day`: (village, holder).
+pub async fn holders_in(db: &Db, area: Area<'_>, day: &str) -> Result<Vec<(String, Holder)>, RosterError> {
     let mut s = Sql::new(
-        "SELECT p.region_code, p.kind, c.id, c.name, c.birth_date, c.education, c.full_time_education \
-         FROM roster_posts p JOIN roster_cadres c ON c.id = p.cadre_id WHERE p.region_code LIKE ",
+        "SELECT p.region_code, p.kind, c.id, c.name, c.birth_date, c.education, c.full_time_education, p.id \
+         FROM roster_posts p JOIN roster_cadres c ON c.id = p.cadre_id WHERE ",
     );
-    held_on(s.bind(like_prefix(prefix)).push(" ESCAPE '\\' AND"), "p", day)
+    held_on(area.push(&mut s, "p.region_code").push(" AND"), "p", day)
         .push(" ORDER BY p.region_code, p.kind, c.id");
     let rows = s.query().fetch_all(db.pool()).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
-        let kind: i64 = r.try_get(1)?;
+        let cadre_id: String = r.try_get(2)?;
+        let (post, cadre) = (format!("post {}", r.try_get::<String, _>(7)?), format!("cadre {cadre_id}"));
         let birth: String = r.try_get(4)?;
-        let education: i64 = r.try_get(5)?;
-        let (Ok(kind), Some(birth_date)) = (PostKind::try_from(kind as i32), dates::parse_stored(&birth))
-        else {
-            continue;
-        };
         out.push((
             r.try_get(0)?,
             Holder {
-                cadre_id: r.try_get(2)?,
+                kind: decode::enum_of("roster_posts.kind", &post, r.try_get(1)?)?,
+                birth_date: decode::date_of("roster_cadres.birth_date", &cadre, &birth)?,
+                education: decode::enum_of("roster_cadres.education", &cadre, r.try_get(5)?)?,
+                cadre_id,
                 name: r.try_get(3)?,
-                kind,
-                birth_date,
-                education: pb::Education::try_from(education as i32).unwrap_or_default(),
                 full_time_education: r.try_get::<i64, _>(6)? != 0,
             },
         ));
@@ -184,8 +244,11 @@ pub async fn holders_under(db: &Db, prefix: &str, day: &str) -> Result<Vec<(Stri
     Ok(out)
 }
 
-/// Cadres (id, political status, tags) by id, for ranking specialists.
-pub async fn cadre_profiles(db: &Db, ids: &[String]) -> Result<Vec<(String, i64, Vec<i32>)>, sqlx::Error> {
+/// A cadre's political status and tags, for ranking specialists.
+pub type Profile = (pb::PoliticalStatus, Vec<pb::BackgroundTag>);
+
+/// Cadres (id, profile) by id.
+pub async fn cadre_profiles(db: &Db, ids: &[String]) -> Result<Vec<(String, Profile)>, RosterError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -194,8 +257,12 @@ pub async fn cadre_profiles(db: &Db, ids: &[String]) -> Result<Vec<(String, i64,
     let rows = s.query().fetch_all(db.pool()).await?;
     rows.iter()
         .map(|r| {
+            let id: String = r.try_get(0)?;
+            let row = format!("cadre {id}");
             let tags: String = r.try_get(2)?;
-            Ok((r.try_get(0)?, r.try_get(1)?, super::decode_tags(&tags)))
+            let political = decode::enum_of("roster_cadres.political_status", &row, r.try_get(1)?)?;
+            let tags = decode::enums_of("roster_cadres.tags", &row, &super::decode_tags(&tags))?;
+            Ok((id, (political, tags)))
         })
         .collect()
 }

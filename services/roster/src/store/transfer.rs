@@ -15,6 +15,7 @@ use super::{
     cadre_row, held_on, post_row,
 };
 use crate::domain::posts::HeldPost;
+use crate::error::RosterError;
 
 /// Codes of the villages under `prefix`.
 pub async fn village_codes(conn: &mut AnyConnection, prefix: &str) -> Result<HashSet<String>, sqlx::Error> {
@@ -50,7 +51,7 @@ pub async fn posts_of_kinds_under(
     conn: &mut AnyConnection,
     prefix: &str,
     kinds: &[i64],
-) -> Result<Vec<HeldPost>, sqlx::Error> {
+) -> Result<Vec<HeldPost>, RosterError> {
     let sql = format!(
         "SELECT {POST_COLUMNS} {POST_FROM} WHERE p.region_code LIKE $1 ESCAPE '\\' AND p.kind IN ({})",
         (0..kinds.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ")
@@ -60,13 +61,7 @@ pub async fn posts_of_kinds_under(
         q = q.bind(*k);
     }
     let rows = q.fetch_all(conn).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        if let Some(held) = post_row(r)?.held() {
-            out.push(held);
-        }
-    }
-    Ok(out)
+    rows.iter().map(|r| post_row(r)?.held()).collect()
 }
 
 /// Every cadre under `prefix`, in region then id order (exports).

@@ -23,7 +23,9 @@ use cadre_proto::roster::v1::{ImportPhase, TransferFormat};
 use super::RosterApi;
 use super::cadres::{ID_FIELD, PHONE_FIELD, row_from_fields, shown_pii};
 use crate::domain::import::{self, Column, ImportRow, RowError};
+use crate::domain::term_calendar::TermCalendar;
 use crate::domain::{dates, posts};
+use crate::error::RosterError;
 use crate::store::transfer as st;
 use crate::store::{CadreRow, PostRow};
 use cadre_kit::call::Call;
@@ -95,10 +97,15 @@ fn prepare(pii: &PiiCipher, rows: Vec<ImportRow>, errors: Vec<RowError>, now: i6
 struct StoreCheck {
     villages: HashSet<String>,
     held: HashMap<String, Vec<posts::HeldPost>>,
+    calendar: Arc<TermCalendar>,
 }
 
 impl StoreCheck {
-    async fn load(conn: &mut sqlx::AnyConnection, jurisdiction: &RegionCode) -> Result<Self, sqlx::Error> {
+    async fn load(
+        conn: &mut sqlx::AnyConnection,
+        jurisdiction: &RegionCode,
+        calendar: &Arc<TermCalendar>,
+    ) -> Result<Self, RosterError> {
         let villages = st::village_codes(conn, jurisdiction.prefix()).await?;
         let single: Vec<i64> =
             posts::all_kinds().into_iter().filter(|k| posts::is_single_seat(*k)).map(|k| k as i64).collect();
@@ -106,7 +113,7 @@ impl StoreCheck {
         for p in st::posts_of_kinds_under(conn, jurisdiction.prefix(), &single).await? {
             held.entry(p.region_code.clone()).or_default().push(p);
         }
-        Ok(Self { villages, held })
+        Ok(Self { villages, held, calendar: calendar.clone() })
     }
 
     async fn check(
@@ -145,7 +152,7 @@ impl StoreCheck {
                     term: post.term,
                     start: post.start,
                 };
-                if let Err(e) = posts::check_appointment(&appointment, in_village) {
+                if let Err(e) = posts::check_appointment(&appointment, in_village, &self.calendar) {
                     errors.push(RowError::new(r.row, Column::Posts, e));
                 }
             }
@@ -200,12 +207,13 @@ impl RosterApi {
         let now = to_micros(chrono::Utc::now());
         let scope = jurisdiction.clone();
         let reporter = progress.clone();
+        let calendar = self.calendar.clone();
         // Checking and encrypting (CPU, off the async workers) runs a piece ahead of
         // checking against the roster and storing (the database): both sides stay busy.
         let (pieces_in, mut pieces) = tokio::sync::mpsc::channel::<Piece>(1);
         let checking = tokio::task::spawn_blocking(move || {
             let on_checked = |rows: usize| reporter.checked(rows);
-            let mut checker = import::RowChecker::new(&layout, &scope, dates::today());
+            let mut checker = import::RowChecker::new(&layout, &scope, dates::today(), &calendar);
             for (k, rows) in table.rows.chunks(PIECE_ROWS).enumerate() {
                 let (good, errors) = checker.check(rows, 2 + k * PIECE_ROWS, &on_checked);
                 if pieces_in.blocking_send(prepare(&pii, good, errors, now)).is_err() {
@@ -228,7 +236,7 @@ impl RosterApi {
         let outcome = if req.dry_run {
             // Nothing will be written: no write lock, every problem reported.
             let mut conn = self.db.pool().acquire().await?;
-            let store = StoreCheck::load(&mut conn, &jurisdiction).await?;
+            let store = StoreCheck::load(&mut conn, &jurisdiction, &self.calendar).await?;
             let mut errors = Vec::new();
             while let Some(piece) = pieces.recv().await {
                 progress.phase(ImportPhase::CheckingRoster);
@@ -240,7 +248,7 @@ impl RosterApi {
             let file_name = req.file_name.trim().chars().take(200).collect::<String>();
             call.mutate(&self.db, &req, async |tx| {
                 // Checked under the write lock, so no other writer slips in between.
-                let store = StoreCheck::load(tx.conn(), &jurisdiction).await?;
+                let store = StoreCheck::load(tx.conn(), &jurisdiction, &self.calendar).await?;
                 let before = tx.savepoint().await?;
                 let at = to_micros(tx.now());
                 let (mut errors, mut cadres, mut posts_created) = (Vec::new(), Vec::new(), Vec::new());
@@ -346,32 +354,51 @@ impl RosterApi {
             )
             .await?;
         }
-        let mut table =
-            Table { headers: Column::ALL.map(|c| c.header().to_string()).to_vec(), rows: Vec::new() };
-        for c in &cadres {
-            let id_number = shown_pii(&self.pii, ID_FIELD, &c.id_number_enc, reveal)?;
-            let phone = shown_pii(&self.pii, PHONE_FIELD, &c.phone_enc, reveal)?;
-            table.rows.push(template_row(
-                c,
-                id_number,
-                phone,
-                held.get(&c.id).map(Vec::as_slice).unwrap_or_default(),
-            ));
-        }
-        let content = file::write(fmt, &table).map_err(ApiError::internal)?;
+        let row_count = cadres.len() as i32;
+        let content = write_export(self.pii.clone(), cadres, held, reveal, fmt).await?;
         let ext = if fmt == TransferFormat::Xlsx { "xlsx" } else { "csv" };
         Ok(pb::ExportRosterResponse {
             content,
             file_name: format!("roster-{scope}.{ext}"),
-            row_count: cadres.len() as i32,
+            row_count,
             pii_masked: !reveal,
         })
     }
 }
 
+/// The export file of `cadres` with the posts they hold (by cadre id), PII shown as
+/// `reveal` allows. Decrypting every ID number and phone and writing the file is CPU
+/// work: it runs off the async workers, on the rows handed to it rather than copies.
+async fn write_export(
+    pii: PiiCipher,
+    cadres: Vec<CadreRow>,
+    held: BTreeMap<String, Vec<PostRow>>,
+    reveal: bool,
+    fmt: TransferFormat,
+) -> Result<Vec<u8>, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let mut table =
+            Table { headers: Column::ALL.map(|c| c.header().to_string()).to_vec(), rows: Vec::new() };
+        for c in &cadres {
+            let id_number = shown_pii(&pii, ID_FIELD, &c.id_number_enc, reveal)?;
+            let phone = shown_pii(&pii, PHONE_FIELD, &c.phone_enc, reveal)?;
+            let posts = held.get(&c.id).map(Vec::as_slice).unwrap_or_default();
+            table.rows.push(template_row(c, id_number, phone, posts)?);
+        }
+        file::write(fmt, &table).map_err(ApiError::internal)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("writing the export: {e}")))?
+}
+
 /// One cadre as a template row; posts' terms and start dates are listed once when
 /// they are all the same, else one per post in the order of 职务.
-fn template_row(c: &CadreRow, id_number: String, phone: String, held: &[PostRow]) -> Vec<String> {
+fn template_row(
+    c: &CadreRow,
+    id_number: String,
+    phone: String,
+    held: &[PostRow],
+) -> Result<Vec<String>, RosterError> {
     let joined = |values: Vec<String>| {
         if values.windows(2).all(|w| w[0] == w[1]) {
             values.into_iter().next().unwrap_or_default()
@@ -379,22 +406,16 @@ fn template_row(c: &CadreRow, id_number: String, phone: String, held: &[PostRow]
             values.join(import::LIST_SEPARATOR)
         }
     };
-    let kinds: Vec<pb::PostKind> =
-        held.iter().filter_map(|p| pb::PostKind::try_from(p.kind as i32).ok()).collect();
-    Column::ALL
+    let kinds: Vec<pb::PostKind> = held.iter().map(PostRow::post_kind).collect::<Result<_, _>>()?;
+    let enums = c.enums()?;
+    Ok(Column::ALL
         .map(|col| match col {
             Column::Name => c.name.clone(),
             Column::IdNumber => id_number.clone(),
             Column::Ethnicity => c.ethnicity.clone(),
             Column::Phone => phone.clone(),
-            Column::PoliticalStatus => import::political_name(
-                pb::PoliticalStatus::try_from(c.political_status as i32).unwrap_or_default(),
-            )
-            .to_string(),
-            Column::Education => {
-                import::education_name(pb::Education::try_from(c.education as i32).unwrap_or_default())
-                    .to_string()
-            }
+            Column::PoliticalStatus => import::political_name(enums.political_status).to_string(),
+            Column::Education => import::education_name(enums.education).to_string(),
             Column::FullTime => if c.full_time_education { "是" } else { "否" }.to_string(),
             Column::Village => c.region_code.clone(),
             Column::Posts => {
@@ -402,15 +423,14 @@ fn template_row(c: &CadreRow, id_number: String, phone: String, held: &[PostRow]
             }
             Column::Term => joined(held.iter().map(|p| p.term.to_string()).collect()),
             Column::StartDate => joined(held.iter().map(|p| p.start_date.clone()).collect()),
-            Column::Background => c
+            Column::Background => enums
                 .tags
                 .iter()
-                .filter_map(|t| pb::BackgroundTag::try_from(*t).ok())
-                .map(import::tag_name)
+                .map(|t| import::tag_name(*t))
                 .collect::<Vec<_>>()
                 .join(import::LIST_SEPARATOR),
         })
-        .to_vec()
+        .to_vec())
 }
 
 /// The whole file of a streamed import, with the first piece's settings.
@@ -493,5 +513,66 @@ impl TransferService for RosterApi {
     ) -> Result<Response<pb::ExportRosterResponse>, Status> {
         let call = Call::of(&request)?;
         Ok(Response::new(self.export_roster_as(&call, request.get_ref()).await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use cadre_kit::config::PiiSettings;
+    use cadre_kit::resident_id::build;
+    use chrono::NaiveDate;
+
+    use super::*;
+    use crate::domain::cadre::CadreFields;
+
+    fn cadres(pii: &PiiCipher, n: u16) -> Vec<CadreRow> {
+        let born = NaiveDate::from_ymd_opt(1985, 3, 14).unwrap();
+        (1..=n)
+            .map(|seq| {
+                let fields = CadreFields {
+                    region_code: RegionCode::parse("150525100201").unwrap(),
+                    name: format!("干部{seq}"),
+                    id_number: build("150525", born, seq),
+                    ethnicity: "蒙古族".into(),
+                    phone: "13912345678".into(),
+                    political_status: pb::PoliticalStatus::PartyMember,
+                    education: pb::Education::College,
+                    full_time_education: false,
+                    tags: vec![],
+                };
+                row_from_fields(pii, format!("c{seq:05}"), &fields, 1, 0, 0)
+            })
+            .collect()
+    }
+
+    /// On a single-threaded runtime, a task can only run while the export waits: it
+    /// would not if decrypting and writing ran on the runtime's one thread.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_large_export_is_written_while_other_requests_go_on() {
+        let pii = PiiCipher::from_settings(&PiiSettings::default()).unwrap();
+        let rows = cadres(&pii, 3000);
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let counter = ticks.clone();
+        let other = tokio::spawn(async move {
+            loop {
+                counter.fetch_add(1, Ordering::Relaxed);
+                tokio::task::yield_now().await;
+            }
+        });
+        let content =
+            write_export(pii.clone(), rows, BTreeMap::new(), false, TransferFormat::Xlsx).await.unwrap();
+        let during = ticks.load(Ordering::Relaxed);
+        other.abort();
+        assert!(during > 0, "nothing else ran while the export was written");
+        let table = file::read(TransferFormat::Xlsx, &content).unwrap();
+        assert_eq!(table.rows.len(), 3000);
+        // Masked: the region and the last four of the ID number only.
+        assert!(
+            table.rows[0][1].starts_with("150525") && table.rows[0][1].contains('*'),
+            "{:?}",
+            table.rows[0]
+        );
     }
 }
