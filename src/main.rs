@@ -271,14 +271,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             transfer_cli::demo(villages, seed, &out, regions_out, reserves_out)
         }
         Command::Demo { action: DemoCommand::Seed } => {
-            let settings = std::sync::Arc::new(settings);
-            let local = Some(settings.grpc_addr);
-            let opened =
-                cadre_kit::node::open_all(registry::PARTS, &settings, &Shutdown::new(), local).await?;
-            let seeded = suite::seed_demo(&opened, true).await?;
-            for part in &opened {
-                part.db.close().await;
-            }
+            // Every part on a port of its own choosing for the while: a part's demo may
+            // ask another through its API.
+            let settings =
+                Settings { grpc_addr: "127.0.0.1:0".parse()?, metrics_addr: None, demo: true, ..settings };
+            let options = SuiteOptions { gateway: false, show_progress: true, ..SuiteOptions::everything() };
+            let shutdown = Shutdown::new();
+            let running = suite::start(&settings, options, shutdown.clone()).await?;
+            let seeded = running.seeded.clone();
+            shutdown.cancel();
+            running.wait().await?;
             for line in &seeded {
                 println!("seeded {line}");
             }

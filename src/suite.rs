@@ -152,11 +152,6 @@ pub async fn start(
     let bound = if options.parts.is_empty() { None } else { Some(Bound::bind(settings.grpc_addr).await?) };
     let local = bound.as_ref().map(|b| b.addr);
     let opened = node::open_all(&options.parts, &settings, &shutdown, local).await?;
-    let seeded = if options.seed_demo && settings.demo {
-        seed_demo(&opened, options.show_progress).await?
-    } else {
-        Vec::new()
-    };
 
     // A node without the gateway serves its own /metrics (when configured).
     let node = match bound {
@@ -168,6 +163,14 @@ pub async fn start(
                     .await?,
             )
         }
+    };
+    // Seeded through the parts' own APIs once they serve: a part's demo may ask
+    // another (training asks the roster who the county's secretaries are).
+    let seeded = match &node {
+        Some(node) if options.seed_demo && settings.demo => {
+            seed_demo(node.parts(), options.show_progress).await?
+        }
+        _ => Vec::new(),
     };
     let grpc_addr = node.as_ref().map(|n| n.grpc_addr);
     let mut http_addr = node.as_ref().and_then(|n| n.metrics_addr);

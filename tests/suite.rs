@@ -20,25 +20,37 @@ struct Suite {
     base: String,
     http: reqwest::Client,
     settings: Settings,
-    _db: TestDb,
+    _dbs: (TestDb, TestDb),
+}
+
+/// A fresh training database on the roster database's backend.
+async fn training_db_beside(roster: &TestDb) -> TestDb {
+    match roster.backend() {
+        cadre_kit::db::Backend::Sqlite => TestDb::sqlite(cadre_training::MIGRATIONS).await,
+        cadre_kit::db::Backend::Postgres => {
+            TestDb::postgres(cadre_training::MIGRATIONS).await.expect("PostgreSQL is configured")
+        }
+    }
 }
 
 impl Suite {
     async fn start(db: TestDb) -> Suite {
-        let mut settings = Settings {
-            grpc_addr: "127.0.0.1:0".parse().unwrap(),
-            http_addr: "127.0.0.1:0".parse().unwrap(),
-            demo: false,
-            ..Settings::default()
-        };
-        settings.part_mut("roster").database.url = Some(db.url().clone());
+        let (mut settings, training) = settings_over(&db).await;
+        settings.demo = false;
         settings.gateway.body_limit_bytes = 64 * 1024;
         let shutdown = Shutdown::new();
         let running = suite::start(&settings, SuiteOptions::everything(), shutdown.clone())
             .await
             .expect("suite starts");
         let base = format!("http://{}", running.http_addr.unwrap());
-        Suite { running: Some(running), shutdown, base, http: reqwest::Client::new(), settings, _db: db }
+        Suite {
+            running: Some(running),
+            shutdown,
+            base,
+            http: reqwest::Client::new(),
+            settings,
+            _dbs: (db, training),
+        }
     }
 
     fn token(&self, roles: &[Role], region: &str) -> String {
@@ -606,21 +618,25 @@ async fn the_gateway_serves_openapi_and_health_without_a_token() {
     s.stop().await;
 }
 
-/// Settings of a suite on ports chosen by the OS over `db` as the roster's database.
-fn settings_over(db: &TestDb) -> Settings {
+/// Settings of a suite on ports chosen by the OS over `db` as the roster's database and
+/// a fresh training database beside it (kept alive by the caller).
+async fn settings_over(db: &TestDb) -> (Settings, TestDb) {
+    let training = training_db_beside(db).await;
     let mut settings = Settings {
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
         http_addr: "127.0.0.1:0".parse().unwrap(),
         ..Settings::default()
     };
     settings.part_mut("roster").database.url = Some(db.url().clone());
-    settings
+    settings.part_mut("training").database.url = Some(training.url().clone());
+    (settings, training)
 }
 
 #[tokio::test]
 async fn a_part_served_alone_never_seeds_even_on_an_empty_database() {
     let db = TestDb::sqlite(cadre_roster::MIGRATIONS).await;
-    let settings = Settings { demo: true, ..settings_over(&db) };
+    let (settings, _training) = settings_over(&db).await;
+    let settings = Settings { demo: true, ..settings };
     let options = SuiteOptions::serve("roster").expect("roster is a part");
     assert!(!options.seed_demo && !options.gateway);
     let shutdown = Shutdown::new();
@@ -640,7 +656,7 @@ async fn a_part_served_alone_never_seeds_even_on_an_empty_database() {
 #[tokio::test]
 async fn production_refuses_sqlite_naming_the_setting() {
     let db = TestDb::sqlite(cadre_roster::MIGRATIONS).await;
-    let mut settings = settings_over(&db);
+    let (mut settings, _training) = settings_over(&db).await;
     settings.profile = cadre_kit::config::Profile::Production;
     let err = match suite::start(&settings, SuiteOptions::serve("roster").unwrap(), Shutdown::new()).await {
         Ok(_) => panic!("production started on SQLite"),
@@ -652,7 +668,8 @@ async fn production_refuses_sqlite_naming_the_setting() {
 #[tokio::test]
 async fn draining_says_not_serving_and_unready_while_it_still_answers() {
     let db = TestDb::sqlite(cadre_roster::MIGRATIONS).await;
-    let settings = Settings { demo: false, drain_grace_ms: Some(1500), ..settings_over(&db) };
+    let (settings, _training) = settings_over(&db).await;
+    let settings = Settings { demo: false, drain_grace_ms: Some(1500), ..settings };
     let shutdown = Shutdown::new();
     let running = suite::start(&settings, SuiteOptions::everything(), shutdown.clone()).await.unwrap();
     let base = format!("http://{}", running.http_addr.unwrap());
@@ -682,4 +699,94 @@ async fn draining_says_not_serving_and_unready_while_it_still_answers() {
     assert_eq!(http.get(format!("{base}/openapi.json")).send().await.unwrap().status(), 200);
     tokio::time::timeout(Duration::from_secs(10), waited).await.unwrap().unwrap().unwrap();
     assert!(began.elapsed() >= Duration::from_millis(1500), "closed before the grace: {:?}", began.elapsed());
+}
+
+/// Training through the gateway against the real roster: the county keeps a menu and a
+/// secretary teaches (checked against the roster with the county's token); a township
+/// orders, the county matches, schedules and delivers; next door is refused throughout;
+/// every move is in training's feed.
+async fn training_ordered_from_the_menu(s: &Suite) {
+    let province = s.token(&[Role::ProvinceAdmin], "150000000000");
+    let county = s.token(&[Role::CountyAdmin], COUNTY);
+    let township = s.token(&[Role::TownshipAdmin], "150525100000");
+    let neighbour = s.token(&[Role::CountyAdmin], NEXT_DOOR);
+    let (status, body) = s.post("/v1/regions:batchUpsert", &province, regions()).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, secretary) = s
+        .post(
+            "/v1/cadres",
+            &county,
+            cadre_json("150525100201", "巴特尔", &id_number("150525", "1978-03-09", 31), "EDUCATION_COLLEGE"),
+        )
+        .await;
+    assert_eq!(status, 200, "{secretary}");
+
+    let course = json!({ "title": "发展壮大村集体经济", "topic": "TOPIC_COLLECTIVE_ECONOMY", "mode": "COURSE_MODE_OFFLINE",
+        "creditHours": 4.5, "level": "ORGANISER_LEVEL_COUNTY", "ownerRegionCode": COUNTY });
+    let (status, course) = s.post("/v1/training/courses", &county, course).await;
+    assert_eq!(status, 200, "{course}");
+    let menu = json!({ "courseIds": [course["id"]] });
+    let (status, body) = s
+        .call(reqwest::Method::PUT, &format!("/v1/training/menus/{COUNTY}/2026"), Some(&county), Some(menu))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let teacher = json!({ "kind": "TEACHER_KIND_CADRE", "cadreId": secretary["id"], "expertise": ["TOPIC_COLLECTIVE_ECONOMY"],
+        "homeRegionCode": COUNTY });
+    let (status, teacher) = s.post("/v1/training/teachers", &county, teacher.clone()).await;
+    assert_eq!(status, 200, "{teacher}");
+    assert_eq!(
+        (teacher["name"].as_str(), teacher["affiliation"].as_str()),
+        (Some("巴特尔"), Some("白音他拉嘎查"))
+    );
+    // Next door cannot enrol our secretary in its pool: the roster hides them from it.
+    let theirs = json!({ "kind": "TEACHER_KIND_CADRE", "cadreId": secretary["id"], "expertise": ["TOPIC_LAW"],
+        "homeRegionCode": NEXT_DOOR });
+    let (status, body) = s.post("/v1/training/teachers", &neighbour, theirs).await;
+    assert_eq!(status, 400, "{body}");
+
+    let order = json!({ "regionCode": "150525100202", "courseId": course["id"], "year": 2026, "expectedTrainees": 30,
+        "preferredDate": "2026-06-10" });
+    let (status, order) = s.post("/v1/training/orders", &township, order).await;
+    assert_eq!(status, 200, "{order}");
+    let id = order["id"].as_str().unwrap().to_string();
+    let (status, suggested) = s.get(&format!("/v1/training/orders/{id}/teacher-suggestions"), &county).await;
+    assert_eq!(status, 200, "{suggested}");
+    assert_eq!(suggested["suggestions"][0]["teacherName"], "巴特尔");
+    let (status, matched) = s
+        .post(
+            &format!("/v1/training/orders/{id}:match"),
+            &county,
+            json!({ "teacherId": teacher["id"], "revision": "1" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{matched}");
+    let slot = json!({ "date": "2026-06-10", "startTime": "09:00", "endTime": "11:00", "place": "平安村党群服务中心", "revision": "2" });
+    let (status, scheduled) = s.post(&format!("/v1/training/orders/{id}:schedule"), &county, slot).await;
+    assert_eq!(status, 200, "{scheduled}");
+    assert_eq!(scheduled["state"], "ORDER_STATE_SCHEDULED");
+    let (status, body) = s.get(&format!("/v1/training/orders/{id}"), &neighbour).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = s
+        .post(
+            &format!("/v1/training/orders/{id}:decline"),
+            &neighbour,
+            json!({ "reason": "x", "revision": "3" }),
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+
+    let (status, feed) = s.get("/v1/training/changes?pageSize=100", &county).await;
+    assert_eq!(status, 200, "{feed}");
+    let orders: Vec<&Value> =
+        feed["changes"].as_array().unwrap().iter().filter(|c| c["entity"] == "ENTITY_ORDER").collect();
+    assert_eq!(orders.len(), 3, "submitted, matched, scheduled: {feed}");
+}
+
+#[tokio::test]
+async fn training_ordered_from_the_menu_on_every_backend() {
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = Suite::start(db).await;
+        training_ordered_from_the_menu(&s).await;
+        s.stop().await;
+    }
 }

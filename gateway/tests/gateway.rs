@@ -210,9 +210,10 @@ async fn setup(options: Options) -> Setup {
         parts: vec![("roster".into(), Target::Static(endpoints))],
         ..Default::default()
     };
-    if options.down_part {
-        upstreams.parts.push(("training".into(), Target::Static(vec![closed_port()])));
-    }
+    // Every part the descriptors declare needs an upstream: training is the fake too
+    // (it serves none of training's services), or a part that is down.
+    let training = if options.down_part { closed_port() } else { addr };
+    upstreams.parts.push(("training".into(), Target::Static(vec![training])));
     let router = cadre_gateway::router(
         &settings,
         upstreams,

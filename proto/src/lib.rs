@@ -30,3 +30,9 @@ pub mod roster {
         tonic::include_proto!("cadre.roster.v1");
     }
 }
+
+pub mod training {
+    pub mod v1 {
+        tonic::include_proto!("cadre.training.v1");
+    }
+}

@@ -211,6 +211,85 @@ pub fn authorized<T>(token: &str, message: T) -> tonic::Request<T> {
     r
 }
 
+/// Deny by default, probed over every RPC of a part: each token whose roles grant
+/// nothing (an unknown role, no role, a role at the wrong level, `pii` alone) is
+/// refused with 403 naming why, and each real role is refused by the kit's layer
+/// exactly when the permission table says so. `package` is the part's (`cadre.roster.`).
+pub mod permissions {
+    use cadre_proto::api::v1::Permission;
+    use serde_json::json;
+    use tonic::Code;
+    use tonic::transport::Channel;
+
+    use super::{dev_token_with_claims, now_secs};
+    use crate::permission::{self, RpcInfo, Rpcs};
+    use crate::principal::Role;
+
+    /// No fields: every request decodes as its type's defaults, every reply is skipped.
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Empty {}
+
+    /// Calls `rpc` with an empty message (a stream of one for streaming RPCs) and returns
+    /// the status it ended with (OK when it answered or opened a stream).
+    pub async fn call(channel: &Channel, rpc: &RpcInfo, token: &str) -> tonic::Status {
+        let mut grpc = tonic::client::Grpc::new(channel.clone());
+        grpc.ready().await.expect("the node accepts calls");
+        let mut request = tonic::Request::new(futures::stream::iter([Empty {}]));
+        request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().expect("a header"));
+        let path = rpc.path().parse().expect("an RPC path");
+        let codec = tonic_prost::ProstCodec::<Empty, Empty>::default();
+        match grpc.streaming(request, path, codec).await {
+            Err(status) => status,
+            Ok(_) => tonic::Status::ok(""),
+        }
+    }
+
+    fn token(roles: serde_json::Value, region: &str) -> String {
+        dev_token_with_claims(
+            &json!({"sub": "probe", "roles": roles, "region": region, "exp": now_secs() + 600}),
+        )
+    }
+
+    /// Every RPC of `package` refuses five tokens whose roles grant nothing, naming why.
+    pub async fn refuse_tokens_that_grant_nothing(channel: &Channel, package: &str, county: &str) {
+        let rpcs = Rpcs::suite().under(package);
+        assert!(!rpcs.is_empty(), "no RPC under {package}");
+        let refused = [
+            ("an unknown role", token(json!(["root"]), county), "unknown role"),
+            ("no role", token(json!([]), county), "no role"),
+            ("a county role over a province", token(json!(["county_admin"]), "150000000000"), "county_admin"),
+            ("a township role over a county", token(json!(["township_admin"]), county), "township_admin"),
+            ("pii alone", token(json!(["pii"]), county), "pii"),
+        ];
+        for rpc in &rpcs {
+            assert_ne!(rpc.permission, Permission::Unspecified, "{} declares no permission", rpc.name);
+            for (what, token, why) in &refused {
+                let status = call(channel, rpc, token).await;
+                assert_eq!(status.code(), Code::PermissionDenied, "{} with {what}: {status:?}", rpc.name);
+                assert!(status.message().contains(why), "{} with {what}: {}", rpc.name, status.message());
+            }
+        }
+    }
+
+    /// Every RPC of `package`, called by each of `callers` (role, region, a token for
+    /// them): refused by the kit's layer exactly when the role lacks the permission.
+    pub async fn grant_what_the_table_says(channel: &Channel, package: &str, callers: &[(Role, String)]) {
+        for rpc in Rpcs::suite().under(package) {
+            for (role, token) in callers {
+                let status = call(channel, &rpc, token).await;
+                let refused_by_layer =
+                    status.code() == Code::PermissionDenied && status.message().contains("needs permission");
+                assert_eq!(
+                    refused_by_layer,
+                    !permission::grants(*role, rpc.permission),
+                    "{} as {role}: {status:?}",
+                    rpc.name
+                );
+            }
+        }
+    }
+}
+
 /// Replaces the database name in a postgres:// URL.
 pub fn with_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {

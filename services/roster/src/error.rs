@@ -41,6 +41,12 @@ impl RosterError {
     }
 }
 
+impl From<cadre_kit::fields::FieldError> for RosterError {
+    fn from(e: cadre_kit::fields::FieldError) -> Self {
+        RosterError::Invalid { field: e.field, reason: e.reason }
+    }
+}
+
 impl From<RosterError> for ApiError {
     fn from(e: RosterError) -> Self {
         match e {

@@ -29,7 +29,7 @@ use cadre_kit::call::{Call, Changed};
 
 fn parse_region(field: &str, code: &str) -> Result<RegionCode, RosterError> {
     fields::required_id(field, code)?;
-    fields::region(field, code)
+    Ok(fields::region(field, code)?)
 }
 
 /// Configuration is the county's (or a higher office's) decision.

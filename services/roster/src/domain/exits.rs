@@ -12,7 +12,7 @@ use crate::error::RosterError;
 pub const MAX_REASON_CHARS: usize = 1000;
 
 pub fn kind(field: &str, v: i32) -> Result<SanctionKind, RosterError> {
-    super::fields::required_enum(field, v, "sanction kind")
+    Ok(super::fields::required_enum(field, v, "sanction kind")?)
 }
 
 /// Which posts a sanction ends.

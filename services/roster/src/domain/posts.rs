@@ -55,7 +55,7 @@ pub fn all_kinds() -> Vec<PostKind> {
 }
 
 pub fn kind(field: &str, v: i32) -> Result<PostKind, RosterError> {
-    super::fields::required_enum(field, v, "post kind")
+    Ok(super::fields::required_enum(field, v, "post kind")?)
 }
 
 /// A post as the rules see it.

@@ -48,7 +48,7 @@ pub fn validate_new(prefix: &str, r: &pb::Reserve) -> Result<ReserveFields, Rost
 }
 
 pub fn stage(field: &str, v: i32) -> Result<Stage, RosterError> {
-    fields::required_enum(field, v, "stage")
+    Ok(fields::required_enum(field, v, "stage")?)
 }
 
 pub fn is_final(s: Stage) -> bool {
@@ -190,7 +190,7 @@ pub fn stage_on(history: &[(Stage, NaiveDate)], day: NaiveDate) -> Option<Stage>
 
 /// A note on a step: trimmed, bounded.
 pub fn note(field: &str, s: &str) -> Result<String, RosterError> {
-    fields::text(field, s, false, 500)
+    Ok(fields::text(field, s, false, 500)?)
 }
 
 #[cfg(test)]

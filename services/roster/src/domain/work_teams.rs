@@ -9,7 +9,7 @@ use crate::domain::dates;
 use crate::error::RosterError;
 
 pub fn role(field: &str, v: i32) -> Result<TeamRole, RosterError> {
-    super::fields::required_enum(field, v, "team role")
+    Ok(super::fields::required_enum(field, v, "team role")?)
 }
 
 /// The county of a region at county level or below.

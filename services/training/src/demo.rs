@@ -1,0 +1,299 @@
+//! The demo county's training, loaded through training's own API (the same checks,
+//! audit and feed as any caller) once the roster's demo is there: courses and this
+//! year's menu, a teacher pool of agency experts and three of the county's own
+//! secretaries, order rules, and orders in every state.
+
+use cadre_kit::call::local_request;
+use cadre_kit::client::Idempotent;
+use cadre_kit::identity::ServiceIdentity;
+use cadre_kit::{ApiError, Principal, RegionCode, Role, dates};
+use cadre_proto::roster::v1 as roster;
+use cadre_proto::roster::v1::cadre_service_client::CadreServiceClient;
+use cadre_proto::training::v1 as pb;
+use cadre_proto::training::v1::catalogue_service_server::{CatalogueService, CatalogueServiceServer};
+use cadre_proto::training::v1::order_service_server::{OrderService, OrderServiceServer};
+use cadre_proto::training::v1::teacher_service_server::{TeacherService, TeacherServiceServer};
+use chrono::Datelike;
+use tonic::server::NamedService;
+use tonic::{Request, Status};
+
+use crate::TrainingApi;
+use crate::store;
+
+/// The county the roster's demo seeds (奈曼旗), and its city.
+pub const DEMO_COUNTY: &str = "150525000000";
+const DEMO_CITY: &str = "150500000000";
+
+/// A request to `S`'s `method` made in process: admitted as the kit admits network
+/// calls (the seeder's permission is checked), carrying the part's own token for what
+/// it asks the roster.
+fn as_seeder<S: NamedService, T>(
+    who: &Principal,
+    token: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+    method: &str,
+    message: T,
+) -> Result<Request<T>, Status> {
+    let mut request = local_request(who, &format!("/{}/{method}", S::NAME), message)?;
+    request.metadata_mut().insert("authorization", token.clone());
+    Ok(request)
+}
+
+fn course(title: &str, topic: pb::Topic, mode: pb::CourseMode, hours: f64, owner: &str) -> pb::Course {
+    let level = if owner == DEMO_CITY { pb::OrganiserLevel::City } else { pb::OrganiserLevel::County };
+    pb::Course {
+        title: title.into(),
+        topic: topic as i32,
+        mode: mode as i32,
+        credit_hours: hours,
+        level: level as i32,
+        owner_region_code: owner.into(),
+        ..Default::default()
+    }
+}
+
+fn expert(name: &str, affiliation: &str, topics: &[pb::Topic]) -> pb::Teacher {
+    pb::Teacher {
+        kind: pb::TeacherKind::Expert as i32,
+        name: name.into(),
+        affiliation: affiliation.into(),
+        expertise: topics.iter().map(|t| *t as i32).collect(),
+        home_region_code: DEMO_COUNTY.into(),
+        ..Default::default()
+    }
+}
+
+/// Seeds the demo county if training holds no course yet; says what it loaded.
+pub async fn seed(
+    api: &TrainingApi,
+    identity: &ServiceIdentity,
+    progress: &(dyn Fn(usize, usize) + Send + Sync),
+) -> Result<Option<String>, Status> {
+    if !store::courses::list(api.db(), &[], "", None, "", 1).await?.is_empty() {
+        return Ok(None);
+    }
+    let who = Principal {
+        subject: "system:demo-seed".into(),
+        roles: [Role::ProvinceAdmin].into(),
+        jurisdiction: RegionCode::parse("150000000000").map_err(ApiError::internal)?,
+    };
+    let token = identity.authorization().map_err(|e| ApiError::internal(e.to_string()))?;
+    let year = dates::today().year();
+    let total = 26;
+    let mut done = 0;
+    let mut step = || {
+        done += 1;
+        progress(done, total);
+    };
+
+    // The catalogue: the county's own courses and two of the city's.
+    use pb::CourseMode as M;
+    use pb::Topic as T;
+    let catalogue = [
+        course("土地流转政策与实务", T::LandTransfer, M::Offline, 4.0, DEMO_COUNTY),
+        course("高标准农田建设与管护", T::HighStandardFarmland, M::OnSiteObservation, 6.0, DEMO_COUNTY),
+        course("发展壮大村集体经济", T::CollectiveEconomy, M::CentralisedRotation, 8.0, DEMO_COUNTY),
+        course("农村常用法律法规", T::Law, M::Offline, 3.0, DEMO_COUNTY),
+        course("肉牛养殖与疫病防控", T::PlantingBreeding, M::OnSiteObservation, 4.5, DEMO_COUNTY),
+        course("稳岗就业与劳务输出", T::Reemployment, M::Online, 2.0, DEMO_COUNTY),
+        course("党支部书记党性教育", T::PartyEducation, M::CentralisedRotation, 16.0, DEMO_CITY),
+        course("乡村电商与直播带货", T::Ecommerce, M::OffSiteStudy, 8.0, DEMO_CITY),
+    ];
+    let mut course_ids = Vec::new();
+    for c in catalogue {
+        let request = pb::CreateCourseRequest { course: Some(c) };
+        let created = api
+            .create_course(as_seeder::<CatalogueServiceServer<TrainingApi>, _>(
+                &who,
+                &token,
+                "CreateCourse",
+                request,
+            )?)
+            .await?;
+        course_ids.push(created.into_inner().id);
+        step();
+    }
+    let menu = pb::Menu {
+        county_code: DEMO_COUNTY.into(),
+        year,
+        course_ids: course_ids.clone(),
+        ..Default::default()
+    };
+    api.set_menu(as_seeder::<CatalogueServiceServer<TrainingApi>, _>(
+        &who,
+        &token,
+        "SetMenu",
+        pb::SetMenuRequest { menu: Some(menu) },
+    )?)
+    .await?;
+    step();
+    let rules = pb::OrderRules { region_code: DEMO_COUNTY.into(), max_wait_days: 10, ..Default::default() };
+    api.set_order_rules(as_seeder::<OrderServiceServer<TrainingApi>, _>(
+        &who,
+        &token,
+        "SetOrderRules",
+        pb::SetOrderRulesRequest { rules: Some(rules) },
+    )?)
+    .await?;
+    step();
+
+    // The pool: agency experts, and the county's own secretaries (书记讲给书记听).
+    let experts = [
+        expert("王立新", "奈曼旗农业农村局", &[T::LandTransfer, T::HighStandardFarmland]),
+        expert("刘海燕", "奈曼旗司法局", &[T::Law, T::RuralGovernance]),
+        expert("赵志刚", "奈曼旗畜牧工作站", &[T::PlantingBreeding]),
+        expert("孙丽", "奈曼旗人社局", &[T::Reemployment, T::Ecommerce]),
+        expert("周建国", "旗委党校", &[T::PartyEducation, T::CollectiveEconomy]),
+    ];
+    let mut teacher_ids = Vec::new();
+    for t in experts {
+        let request = pb::CreateTeacherRequest { teacher: Some(t) };
+        let created = api
+            .create_teacher(as_seeder::<TeacherServiceServer<TrainingApi>, _>(
+                &who,
+                &token,
+                "CreateTeacher",
+                request,
+            )?)
+            .await?;
+        teacher_ids.push(created.into_inner().id);
+        step();
+    }
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    metadata.insert("authorization", token.clone());
+    let secretaries = api
+        .roster
+        .call(Idempotent::Yes, None, &metadata, |channel| async move {
+            let request = roster::ListCadresRequest {
+                region_code: DEMO_COUNTY.into(),
+                post_kind: roster::PostKind::PartySecretary as i32,
+                page_size: 12,
+                ..Default::default()
+            };
+            CadreServiceClient::new(channel).list_cadres(request).await.map(|r| r.into_inner().cadres)
+        })
+        .await?;
+    for c in secretaries.iter().take(3) {
+        let teacher = pb::Teacher {
+            kind: pb::TeacherKind::Cadre as i32,
+            cadre_id: c.id.clone(),
+            expertise: vec![T::CollectiveEconomy as i32, T::RuralGovernance as i32],
+            home_region_code: DEMO_COUNTY.into(),
+            serves_region_codes: vec![c.region_code[..9].to_string() + "000"],
+            ..Default::default()
+        };
+        let request = pb::CreateTeacherRequest { teacher: Some(teacher) };
+        let created = api
+            .create_teacher(as_seeder::<TeacherServiceServer<TrainingApi>, _>(
+                &who,
+                &token,
+                "CreateTeacher",
+                request,
+            )?)
+            .await?;
+        teacher_ids.push(created.into_inner().id);
+        step();
+    }
+
+    // Orders of the secretaries' villages, in every state.
+    let today = dates::today();
+    let villages: Vec<String> = secretaries.iter().map(|c| c.region_code.clone()).collect();
+    for (i, village) in villages.iter().enumerate().take(10) {
+        let order = pb::Order {
+            region_code: village.clone(),
+            course_id: course_ids[i % 6].clone(),
+            year,
+            note: "村两委班子和党员代表参加".into(),
+            expected_trainees: 20 + (i as i32 % 5) * 5,
+            ..Default::default()
+        };
+        let submitted = api
+            .submit_order(as_seeder::<OrderServiceServer<TrainingApi>, _>(
+                &who,
+                &token,
+                "SubmitOrder",
+                pb::SubmitOrderRequest { order: Some(order) },
+            )?)
+            .await?
+            .into_inner();
+        let mut at = submitted;
+        let target = i % 5; // 0 submitted, 1 matched, 2 scheduled, 3 delivered, 4 declined
+        if target == 4 {
+            let request = pb::DeclineOrderRequest {
+                order_id: at.id.clone(),
+                reason: "本年度菜单课程已排满，请改选下季度课程".into(),
+                revision: at.revision,
+            };
+            api.decline_order(as_seeder::<OrderServiceServer<TrainingApi>, _>(
+                &who,
+                &token,
+                "DeclineOrder",
+                request,
+            )?)
+            .await?;
+        }
+        if (1..=3).contains(&target) {
+            let request = pb::MatchOrderRequest {
+                order_id: at.id.clone(),
+                teacher_id: teacher_ids[i % teacher_ids.len()].clone(),
+                revision: at.revision,
+            };
+            at = api
+                .match_order(as_seeder::<OrderServiceServer<TrainingApi>, _>(
+                    &who,
+                    &token,
+                    "MatchOrder",
+                    request,
+                )?)
+                .await?
+                .into_inner();
+        }
+        if (2..=3).contains(&target) {
+            // Delivered sessions took place last week; the others are next week's.
+            let day = if target == 3 {
+                today - chrono::Days::new(7)
+            } else {
+                today + chrono::Days::new(7 + i as u64)
+            };
+            let request = pb::ScheduleOrderRequest {
+                order_id: at.id.clone(),
+                date: dates::format(day),
+                start_time: "09:00".into(),
+                end_time: "11:30".into(),
+                place: "村党群服务中心".into(),
+                revision: at.revision,
+            };
+            at = api
+                .schedule_order(as_seeder::<OrderServiceServer<TrainingApi>, _>(
+                    &who,
+                    &token,
+                    "ScheduleOrder",
+                    request,
+                )?)
+                .await?
+                .into_inner();
+        }
+        if target == 3 {
+            let request = pb::DeliverOrderRequest {
+                order_id: at.id.clone(),
+                attendees: 18,
+                revision: at.revision,
+                ..Default::default()
+            };
+            api.deliver_order(as_seeder::<OrderServiceServer<TrainingApi>, _>(
+                &who,
+                &token,
+                "DeliverOrder",
+                request,
+            )?)
+            .await?;
+        }
+        step();
+    }
+    progress(total, total);
+    Ok(Some(format!(
+        "the demo county's training: {} courses on the {year} menu, {} teachers, {} orders",
+        course_ids.len(),
+        teacher_ids.len(),
+        villages.len().min(10)
+    )))
+}
