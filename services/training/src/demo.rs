@@ -78,7 +78,8 @@ pub async fn seed(
     };
     let token = identity.authorization().map_err(|e| ApiError::internal(e.to_string()))?;
     let year = dates::today().year();
-    let total = 26;
+    // Courses, the menu, the rules, five experts, three secretaries, ten orders.
+    let total = 8 + 1 + 1 + 5 + 3 + 10;
     let mut done = 0;
     let mut step = || {
         done += 1;
