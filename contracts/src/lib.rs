@@ -21,3 +21,8 @@ pub fn repo_root() -> std::path::PathBuf {
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default()
 }
+
+/// The suite's API as this build has it (`cadre_proto::FILE_DESCRIPTOR_SET`).
+pub fn current() -> Result<prost_reflect::DescriptorPool, prost_reflect::DescriptorError> {
+    prost_reflect::DescriptorPool::decode(cadre_proto::FILE_DESCRIPTOR_SET)
+}
