@@ -1,5 +1,6 @@
 //! `cadre`: one binary that runs any part of the suite, or all of it.
 
+mod api_cli;
 mod transfer_cli;
 
 use std::net::SocketAddr;
@@ -101,6 +102,33 @@ enum Command {
     Audit {
         #[command(subcommand)]
         action: AuditCommand,
+    },
+    /// The released API: check the protos against it, or record a release (README "For teams").
+    Api {
+        #[command(subcommand)]
+        action: ApiCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApiCommand {
+    /// Compare the API this binary was built with against proto/released/ (what the tests do).
+    Check {
+        /// The repository (default: the one this binary was built from).
+        #[arg(long, default_value_os_t = api_cli::default_root())]
+        root: PathBuf,
+    },
+    /// Record the current API of a service (or of every set) as released, in proto/released/.
+    Release {
+        /// A service (`roster`) or `shared`; default: every set.
+        #[arg(long)]
+        service: Option<String>,
+        /// Record a breaking change anyway (a new package version is the way; this is for
+        /// a set never deployed). The CHANGELOG must still name it.
+        #[arg(long)]
+        accept_breaking: bool,
+        #[arg(long, default_value_os_t = api_cli::default_root())]
+        root: PathBuf,
     },
 }
 
@@ -306,6 +334,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             Ok(code)
+        }
+        Command::Api { action: ApiCommand::Check { root } } => api_cli::check(&root),
+        Command::Api { action: ApiCommand::Release { service, accept_breaking, root } } => {
+            api_cli::release(&root, service.as_deref(), accept_breaking)
         }
     }
 }

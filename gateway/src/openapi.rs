@@ -7,6 +7,11 @@ use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::{Map, Value as Json, json};
 
 use crate::routes::RouteTable;
+use crate::upstream::part_of;
+
+/// The suite's version: `info.version` of the document. Each operation carries its own
+/// API version (the package's `v1`) and owning service beside it.
+pub const SUITE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The whole document.
 pub fn document(routes: &RouteTable) -> Json {
@@ -42,12 +47,19 @@ pub fn document(routes: &RouteTable) -> Json {
                 parameters.push(param);
             }
         }
+        let service = rpc.parent_service();
+        let package = service.package_name();
         let mut operation = json!({
             // The full name: two services may both have a `Get`, and client generators
             // need operation IDs unique across the whole document.
             "operationId": rpc.full_name(),
             "summary": rpc.full_name(),
-            "tags": [rpc.parent_service().name()],
+            "tags": [service.name()],
+            // Who owns it (the part that serves it: its team, its CHANGELOG.md) and which
+            // version of its API it belongs to: a break comes as a new version beside it.
+            "x-cadre-owner": part_of(service.full_name()).unwrap_or_default(),
+            "x-cadre-package": package,
+            "x-cadre-api-version": package.rsplit('.').next().unwrap_or_default(),
             "parameters": parameters,
             "responses": {
                 "200": {
@@ -74,6 +86,15 @@ pub fn document(routes: &RouteTable) -> Json {
             .or_default()
             .insert(route.method.as_str().to_ascii_lowercase(), operation);
     }
+    // Per owning service, the API versions the document serves: {"roster": ["v1"]}.
+    let mut api_versions: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for route in routes.routes() {
+        let service = route.rpc.parent_service();
+        if let Some(owner) = part_of(service.full_name()) {
+            let version = service.package_name().rsplit('.').next().unwrap_or_default();
+            api_versions.entry(owner.to_string()).or_default().insert(version.to_string());
+        }
+    }
     let mut components = schemas.finish();
     components.insert(
         "Error".into(),
@@ -90,8 +111,13 @@ pub fn document(routes: &RouteTable) -> Json {
         "openapi": "3.0.3",
         "info": {
             "title": "Cadre suite REST API",
-            "version": "v1",
-            "description": "Transcoded from the gRPC API; proto3 canonical JSON (lowerCamelCase names, 64-bit integers as strings)."
+            "version": SUITE_VERSION,
+            "description": "Transcoded from the gRPC API; proto3 canonical JSON (lowerCamelCase names, 64-bit integers as strings). \
+                Each operation names its owning service (`x-cadre-owner`, whose CHANGELOG.md records its changes) and \
+                API version (`x-cadre-api-version`, from its package `x-cadre-package`): within a version, fields, \
+                routes and enum values are only ever added (a test compares every build with the released API); \
+                a breaking change comes as a new version beside the old one.",
+            "x-cadre-api-versions": api_versions,
         },
         "paths": paths,
         "components": {
@@ -251,6 +277,22 @@ mod tests {
         let update = &doc["paths"]["/v1/cadres/{cadre.id}"]["patch"];
         assert_eq!(update["parameters"].as_array().unwrap().len(), 1);
         assert_eq!(doc["components"]["securitySchemes"]["bearerAuth"]["scheme"], "bearer");
+    }
+
+    #[test]
+    fn the_document_carries_versions_and_owners() {
+        let (_, doc) = doc();
+        assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(doc["info"]["x-cadre-api-versions"]["roster"], json!(["v1"]));
+        let get = &doc["paths"]["/v1/cadres/{id}"]["get"];
+        assert_eq!(get["x-cadre-owner"], "roster");
+        assert_eq!(get["x-cadre-package"], "cadre.roster.v1");
+        assert_eq!(get["x-cadre-api-version"], "v1");
+        for path in doc["paths"].as_object().unwrap().values() {
+            for op in path.as_object().unwrap().values() {
+                assert!(!op["x-cadre-owner"].as_str().unwrap().is_empty(), "{}", op["operationId"]);
+            }
+        }
     }
 
     fn operation_ids(doc: &Json) -> Vec<String> {

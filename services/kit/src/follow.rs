@@ -7,9 +7,10 @@
 //! part's own identity (role `integration`, `auth.service_region`), so the feed and the
 //! records come filtered and masked for that jurisdiction like anyone else's.
 //!
-//! Every part's `Change` message has the field numbers of `cadre.roster.v1.Change`
-//! (checked by a test over the descriptors), so one follower reads any feed; the entity
-//! arrives as the publishing part's enum number, for the model to read with that enum.
+//! Every part's `Change` message has the field numbers of `cadre.roster.v1.Change` (the
+//! follower's contract on every feed, `services/kit/contracts/follow-on-every-feed.toml`,
+//! checked in each producer's CI), so one follower reads any feed; the entity arrives as
+//! the publishing part's enum number, for the model to read with that enum.
 
 use std::future::Future;
 use std::time::Duration;
@@ -321,64 +322,61 @@ impl From<wire::Change> for FeedChange {
 #[cfg(test)]
 mod tests {
     use prost::Message;
-    use prost_reflect::{DescriptorPool, Kind};
+    use prost_reflect::{DescriptorPool, DynamicMessage, Value};
 
     use super::*;
 
-    /// Every part's feed must decode as the follower reads it: same numbers, same kinds.
+    /// What the follower relies on of every feed (numbers, types) is its contract,
+    /// `services/kit/contracts/follow-on-every-feed.toml`, checked in each producer's CI by
+    /// cadre-contracts. This checks the other side: that the `wire` structs read what every
+    /// part's proto sends, field by field.
     #[test]
-    fn every_parts_change_message_has_the_followers_layout() {
+    fn every_parts_feed_decodes_as_the_follower_reads_it() {
         let pool = DescriptorPool::decode(cadre_proto::FILE_DESCRIPTOR_SET).unwrap();
-        let expected = [
-            (1, "position"),
-            (2, "recorded_at"),
-            (3, "entity"),
-            (4, "key"),
-            (5, "operation"),
-            (6, "region_code"),
-            (7, "revision"),
-            (8, "audit_sequence"),
-            (9, "previous_region_code"),
-        ];
         let feeds: Vec<_> = pool.services().filter(|s| s.name() == "ChangeService").collect();
         assert!(!feeds.is_empty());
         for service in feeds {
-            let change = pool
-                .get_message_by_name(&format!("{}.Change", service.package_name()))
-                .unwrap_or_else(|| panic!("{} has no Change message", service.package_name()));
-            for (number, name) in expected {
-                let field = change
-                    .get_field(number)
-                    .unwrap_or_else(|| panic!("{}: field {number}", change.full_name()));
-                assert_eq!(field.name(), name, "{}", change.full_name());
-                assert!(!field.is_list(), "{}", field.full_name());
-                let kind_ok = match name {
-                    "entity" | "operation" => matches!(field.kind(), Kind::Enum(_)),
-                    "recorded_at" => matches!(field.kind(), Kind::Message(_)),
-                    "position" | "revision" | "audit_sequence" => field.kind() == Kind::Int64,
-                    _ => field.kind() == Kind::String,
-                };
-                assert!(kind_ok, "{}: {:?}", field.full_name(), field.kind());
+            let package = service.package_name();
+            let message = |name: &str| {
+                let full = format!("{package}.{name}");
+                pool.get_message_by_name(&full).unwrap_or_else(|| panic!("{full}"))
+            };
+            let mut change = DynamicMessage::new(message("Change"));
+            let mut at = DynamicMessage::new(pool.get_message_by_name("google.protobuf.Timestamp").unwrap());
+            at.set_field_by_name("seconds", Value::I64(1_700_000_000));
+            for (field, value) in [
+                ("position", Value::I64(7)),
+                ("recorded_at", Value::Message(at)),
+                ("entity", Value::EnumNumber(2)),
+                ("key", Value::String("k1".into())),
+                ("operation", Value::EnumNumber(Operation::Updated as i32)),
+                ("region_code", Value::String("150526100201".into())),
+                ("revision", Value::I64(3)),
+                ("audit_sequence", Value::I64(11)),
+                ("previous_region_code", Value::String("150525100201".into())),
+            ] {
+                change.set_field_by_name(field, value);
             }
-        }
-    }
+            let mut page = DynamicMessage::new(message("ListChangesResponse"));
+            page.set_field_by_name("changes", Value::List(vec![Value::Message(change)]));
+            page.set_field_by_name("next_after_position", Value::I64(7));
+            page.set_field_by_name("head_position", Value::I64(9));
 
-    #[test]
-    fn a_roster_change_decodes_as_the_follower_reads_it() {
-        use cadre_proto::roster::v1 as pb;
-        let sent = pb::Change {
-            position: 7,
-            entity: pb::Entity::Cadre as i32,
-            key: "c1".into(),
-            operation: Operation::Updated as i32,
-            region_code: "150526100201".into(),
-            previous_region_code: "150525100201".into(),
-            revision: 3,
-            ..Default::default()
-        };
-        let read: FeedChange = wire::Change::decode(sent.encode_to_vec().as_slice()).unwrap().into();
-        assert_eq!(pb::Entity::try_from(read.entity), Ok(pb::Entity::Cadre));
-        assert_eq!((read.position, read.operation, read.revision), (7, Operation::Updated, 3));
-        assert_eq!(read.previous_region_code, "150525100201");
+            let read = wire::ListChangesResponse::decode(page.encode_to_vec().as_slice()).unwrap();
+            assert_eq!((read.next_after_position, read.head_position), (7, 9), "{package}");
+            assert_eq!(read.changes[0].audit_sequence, 11, "{package}");
+            let got: FeedChange = read.changes[0].clone().into();
+            let want = FeedChange {
+                position: 7,
+                recorded_at: DateTime::from_timestamp(1_700_000_000, 0),
+                entity: 2,
+                key: "k1".into(),
+                operation: Operation::Updated,
+                region_code: "150526100201".into(),
+                previous_region_code: "150525100201".into(),
+                revision: 3,
+            };
+            assert_eq!(got, want, "{package}");
+        }
     }
 }
