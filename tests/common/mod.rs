@@ -80,6 +80,11 @@ impl Proc {
         url.trim_start_matches("http://").trim_end_matches("/metrics").parse().unwrap_or_else(|_| panic!("{line}"))
     }
 
+    /// Whether it has not exited yet.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// SIGTERM, as the kubelet sends it.
     pub fn terminate(&self) {
         let status = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().expect("kill runs");
