@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::{Value, json};
 use serde::Deserialize as _;
+use serde_json::{Value, json};
 use serde_yaml::Deserializer;
 
 /// The Secrets an operator creates before applying an overlay (k8s/README.md, "What an
@@ -46,7 +46,8 @@ fn k8s_dir() -> PathBuf {
 
 /// `kubectl`, or `None` (with the reason printed) when a developer machine has none.
 fn kubectl() -> Option<&'static str> {
-    let found = Command::new("kubectl").args(["version", "--client"]).output().is_ok_and(|o| o.status.success());
+    let found =
+        Command::new("kubectl").args(["version", "--client"]).output().is_ok_and(|o| o.status.success());
     if found {
         return Some("kubectl");
     }
@@ -255,7 +256,8 @@ fn kube_linter_defaults(c: &mut Checker) {
                 if !names.insert(var) {
                     c.flag("duplicate-env-var", d, format!("{var} twice"));
                 }
-                if var.to_lowercase().contains("secret") && e["value"].as_str().is_some_and(|v| !v.is_empty()) {
+                if var.to_lowercase().contains("secret") && e["value"].as_str().is_some_and(|v| !v.is_empty())
+                {
                     c.flag("env-var-secret", d, format!("{var} holds a literal secret"));
                 }
             }
@@ -275,10 +277,12 @@ fn kube_linter_defaults(c: &mut Checker) {
                 let port = p["grpc"]["port"].clone();
                 let port = if port.is_null() { p["httpGet"]["port"].clone() } else { port };
                 let port = if port.is_null() { p["tcpSocket"]["port"].clone() } else { port };
-                if !port.is_null()
-                    && !ports.iter().any(|q| q["containerPort"] == port || q["name"] == port)
-                {
-                    c.flag("probe-port", d, format!("{probe} on {port}, which the container does not expose"));
+                if !port.is_null() && !ports.iter().any(|q| q["containerPort"] == port || q["name"] == port) {
+                    c.flag(
+                        "probe-port",
+                        d,
+                        format!("{probe} on {port}, which the container does not expose"),
+                    );
                 }
             }
             let sc = &k["securityContext"];
@@ -296,8 +300,12 @@ fn kube_linter_defaults(c: &mut Checker) {
             if non_root != Some(true) || user == Some(0) {
                 c.flag("run-as-non-root", d, "runAsNonRoot is not true (or the user is root)");
             }
-            let dropped: Vec<&str> =
-                sc["capabilities"]["drop"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            let dropped: Vec<&str> = sc["capabilities"]["drop"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
             if !dropped.iter().any(|d| *d == "ALL" || *d == "NET_RAW") {
                 c.flag("drop-net-raw-capability", d, "NET_RAW is not dropped");
             }
@@ -318,11 +326,16 @@ fn kube_linter_defaults(c: &mut Checker) {
         }
         for p in s["spec"]["ports"].as_array().into_iter().flatten() {
             if let Some(target) = p["targetPort"].as_str() {
-                let exposed = pods.iter().flat_map(|d| containers(d)).any(|k| {
-                    k["ports"].as_array().into_iter().flatten().any(|q| q["name"] == target)
-                });
+                let exposed = pods
+                    .iter()
+                    .flat_map(|d| containers(d))
+                    .any(|k| k["ports"].as_array().into_iter().flatten().any(|q| q["name"] == target));
                 if !valid_port_name(target) || !exposed {
-                    c.flag("invalid-target-ports", s, format!("targetPort {target:?} is no container's port"));
+                    c.flag(
+                        "invalid-target-ports",
+                        s,
+                        format!("targetPort {target:?} is no container's port"),
+                    );
                 }
             }
         }
@@ -361,12 +374,18 @@ fn pods_hardened(c: &mut Checker) {
         }
         for k in containers(d) {
             let sc = &k["securityContext"];
-            let seccomp = sc["seccompProfile"]["type"].as_str().or(spec["securityContext"]["seccompProfile"]["type"].as_str());
+            let seccomp = sc["seccompProfile"]["type"]
+                .as_str()
+                .or(spec["securityContext"]["seccompProfile"]["type"].as_str());
             if seccomp != Some("RuntimeDefault") {
                 c.flag("seccomp", d, "seccompProfile is not RuntimeDefault");
             }
-            let dropped: Vec<&str> =
-                sc["capabilities"]["drop"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            let dropped: Vec<&str> = sc["capabilities"]["drop"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
             if !dropped.contains(&"ALL") || sc["capabilities"].get("add").is_some() {
                 c.flag("capabilities", d, "not every capability is dropped");
             }
@@ -415,7 +434,9 @@ fn resources(c: &mut Checker) {
     for d in c.deployments() {
         for k in containers(d) {
             let r = &k["resources"];
-            for (what, res) in [("requests", "cpu"), ("requests", "memory"), ("limits", "cpu"), ("limits", "memory")] {
+            for (what, res) in
+                [("requests", "cpu"), ("requests", "memory"), ("limits", "cpu"), ("limits", "memory")]
+            {
                 if r[what][res].is_null() {
                     c.flag("resources", d, format!("{} has no {what}.{res}", k["name"]));
                 }
@@ -438,7 +459,15 @@ fn quantity(v: &Value) -> Option<f64> {
         Value::String(s) => s.as_str(),
         _ => return None,
     };
-    let units = [("Ki", 1024f64), ("Mi", 1024f64.powi(2)), ("Gi", 1024f64.powi(3)), ("m", 0.001), ("k", 1e3), ("M", 1e6), ("G", 1e9)];
+    let units = [
+        ("Ki", 1024f64),
+        ("Mi", 1024f64.powi(2)),
+        ("Gi", 1024f64.powi(3)),
+        ("m", 0.001),
+        ("k", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+    ];
     for (suffix, factor) in units {
         if let Some(n) = s.strip_suffix(suffix) {
             return n.parse::<f64>().ok().map(|n| n * factor);
@@ -455,8 +484,10 @@ fn drain(c: &mut Checker) {
             continue;
         }
         let grace_s = d["spec"]["template"]["spec"]["terminationGracePeriodSeconds"].as_u64().unwrap_or(30);
-        let Some(drain_ms) =
-            containers(d).iter().find_map(|k| env_value(k, "CADRE__DRAIN_GRACE_MS")).and_then(|v| v.parse::<u64>().ok())
+        let Some(drain_ms) = containers(d)
+            .iter()
+            .find_map(|k| env_value(k, "CADRE__DRAIN_GRACE_MS"))
+            .and_then(|v| v.parse::<u64>().ok())
         else {
             c.flag("drain", d, "CADRE__DRAIN_GRACE_MS is not set (the production default is 5 s)");
             continue;
@@ -472,7 +503,11 @@ fn drain(c: &mut Checker) {
             );
         }
         if drain_ms < dns_staleness_ms() {
-            c.flag("drain", d, format!("drain {drain_ms} ms < DNS TTL + client.refresh_ms {} ms", dns_staleness_ms()));
+            c.flag(
+                "drain",
+                d,
+                format!("drain {drain_ms} ms < DNS TTL + client.refresh_ms {} ms", dns_staleness_ms()),
+            );
         }
     }
 }
@@ -509,7 +544,8 @@ fn budgets_and_autoscalers(c: &mut Checker) {
             c.flag("pdb-per-part", d, "no PodDisruptionBudget selects it");
         }
         let hpa = of_kind(objects, "HorizontalPodAutoscaler").find(|h| {
-            h["spec"]["scaleTargetRef"]["kind"] == "Deployment" && h["spec"]["scaleTargetRef"]["name"] == name(d)
+            h["spec"]["scaleTargetRef"]["kind"] == "Deployment"
+                && h["spec"]["scaleTargetRef"]["name"] == name(d)
         });
         let Some(hpa) = hpa else {
             c.flag("hpa-per-part", d, "no HorizontalPodAutoscaler targets it");
@@ -518,7 +554,10 @@ fn budgets_and_autoscalers(c: &mut Checker) {
         if hpa["apiVersion"] != "autoscaling/v2" {
             c.flag("hpa-per-part", hpa, "not autoscaling/v2");
         }
-        let (min, max) = (hpa["spec"]["minReplicas"].as_u64().unwrap_or(1), hpa["spec"]["maxReplicas"].as_u64().unwrap_or(0));
+        let (min, max) = (
+            hpa["spec"]["minReplicas"].as_u64().unwrap_or(1),
+            hpa["spec"]["maxReplicas"].as_u64().unwrap_or(0),
+        );
         if min > max {
             c.flag("hpa-per-part", hpa, format!("minReplicas {min} > maxReplicas {max}"));
         }
@@ -537,7 +576,12 @@ fn network_policies(c: &mut Checker) {
     let objects = c.objects;
     let policies: Vec<&Value> = of_kind(objects, "NetworkPolicy").collect();
     let types = |p: &Value| -> BTreeSet<String> {
-        p["spec"]["policyTypes"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_string)).collect()
+        p["spec"]["policyTypes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect()
     };
     let deny_all = policies.iter().any(|p| {
         p["spec"]["podSelector"].as_object().is_some_and(|m| m.is_empty())
@@ -552,7 +596,11 @@ fn network_policies(c: &mut Checker) {
     let dns = policies.iter().any(|p| {
         p["spec"]["podSelector"].as_object().is_some_and(|m| m.is_empty())
             && p["spec"]["egress"].as_array().into_iter().flatten().any(|r| {
-                r["ports"].as_array().into_iter().flatten().any(|port| port["port"] == 53 && port["protocol"] == "UDP")
+                r["ports"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|port| port["port"] == 53 && port["protocol"] == "UDP")
             })
     });
     if !dns {
@@ -591,13 +639,26 @@ fn network_policies(c: &mut Checker) {
                 for peer in rule["from"].as_array().into_iter().flatten() {
                     let caller_key = format!("calls.cadre.io/{part}");
                     let ok = match admits(peer, &BTreeMap::new()) {
-                        None => peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == "monitoring"
-                            && rule["ports"].as_array().into_iter().flatten().all(|port| port["port"] != 50051),
+                        None => {
+                            peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                                == "monitoring"
+                                && rule["ports"]
+                                    .as_array()
+                                    .into_iter()
+                                    .flatten()
+                                    .all(|port| port["port"] != 50051)
+                        }
                         Some(_) => {
                             let sel = &peer["podSelector"];
                             let is_gateway = gateway.as_ref().is_some_and(|g| selects(sel, g))
-                                && labels(&sel["matchLabels"]).get("app.kubernetes.io/name").is_some_and(|n| n == "gateway");
-                            let is_caller = sel["matchExpressions"].as_array().into_iter().flatten().any(|e| e["key"] == caller_key.as_str());
+                                && labels(&sel["matchLabels"])
+                                    .get("app.kubernetes.io/name")
+                                    .is_some_and(|n| n == "gateway");
+                            let is_caller = sel["matchExpressions"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .any(|e| e["key"] == caller_key.as_str());
                             is_gateway || is_caller
                         }
                     };
@@ -614,7 +675,11 @@ fn network_policies(c: &mut Checker) {
         let db = format!("{part}-db");
         let reaches_db = mine.iter().any(|p| {
             p["spec"]["egress"].as_array().into_iter().flatten().any(|r| {
-                r["to"].as_array().into_iter().flatten().any(|peer| peer["podSelector"]["matchLabels"]["cnpg.io/cluster"] == db.as_str())
+                r["to"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|peer| peer["podSelector"]["matchLabels"]["cnpg.io/cluster"] == db.as_str())
                     && r["ports"].as_array().into_iter().flatten().any(|port| port["port"] == 5432)
             })
         });
@@ -646,7 +711,8 @@ fn secrets(c: &mut Checker) {
         .map(|(_, s)| s.iter().copied().collect())
         .unwrap_or_default();
     let rendered: BTreeSet<&str> = of_kind(objects, "Secret").map(name).collect();
-    let generated: BTreeSet<String> = of_kind(objects, "Cluster").map(|k| format!("{}-app", name(k))).collect();
+    let generated: BTreeSet<String> =
+        of_kind(objects, "Cluster").map(|k| format!("{}-app", name(k))).collect();
     let mut referenced: Vec<(&Value, String, bool)> = Vec::new();
     for d in c.deployments() {
         let spec = &d["spec"]["template"]["spec"];
@@ -683,25 +749,46 @@ fn secrets(c: &mut Checker) {
         }
     }
     for (o, secret, optional) in referenced {
-        if !(optional || rendered.contains(secret.as_str()) || generated.contains(&secret) || provided.contains(secret.as_str())) {
-            c.flag("secret-references", o, format!("Secret {secret} is neither rendered, generated, optional nor provided"));
+        if !(optional
+            || rendered.contains(secret.as_str())
+            || generated.contains(&secret)
+            || provided.contains(secret.as_str()))
+        {
+            c.flag(
+                "secret-references",
+                o,
+                format!("Secret {secret} is neither rendered, generated, optional nor provided"),
+            );
         }
     }
     for s in of_kind(objects, "Secret") {
-        let values = s["stringData"].as_object().into_iter().flatten().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()));
+        let values = s["stringData"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()));
         let data = s["data"].as_object().into_iter().flatten().map(|(k, v)| {
             use base64::Engine;
-            let raw = base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap_or_default()).unwrap_or_default();
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(v.as_str().unwrap_or_default())
+                .unwrap_or_default();
             (k.clone(), String::from_utf8_lossy(&raw).into_owned())
         });
         for (key, value) in values.chain(data) {
             // A base64 key is fake when what it encodes says so.
             let decoded = {
                 use base64::Engine;
-                base64::engine::general_purpose::STANDARD.decode(value.trim()).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+                base64::engine::general_purpose::STANDARD
+                    .decode(value.trim())
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default()
             };
             if c.overlay == "province" || !(value.contains("FAKE") || decoded.contains("FAKE")) {
-                c.flag("secrets-committed", s, format!("{key} is committed with a value that is not fake on sight"));
+                c.flag(
+                    "secrets-committed",
+                    s,
+                    format!("{key} is committed with a value that is not fake on sight"),
+                );
             }
         }
     }
@@ -733,7 +820,11 @@ fn databases(c: &mut Checker) {
             if cluster["spec"]["instances"].as_u64().unwrap_or(1) < 3 {
                 c.flag("province-database", cluster, "fewer than three instances");
             }
-            let archiver = cluster["spec"]["plugins"].as_array().into_iter().flatten().find(|p| truthy(&p["isWALArchiver"]));
+            let archiver = cluster["spec"]["plugins"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|p| truthy(&p["isWALArchiver"]));
             match archiver {
                 None => c.flag("province-database", cluster, "no WAL archiving"),
                 Some(p) => {
@@ -768,7 +859,11 @@ fn configuration(c: &mut Checker) {
 // The tests
 
 fn report(violations: &[Violation]) -> String {
-    violations.iter().map(|v| format!("  {} {}: {}", v.rule, v.object, v.detail)).collect::<Vec<_>>().join("\n")
+    violations
+        .iter()
+        .map(|v| format!("  {} {}: {}", v.rule, v.object, v.detail))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[test]
@@ -780,7 +875,10 @@ fn every_overlay_renders_and_keeps_every_rule() {
         assert!(violations.is_empty(), "k8s/overlays/{overlay} breaks these rules:\n{}", report(&violations));
         // Both parts that exist today are there, each with what a part gets.
         for part in ["gateway", "roster"] {
-            assert!(of_kind(&objects, "Deployment").any(|d| name(d) == part), "{overlay}: no Deployment {part}");
+            assert!(
+                of_kind(&objects, "Deployment").any(|d| name(d) == part),
+                "{overlay}: no Deployment {part}"
+            );
         }
         eprintln!("k8s/overlays/{overlay}: {} objects, every rule kept", objects.len());
     }
@@ -811,21 +909,38 @@ fn a_manifest_that_breaks_a_rule_fails_it() {
         ("probes", |o| remove(roster_container(o), "readinessProbe")),
         ("probes", |o| roster_container(o)["livenessProbe"] = json!({"tcpSocket": {"port": 50051}})),
         ("resources", |o| remove(&mut roster_container(o)["resources"], "limits")),
-        ("no-read-only-root-fs", |o| roster_container(o)["securityContext"]["readOnlyRootFilesystem"] = json!(false)),
+        ("no-read-only-root-fs", |o| {
+            roster_container(o)["securityContext"]["readOnlyRootFilesystem"] = json!(false)
+        }),
         ("run-as-non-root", |o| {
             remove(&mut roster_container(o)["securityContext"], "runAsNonRoot");
             remove(&mut roster(o)["spec"]["template"]["spec"]["securityContext"], "runAsNonRoot");
         }),
-        ("privilege-escalation-container", |o| remove(&mut roster_container(o)["securityContext"], "allowPrivilegeEscalation")),
-        ("capabilities", |o| roster_container(o)["securityContext"]["capabilities"] = json!({"drop": ["NET_RAW"]})),
-        ("seccomp", |o| remove(&mut roster(o)["spec"]["template"]["spec"]["securityContext"], "seccompProfile")),
-        ("service-account-token", |o| remove(&mut roster(o)["spec"]["template"]["spec"], "automountServiceAccountToken")),
-        ("latest-tag", |o| roster_container(o)["image"] = json!("registry.example.invalid/cadre/cadre:latest")),
-        ("no-anti-affinity", |o| remove(&mut roster(o)["spec"]["template"]["spec"], "topologySpreadConstraints")),
-        ("mismatching-selector", |o| roster(o)["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] = json!("rooster")),
+        ("privilege-escalation-container", |o| {
+            remove(&mut roster_container(o)["securityContext"], "allowPrivilegeEscalation")
+        }),
+        ("capabilities", |o| {
+            roster_container(o)["securityContext"]["capabilities"] = json!({"drop": ["NET_RAW"]})
+        }),
+        ("seccomp", |o| {
+            remove(&mut roster(o)["spec"]["template"]["spec"]["securityContext"], "seccompProfile")
+        }),
+        ("service-account-token", |o| {
+            remove(&mut roster(o)["spec"]["template"]["spec"], "automountServiceAccountToken")
+        }),
+        ("latest-tag", |o| {
+            roster_container(o)["image"] = json!("registry.example.invalid/cadre/cadre:latest")
+        }),
+        ("no-anti-affinity", |o| {
+            remove(&mut roster(o)["spec"]["template"]["spec"], "topologySpreadConstraints")
+        }),
+        ("mismatching-selector", |o| {
+            roster(o)["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] = json!("rooster")
+        }),
         ("drain", |o| roster(o)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = json!(10)),
         ("headless-grpc", |o| {
-            let s = o.iter_mut().find(|s| kind(s) == "Service" && name(s) == "roster-headless").expect("service");
+            let s =
+                o.iter_mut().find(|s| kind(s) == "Service" && name(s) == "roster-headless").expect("service");
             remove(&mut s["spec"], "clusterIP");
         }),
         ("headless-grpc", |o| drop_where(o, "Service", "roster-headless")),
@@ -848,7 +963,8 @@ fn a_manifest_that_breaks_a_rule_fails_it() {
         ("network-dns", |o| drop_where(o, "NetworkPolicy", "allow-dns")),
         ("network-coverage", |o| drop_where(o, "NetworkPolicy", "gateway")),
         ("network-gateway-egress", |o| {
-            let p = o.iter_mut().find(|p| kind(p) == "NetworkPolicy" && name(p) == "gateway").expect("policy");
+            let p =
+                o.iter_mut().find(|p| kind(p) == "NetworkPolicy" && name(p) == "gateway").expect("policy");
             remove(&mut p["spec"], "egress");
         }),
         ("network-service-ingress", |o| {
@@ -876,7 +992,10 @@ fn a_manifest_that_breaks_a_rule_fails_it() {
         }),
         ("province-database", |o| drop_where(o, "ScheduledBackup", "roster-db-daily")),
         ("configuration", |o| {
-            let m = o.iter_mut().find(|m| kind(m) == "ConfigMap" && name(m).starts_with("cadre-config")).expect("config");
+            let m = o
+                .iter_mut()
+                .find(|m| kind(m) == "ConfigMap" && name(m).starts_with("cadre-config"))
+                .expect("config");
             let toml = m["data"]["cadre.toml"].as_str().unwrap().replace("\"production\"", "\"development\"");
             m["data"]["cadre.toml"] = json!(toml);
         }),
@@ -887,7 +1006,10 @@ fn a_manifest_that_breaks_a_rule_fails_it() {
         }),
         ("probe-port", |o| roster_container(o)["startupProbe"]["grpc"]["port"] = json!(50052)),
         ("env-var-secret", |o| {
-            roster_container(o)["env"].as_array_mut().unwrap().push(json!({"name": "DB_SECRET", "value": "hunter2"}));
+            roster_container(o)["env"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"name": "DB_SECRET", "value": "hunter2"}));
         }),
     ];
     let mut missed = Vec::new();
@@ -927,10 +1049,18 @@ fn a_new_part_needs_only_its_own_folder() {
     let folder = base.join("parts/assessment");
     std::fs::create_dir_all(&folder).unwrap();
     let roster = std::fs::read_to_string(base.join("parts/roster/kustomization.yaml")).unwrap();
-    std::fs::write(folder.join("kustomization.yaml"), roster.replace("roster", "assessment").replace("ROSTER", "ASSESSMENT")).unwrap();
+    std::fs::write(
+        folder.join("kustomization.yaml"),
+        roster.replace("roster", "assessment").replace("ROSTER", "ASSESSMENT"),
+    )
+    .unwrap();
     let list = std::fs::read_to_string(base.join("kustomization.yaml")).unwrap();
     assert!(list.contains("  - parts/roster\n"), "the list of parts in k8s/base/kustomization.yaml");
-    std::fs::write(base.join("kustomization.yaml"), list.replace("  - parts/roster\n", "  - parts/roster\n  - parts/assessment\n")).unwrap();
+    std::fs::write(
+        base.join("kustomization.yaml"),
+        list.replace("  - parts/roster\n", "  - parts/roster\n  - parts/assessment\n"),
+    )
+    .unwrap();
 
     for overlay in ["dev", "province"] {
         let objects = render(kubectl, &tree.path().join("k8s/overlays").join(overlay));
@@ -948,7 +1078,8 @@ fn a_new_part_needs_only_its_own_folder() {
         ] {
             assert!(has(k, n), "{overlay}: no {k} {n}");
         }
-        let env = of_kind(&objects, "ConfigMap").find(|m| name(m).starts_with("cadre-env")).expect("cadre-env");
+        let env =
+            of_kind(&objects, "ConfigMap").find(|m| name(m).starts_with("cadre-env")).expect("cadre-env");
         assert_eq!(env["data"]["CADRE__ASSESSMENT__ENDPOINTS"], "dns://assessment-headless:50051");
         assert_eq!(env["data"]["CADRE__ROSTER__ENDPOINTS"], "dns://roster-headless:50051");
     }

@@ -18,7 +18,9 @@ async fn three_migrations_at_once_apply_each_migration_once() {
         // A fresh database each round: every process starts on an empty one.
         let db = database().await;
         if !db.postgres {
-            eprintln!("SKIPPED: set CADRE_TEST_POSTGRES_URL to run three cadre migrate against one PostgreSQL database");
+            eprintln!(
+                "SKIPPED: set CADRE_TEST_POSTGRES_URL to run three cadre migrate against one PostgreSQL database"
+            );
             return;
         }
         // Round 0 holds the migrator's lock first, as a slow replica would: all three wait
@@ -53,11 +55,19 @@ async fn three_migrations_at_once_apply_each_migration_once() {
             };
             let started = std::time::Instant::now();
             while waiting(&mut conn).await < 3 {
-                assert!(started.elapsed() < Duration::from_secs(30), "the three did not all wait on the lock");
+                assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "the three did not all wait on the lock"
+                );
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             for run in &mut runs {
-                assert!(run.running(), "{} finished while another held the lock:\n{}", run.name, run.output());
+                assert!(
+                    run.running(),
+                    "{} finished while another held the lock:\n{}",
+                    run.name,
+                    run.output()
+                );
             }
             eprintln!("round 0: all three waiting on the migrator's advisory lock; releasing it");
             conn.unlock().await.unwrap();
@@ -83,9 +93,13 @@ async fn three_migrations_at_once_apply_each_migration_once() {
         assert_eq!(versions, expected, "each migration recorded once, in order");
         assert!(rows.iter().all(|r| r.get::<bool, _>(1)), "every migration succeeded");
         // The schema is there: the roster's tables answer.
-        let cadres: i64 = sqlx::query("SELECT COUNT(*) FROM roster_cadres").fetch_one(&pool).await.unwrap().get(0);
+        let cadres: i64 =
+            sqlx::query("SELECT COUNT(*) FROM roster_cadres").fetch_one(&pool).await.unwrap().get(0);
         assert_eq!(cadres, 0);
         pool.close().await;
-        eprintln!("round {round}: 3 concurrent cadre migrate succeeded; {} migrations applied once each", versions.len());
+        eprintln!(
+            "round {round}: 3 concurrent cadre migrate succeeded; {} migrations applied once each",
+            versions.len()
+        );
     }
 }

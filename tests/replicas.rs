@@ -112,10 +112,15 @@ fn new_cadre() -> Value {
 impl Load {
     fn start(base: &str, token: &str, readers: usize, keyed: usize, unkeyed: usize) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
-        let (reads, keyed_tally, unkeyed_tally) = (Arc::new(Tally::default()), Arc::new(Tally::default()), Arc::new(Tally::default()));
+        let (reads, keyed_tally, unkeyed_tally) =
+            (Arc::new(Tally::default()), Arc::new(Tally::default()), Arc::new(Tally::default()));
         let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
         let mut tasks = Vec::new();
-        let kinds = [(readers, 0u8, reads.clone()), (keyed, 1, keyed_tally.clone()), (unkeyed, 2, unkeyed_tally.clone())];
+        let kinds = [
+            (readers, 0u8, reads.clone()),
+            (keyed, 1, keyed_tally.clone()),
+            (unkeyed, 2, unkeyed_tally.clone()),
+        ];
         for (workers, kind, tally) in kinds {
             for _ in 0..workers {
                 let (http, stop, tally) = (http.clone(), stop.clone(), tally.clone());
@@ -152,7 +157,8 @@ impl Load {
     }
 
     fn report(&self) -> String {
-        [self.reads.line("reads"), self.keyed.line("keyed writes"), self.unkeyed.line("unkeyed writes")].join("; ")
+        [self.reads.line("reads"), self.keyed.line("keyed writes"), self.unkeyed.line("unkeyed writes")]
+            .join("; ")
     }
 }
 
@@ -190,7 +196,13 @@ async fn replicas_share_the_load_and_survive_a_rolling_restart_and_a_kill() {
         { "code": "150525100000", "name": "大沁他拉镇" },
         { "code": VILLAGE, "name": "白音他拉嘎查", "villageType": "demonstration" },
     ]});
-    let seeded = http.post(format!("{base}/v1/regions:batchUpsert")).bearer_auth(&province).json(&regions).send().await.unwrap();
+    let seeded = http
+        .post(format!("{base}/v1/regions:batchUpsert"))
+        .bearer_auth(&province)
+        .json(&regions)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(seeded.status(), 200, "{}", seeded.text().await.unwrap());
 
     // 1. The load is shared: 2,000 reads through the gateway, 8 at a time.
@@ -224,10 +236,18 @@ async fn replicas_share_the_load_and_survive_a_rolling_restart_and_a_kill() {
     let load = Load::start(&base, &county, 6, 2, 2);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let started = Instant::now();
-    for (old, metrics, ip, name) in [(&mut a, &mut a_metrics, REPLICA_IPS[0], "roster-a2"), (&mut b, &mut b_metrics, REPLICA_IPS[1], "roster-b2")] {
+    for (old, metrics, ip, name) in [
+        (&mut a, &mut a_metrics, REPLICA_IPS[0], "roster-a2"),
+        (&mut b, &mut b_metrics, REPLICA_IPS[1], "roster-b2"),
+    ] {
         old.terminate();
         let status = old.wait(Duration::from_secs(30));
-        assert!(status.success(), "{} did not stop cleanly on SIGTERM ({status}):\n{}", old.name, old.output());
+        assert!(
+            status.success(),
+            "{} did not stop cleanly on SIGTERM ({status}):\n{}",
+            old.name,
+            old.output()
+        );
         let (successor, successor_metrics) = start_replica(name, ip, port, &db);
         *old = successor;
         *metrics = successor_metrics;
@@ -253,7 +273,11 @@ async fn replicas_share_the_load_and_survive_a_rolling_restart_and_a_kill() {
     assert_eq!(load.keyed.failed(), 0, "keyed writes are retried: {}", load.report());
     // A write without a key is not repeated: it may fail if it was in flight on the killed
     // replica, and each writer has at most one call in flight.
-    assert!(load.unkeyed.failed() <= unkeyed_writers as u64, "more failed than were in flight: {}", load.report());
+    assert!(
+        load.unkeyed.failed() <= unkeyed_writers as u64,
+        "more failed than were in flight: {}",
+        load.report()
+    );
     assert!(load.reads.ok.load(Ordering::Relaxed) > 0);
 
     gateway.terminate();

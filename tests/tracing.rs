@@ -18,8 +18,12 @@ use std::time::{Duration, Instant};
 
 use cadre_kit::Role;
 use common::{Proc, database, free_port, token};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use serde_json::json;
 
@@ -122,7 +126,13 @@ async fn one_call_is_one_trace_across_the_gateway_and_the_roster() {
     let http = reqwest::Client::new();
     let province = token(&[Role::ProvinceAdmin], "150000000000");
     let regions = json!({ "regions": [{ "code": "150000000000", "name": "内蒙古自治区" }] });
-    let seeded = http.post(format!("{base}/v1/regions:batchUpsert")).bearer_auth(&province).json(&regions).send().await.unwrap();
+    let seeded = http
+        .post(format!("{base}/v1/regions:batchUpsert"))
+        .bearer_auth(&province)
+        .json(&regions)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(seeded.status(), 200, "{}", seeded.text().await.unwrap());
 
     // The caller's own trace: what the gateway and the roster record must join it.
@@ -153,12 +163,16 @@ async fn one_call_is_one_trace_across_the_gateway_and_the_roster() {
     let spans = in_trace();
     server.abort();
 
-    let summary: Vec<String> = spans.iter().map(|s| format!("{} {} (parent {})", s.service, s.name, s.parent_span_id)).collect();
+    let summary: Vec<String> =
+        spans.iter().map(|s| format!("{} {} (parent {})", s.service, s.name, s.parent_span_id)).collect();
     assert!(all_hops(&spans), "spans of trace {trace_id} from {HOPS:?} expected, got {summary:#?}");
     // The gateway's first span continues the caller's; the roster's is a child of a gateway span.
     let gateway_ids: Vec<&str> =
         spans.iter().filter(|s| s.service == "cadre-gateway").map(|s| s.span_id.as_str()).collect();
-    assert!(spans.iter().any(|s| s.service == "cadre-gateway" && s.parent_span_id == caller_span), "{summary:#?}");
+    assert!(
+        spans.iter().any(|s| s.service == "cadre-gateway" && s.parent_span_id == caller_span),
+        "{summary:#?}"
+    );
     let roster_span = spans.iter().find(|s| s.service == "cadre-roster").expect("a roster span");
     assert!(gateway_ids.contains(&roster_span.parent_span_id.as_str()), "{summary:#?}");
     assert!(roster_span.name.contains("GetRegion"), "{summary:#?}");

@@ -68,7 +68,12 @@ impl Proc {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("{} exited ({status}) before printing {needle:?}:\n{}", self.name, self.output());
             }
-            assert!(started.elapsed() < within, "{} did not print {needle:?} within {within:?}:\n{}", self.name, self.output());
+            assert!(
+                started.elapsed() < within,
+                "{} did not print {needle:?} within {within:?}:\n{}",
+                self.name,
+                self.output()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -76,8 +81,12 @@ impl Proc {
     /// The address printed after `label` (`  gateway   http://127.0.0.1:PORT   …`).
     pub fn address(&mut self, label: &str) -> SocketAddr {
         let line = self.wait_for(&format!("{label}   http://"), Duration::from_secs(60));
-        let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("{line}"));
-        url.trim_start_matches("http://").trim_end_matches("/metrics").parse().unwrap_or_else(|_| panic!("{line}"))
+        let url =
+            line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("{line}"));
+        url.trim_start_matches("http://")
+            .trim_end_matches("/metrics")
+            .parse()
+            .unwrap_or_else(|_| panic!("{line}"))
     }
 
     /// Whether it has not exited yet.
@@ -87,7 +96,8 @@ impl Proc {
 
     /// SIGTERM, as the kubelet sends it.
     pub fn terminate(&self) {
-        let status = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().expect("kill runs");
+        let status =
+            Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().expect("kill runs");
         assert!(status.success(), "kill -TERM {}", self.pid());
     }
 
@@ -104,7 +114,12 @@ impl Proc {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 return status;
             }
-            assert!(started.elapsed() < within, "{} still running after {within:?}:\n{}", self.name, self.output());
+            assert!(
+                started.elapsed() < within,
+                "{} still running after {within:?}:\n{}",
+                self.name,
+                self.output()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -143,7 +158,8 @@ pub async fn database() -> Database {
     };
     sqlx::any::install_default_drivers();
     let name = format!("{}{}", cadre_kit::testing::TEST_DATABASE_PREFIX, uuid::Uuid::now_v7().simple());
-    let admin = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&server).await.expect("PostgreSQL");
+    let admin =
+        sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&server).await.expect("PostgreSQL");
     admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create a test database");
     admin.close().await;
     Database { url: cadre_kit::testing::with_database(&server, &name), postgres: true, _dir: None }

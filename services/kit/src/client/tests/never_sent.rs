@@ -50,10 +50,12 @@ async fn a_status_answered_by_a_live_server_was_sent() {
 async fn a_request_hyper_never_handed_to_a_closed_connection_was_never_sent() {
     use hyper_util::rt::{TokioExecutor, TokioIo};
     let (ours, _theirs) = tokio::io::duplex(64 * 1024);
-    let (mut sender, connection) =
-        hyper::client::conn::http2::handshake::<_, _, tonic::body::Body>(TokioExecutor::new(), TokioIo::new(ours))
-            .await
-            .expect("an HTTP/2 handshake needs no answer to start");
+    let (mut sender, connection) = hyper::client::conn::http2::handshake::<_, _, tonic::body::Body>(
+        TokioExecutor::new(),
+        TokioIo::new(ours),
+    )
+    .await
+    .expect("an HTTP/2 handshake needs no answer to start");
     // The connection ends before the request is written: its task is gone.
     drop(connection);
     let request = http::Request::post("http://replica/grpc.health.v1.Health/Check")
@@ -71,7 +73,8 @@ async fn a_request_hyper_never_handed_to_a_closed_connection_was_never_sent() {
 /// A replica killed mid-call: it accepted the connection and read the request, then its
 /// sockets closed (SIGKILL) without an answer.
 /// Returns its address and whether it has died under a call yet.
-pub(super) async fn dies_after_reading() -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+pub(super) async fn dies_after_reading()
+-> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicBool>) {
     use tokio::io::AsyncReadExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
