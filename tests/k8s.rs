@@ -184,10 +184,12 @@ fn check(objects: &[Value], overlay: &str) -> Vec<Violation> {
     probes(&mut c);
     resources(&mut c);
     drain(&mut c);
-    gprc_services_headless(&mut c);
+    rollouts(&mut c);
+    grpc_services_headless(&mut c);
     budgets_and_autoscalers(&mut c);
     network_policies(&mut c);
     secrets(&mut c);
+    config_maps(&mut c);
     databases(&mut c);
     configuration(&mut c);
     let mut found = c.found;
@@ -512,9 +514,20 @@ fn drain(c: &mut Checker) {
     }
 }
 
+/// A rollout starts a new pod and waits for it to be ready before it stops an old one.
+fn rollouts(c: &mut Checker) {
+    for d in c.deployments().into_iter().filter(|d| is_part(d)) {
+        let strategy = &d["spec"]["strategy"];
+        let unavailable = &strategy["rollingUpdate"]["maxUnavailable"];
+        if strategy["type"] != "RollingUpdate" || !(unavailable == 0 || unavailable == "0%") {
+            c.flag("rolling-update", d, "not a RollingUpdate with maxUnavailable 0");
+        }
+    }
+}
+
 /// Services in front of gRPC parts are headless (a ClusterIP pins each HTTP/2 connection to
 /// one pod), and every service part has one.
-fn gprc_services_headless(c: &mut Checker) {
+fn grpc_services_headless(c: &mut Checker) {
     let objects = c.objects;
     for d in c.deployments().into_iter().filter(|d| component(d) == "service") {
         let fronting: Vec<&Value> = of_kind(objects, "Service")
@@ -794,6 +807,41 @@ fn secrets(c: &mut Checker) {
     }
 }
 
+/// Every ConfigMap a pod reads is in the rendering (kustomize renames generated ones with a
+/// hash and must have renamed the references too).
+fn config_maps(c: &mut Checker) {
+    let objects = c.objects;
+    let rendered: BTreeSet<&str> = of_kind(objects, "ConfigMap").map(name).collect();
+    for d in c.deployments() {
+        let spec = &d["spec"]["template"]["spec"];
+        let mut names: Vec<&str> = spec["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["configMap"]["name"].as_str())
+            .collect();
+        for k in containers(d) {
+            names.extend(
+                k["envFrom"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e["configMapRef"]["name"].as_str()),
+            );
+            names.extend(
+                k["env"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e["valueFrom"]["configMapKeyRef"]["name"].as_str()),
+            );
+        }
+        for missing in names.into_iter().filter(|n| !rendered.contains(n)) {
+            c.flag("configmap-references", d, format!("ConfigMap {missing} is not in the rendering"));
+        }
+    }
+}
+
 /// Each service part: its own CloudNativePG cluster, wired to it through the app Secret;
 /// in the province, three instances, WAL archiving and a scheduled backup.
 fn databases(c: &mut Checker) {
@@ -1000,6 +1048,11 @@ fn a_manifest_that_breaks_a_rule_fails_it() {
             m["data"]["cadre.toml"] = json!(toml);
         }),
         ("serve-the-part", |o| roster_container(o)["args"] = json!(["up"])),
+        ("rolling-update", |o| roster(o)["spec"]["strategy"] = json!({"type": "Recreate"})),
+        ("rolling-update", |o| roster(o)["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] = json!(1)),
+        ("configmap-references", |o| {
+            roster_container(o)["envFrom"][0]["configMapRef"]["name"] = json!("cadre-env")
+        }),
         ("dangling-service", |o| {
             let s = o.iter_mut().find(|s| kind(s) == "Service" && name(s) == "gateway").expect("service");
             s["spec"]["selector"] = json!({"app.kubernetes.io/name": "gatway"});

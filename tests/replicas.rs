@@ -13,6 +13,7 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -23,15 +24,27 @@ use serde_json::{Value, json};
 
 const COUNTY: &str = "150525000000";
 const VILLAGE: &str = "150525100201";
-const REPLICA_IPS: [&str; 2] = ["127.0.0.2", "127.0.0.3"];
 
-fn start_replica(name: &str, ip: &str, port: u16, db: &Database) -> (Proc, String) {
+/// Where the two replicas listen: two addresses and one port, as two pods; where the
+/// system routes only 127.0.0.1 (macOS), two ports on it.
+fn replica_addrs() -> [SocketAddr; 2] {
+    let ips = ["127.0.0.2", "127.0.0.3"];
+    if std::net::TcpListener::bind((ips[1], 0)).is_ok() {
+        let port = free_port(&ips);
+        return ips.map(|ip| SocketAddr::new(ip.parse().unwrap(), port));
+    }
+    let first = free_port(&["127.0.0.1"]);
+    let second = std::iter::repeat_with(|| free_port(&["127.0.0.1"])).find(|p| *p != first).expect("a port");
+    [first, second].map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+fn start_replica(name: &str, addr: SocketAddr, db: &Database) -> (Proc, String) {
     let mut replica = Proc::spawn(
         name,
         &["serve", "roster"],
         &[
-            ("CADRE__GRPC_ADDR", format!("{ip}:{port}")),
-            ("CADRE__METRICS_ADDR", format!("{ip}:0")),
+            ("CADRE__GRPC_ADDR", addr.to_string()),
+            ("CADRE__METRICS_ADDR", format!("{}:0", addr.ip())),
             ("CADRE__ROSTER__DATABASE__URL", db.url.clone()),
             // Short, so the test is quick; on Kubernetes 10 s (k8s/base/service).
             ("CADRE__DRAIN_GRACE_MS", "500".into()),
@@ -165,14 +178,14 @@ impl Load {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_share_the_load_and_survive_a_rolling_restart_and_a_kill() {
     let db = database().await;
-    let port = free_port(&REPLICA_IPS);
+    let addrs = replica_addrs();
     let http = reqwest::Client::new();
 
     // Two replicas starting together on an empty database: both migrate at start, under
     // PostgreSQL's advisory lock (on SQLite, its write lock).
-    let (mut a, mut a_metrics) = start_replica("roster-a", REPLICA_IPS[0], port, &db);
-    let (mut b, mut b_metrics) = start_replica("roster-b", REPLICA_IPS[1], port, &db);
-    let endpoints = REPLICA_IPS.map(|ip| format!("http://{ip}:{port}")).join(",");
+    let (mut a, mut a_metrics) = start_replica("roster-a", addrs[0], &db);
+    let (mut b, mut b_metrics) = start_replica("roster-b", addrs[1], &db);
+    let endpoints = addrs.map(|addr| format!("http://{addr}")).join(",");
     let mut gateway = Proc::spawn(
         "gateway",
         &["serve", "gateway"],
@@ -236,10 +249,9 @@ async fn replicas_share_the_load_and_survive_a_rolling_restart_and_a_kill() {
     let load = Load::start(&base, &county, 6, 2, 2);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let started = Instant::now();
-    for (old, metrics, ip, name) in [
-        (&mut a, &mut a_metrics, REPLICA_IPS[0], "roster-a2"),
-        (&mut b, &mut b_metrics, REPLICA_IPS[1], "roster-b2"),
-    ] {
+    for (old, metrics, addr, name) in
+        [(&mut a, &mut a_metrics, addrs[0], "roster-a2"), (&mut b, &mut b_metrics, addrs[1], "roster-b2")]
+    {
         old.terminate();
         let status = old.wait(Duration::from_secs(30));
         assert!(
@@ -248,7 +260,7 @@ async fn replicas_share_the_load_and_survive_a_rolling_restart_and_a_kill() {
             old.name,
             old.output()
         );
-        let (successor, successor_metrics) = start_replica(name, ip, port, &db);
+        let (successor, successor_metrics) = start_replica(name, addr, &db);
         *old = successor;
         *metrics = successor_metrics;
         tokio::time::sleep(Duration::from_millis(500)).await;
