@@ -932,6 +932,75 @@ fn every_overlay_renders_and_keeps_every_rule() {
     }
 }
 
+/// What each overlay configures is a configuration the binary accepts, in production: the
+/// rendered cadre.toml, cadre-env, the Deployment's own variables and the secrets (the dev
+/// overlay's as generated; the province's as an operator would create them). `cadre token`
+/// loads and validates everything before it does anything else.
+#[test]
+fn the_binary_accepts_each_overlays_configuration() {
+    let Some(kubectl) = kubectl() else { return };
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for overlay in ["dev", "province"] {
+        let objects = render(kubectl, &k8s_dir().join("overlays").join(overlay));
+        let dir = tempfile::tempdir().unwrap();
+        let config = of_kind(&objects, "ConfigMap")
+            .find(|m| name(m).starts_with("cadre-config"))
+            .expect("cadre-config");
+        let toml = dir.path().join("cadre.toml");
+        std::fs::write(&toml, config["data"]["cadre.toml"].as_str().unwrap()).unwrap();
+        let mut env: BTreeMap<String, String> = BTreeMap::new();
+        let cadre_env =
+            of_kind(&objects, "ConfigMap").find(|m| name(m).starts_with("cadre-env")).expect("cadre-env");
+        for (k, v) in cadre_env["data"].as_object().unwrap() {
+            env.insert(k.clone(), v.as_str().unwrap().to_string());
+        }
+        match of_kind(&objects, "Secret").find(|s| name(s).starts_with("cadre-secrets")) {
+            Some(secret) => {
+                for (k, v) in secret["data"].as_object().unwrap() {
+                    let value = b64.decode(v.as_str().unwrap()).unwrap();
+                    env.insert(k.clone(), String::from_utf8(value).unwrap());
+                }
+            }
+            // What k8s/README.md tells the operator to create.
+            None => {
+                env.insert("CADRE__PII__ENCRYPTION_KEY".into(), b64.encode([7u8; 32]));
+                env.insert("CADRE__PII__INDEX_KEY".into(), b64.encode([9u8; 32]));
+                env.insert("CADRE__AUTH__JWKS_URL".into(), "https://idp.example.invalid/jwks.json".into());
+                env.insert("CADRE__AUTH__ISSUER".into(), "https://idp.example.invalid".into());
+            }
+        }
+        for d in of_kind(&objects, "Deployment").filter(|d| is_part(d)) {
+            let mut env = env.clone();
+            for e in containers(d)[0]["env"].as_array().unwrap() {
+                let var = e["name"].as_str().unwrap().to_string();
+                let value = match (e["value"].as_str(), e["valueFrom"]["secretKeyRef"]["key"].as_str()) {
+                    (Some(_), _) if var == "CADRE_CONFIG" => toml.display().to_string(),
+                    (Some(v), _) => v.to_string(),
+                    (None, Some("uri")) => format!("postgresql://{0}:pw@{0}-db-rw.cadre:5432/{0}", name(d)),
+                    _ => panic!("{}: {var} comes from an unexpected place", id(d)),
+                };
+                env.insert(var, value);
+            }
+            let mut command = Command::new(env!("CARGO_BIN_EXE_cadre"));
+            command.args(["token", "--role", "county_admin", "--region", "150525000000"]);
+            for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("CADRE")) {
+                command.env_remove(key);
+            }
+            let out = command.envs(&env).output().expect("cadre runs");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            match overlay {
+                // Development tokens on: the configuration loads and a token is signed.
+                "dev" => assert!(out.status.success(), "{overlay} {}: {stderr}", id(d)),
+                // Development tokens off: it loads, and refuses only to sign one.
+                _ => {
+                    assert!(stderr.contains("auth.accept_dev_tokens is off"), "{overlay} {}: {stderr}", id(d))
+                }
+            }
+        }
+    }
+}
+
 /// Each rule, broken on purpose in a copy of the province's rendering, is reported by name:
 /// the checks above cannot pass by checking nothing.
 #[test]

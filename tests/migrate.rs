@@ -38,7 +38,8 @@ async fn three_migrations_at_once_apply_each_migration_once() {
                 Proc::spawn(
                     &format!("migrate-{i}"),
                     &["migrate", "--part", "roster"],
-                    &[("CADRE__ROSTER__DATABASE__URL", db.url.clone())],
+                    // Spelt as k8s/base/service writes it: the part's name in lower case.
+                    &[("CADRE__roster__DATABASE__URL", db.url.clone())],
                 )
             })
             .collect();
