@@ -27,7 +27,7 @@ mod tests;
 pub use channel::PartChannel;
 pub use endpoints::Target;
 pub use error::{ClientError, TargetError};
-pub use never_sent::never_sent;
+pub use never_sent::{connection_lost, never_sent};
 pub use part::PartClient;
 pub use resolve::{Dns, Fixed, Resolve};
 pub use retry::Idempotent;

@@ -30,6 +30,11 @@ pub(crate) fn never_sent_error(error: &(dyn Error + 'static)) -> bool {
         // `ConnectError`: by then no HTTP/2 stream existed, so no request bytes were written.
         e.is::<tonic::ConnectError>()
             || e.is::<NotSent>()
+            // hyper's HTTP/2 client fails a request as Canceled only when it never handed it
+            // to the connection: still queued when the connection closed (a replica that
+            // finished draining and sent GOAWAY), or the connection was not ready. tonic
+            // reports it as CANCELLED; nothing reached the server.
+            || e.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_canceled)
             // A refusal means no server accepted the connection, and AddrNotAvailable comes only
             // from connect/bind; kept apart from ConnectError so the answer stays right should a
             // tonic release stop wrapping them. Kinds such as ConnectionReset, TimedOut or
@@ -37,6 +42,16 @@ pub(crate) fn never_sent_error(error: &(dyn Error + 'static)) -> bool {
             || e.downcast_ref::<io::Error>().is_some_and(|io| {
                 matches!(io.kind(), io::ErrorKind::ConnectionRefused | io::ErrorKind::AddrNotAvailable)
             })
+    })
+}
+
+/// True when the connection carrying the call failed before an answer came (the replica was
+/// killed, the network dropped it): the server may or may not have applied the call, so only
+/// an idempotent one may be tried again, on another replica. A status a server answered has
+/// no source; one from a failed transport carries hyper's error (and the I/O error under it).
+pub fn connection_lost(status: &Status) -> bool {
+    Error::source(status).is_some_and(|e| {
+        sources(e).any(|e| e.is::<hyper::Error>() || e.is::<tonic::transport::Error>() || e.is::<io::Error>())
     })
 }
 

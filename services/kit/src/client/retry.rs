@@ -1,5 +1,6 @@
 //! Whether a failed attempt is tried again: only when that is safe (the method is idempotent,
-//! or no server saw the attempt) and may help (UNAVAILABLE), at most `max_attempts` times,
+//! or no server saw the attempt) and may help (UNAVAILABLE, or the connection failed), at most
+//! `max_attempts` times,
 //! after a short jittered pause that fits before the deadline, and only while the retry
 //! budget lasts, so that an outage of one part does not multiply the load on it.
 
@@ -9,7 +10,7 @@ use rand::Rng;
 use tonic::{Code, Status};
 use tower::retry::budget::{Budget, TpsBudget};
 
-use super::never_sent::never_sent;
+use super::never_sent::{connection_lost, never_sent};
 use super::settings::ClientSettings;
 
 /// Whether applying a call twice has the same effect as once. The caller knows: from the
@@ -65,9 +66,10 @@ impl RetryPolicy {
         deadline: Instant,
     ) -> Verdict {
         let safe = idempotent == Idempotent::Yes || never_sent(status);
-        // UNAVAILABLE is the one code gRPC defines as "try again"; a never-sent attempt is
-        // worth another endpoint whatever code it was given.
-        let may_help = status.code() == Code::Unavailable || never_sent(status);
+        // UNAVAILABLE is the one code gRPC defines as "try again"; a never-sent attempt, or
+        // one whose connection died under it (tonic says UNKNOWN "transport error"), is worth
+        // another endpoint whatever code it was given.
+        let may_help = status.code() == Code::Unavailable || never_sent(status) || connection_lost(status);
         if !(safe && may_help) || attempts >= self.max_attempts {
             return Verdict::Return;
         }
@@ -127,6 +129,17 @@ mod tests {
         assert!(!retries(policy.after_failure(&unavailable, Idempotent::No, 1, later())));
         assert!(!retries(policy.after_failure(&Status::internal("bug"), Idempotent::Yes, 1, later())));
         assert!(retries(policy.after_failure(&refused(), Idempotent::No, 1, later())));
+    }
+
+    #[test]
+    fn a_lost_connection_is_retried_only_when_idempotent() {
+        let policy = policy(ClientSettings::default());
+        let mut lost = Status::unknown("transport error");
+        lost.set_source(Arc::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset)));
+        assert!(retries(policy.after_failure(&lost, Idempotent::Yes, 1, later())));
+        assert!(!retries(policy.after_failure(&lost, Idempotent::No, 1, later())));
+        // The same code answered by a server is its verdict, not a lost connection.
+        assert!(!retries(policy.after_failure(&Status::unknown("bug"), Idempotent::Yes, 1, later())));
     }
 
     #[test]

@@ -68,3 +68,27 @@ async fn a_spent_budget_stops_retries() {
     assert_eq!(check(&client, Idempotent::Yes).await.unwrap_err().code(), Code::Unavailable);
     assert_eq!(server.calls(), 3, "the second call had none");
 }
+
+#[tokio::test]
+async fn an_idempotent_call_whose_replica_died_under_it_is_retried_on_another() {
+    let live = TestServer::start().await;
+    let (dying, died) = super::never_sent::dies_after_reading().await;
+    // After it dies the dying replica refuses connections, which sends calls elsewhere.
+    let client = PartClient::with_resolver("roster", Scripted::answering(&[dying, live.addr()]), &settings())
+        .expect("client");
+    let mut calls = 0;
+    while !died.load(Ordering::SeqCst) || calls < 20 {
+        check(&client, Idempotent::Yes).await.expect("retried on the live replica");
+        calls += 1;
+        assert!(calls < 500, "no call went to the dying replica");
+    }
+    assert_eq!(live.calls(), calls, "every call answered by the live replica, once");
+}
+
+#[tokio::test]
+async fn a_call_that_is_not_idempotent_is_not_retried_when_its_replica_died_under_it() {
+    let (dying, _) = super::never_sent::dies_after_reading().await;
+    let client = static_client(&[dying], &settings());
+    let status = check(&client, Idempotent::No).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unknown, "{status:?}");
+}
