@@ -207,11 +207,15 @@ async fn one_call_is_one_trace_across_the_gateway_training_and_the_roster() {
         spans.iter().any(|s| s.service == "cadre-gateway" && s.parent_span_id == caller_span),
         "{summary:#?}"
     );
-    let training_span =
-        spans.iter().find(|s| s.service == "cadre-training" && s.name.contains("CreateTeacher")).expect("training's span");
+    let training_span = spans
+        .iter()
+        .find(|s| s.service == "cadre-training" && s.name.contains("CreateTeacher"))
+        .expect("training's span");
     assert!(ids_of("cadre-gateway").contains(&training_span.parent_span_id), "{summary:#?}");
-    let roster_span =
-        spans.iter().find(|s| s.service == "cadre-roster" && s.name.contains("BatchGetCadres")).expect("the roster's span");
+    let roster_span = spans
+        .iter()
+        .find(|s| s.service == "cadre-roster" && s.name.contains("BatchGetCadres"))
+        .expect("the roster's span");
     assert!(ids_of("cadre-training").contains(&roster_span.parent_span_id), "{summary:#?}");
     eprintln!("trace {trace_id}: {summary:?}");
 }
