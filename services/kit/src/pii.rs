@@ -81,6 +81,20 @@ impl PiiCipher {
         mac.update(value.as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
+
+    /// A 32-byte key for `purpose` (e.g. `training.sign-in-codes`), derived from the
+    /// configured index key, so a part that signs something of its own (short-lived
+    /// codes) needs no further secret in configuration, and production's refusal of
+    /// the development keys covers it. HMAC-SHA256 over a 0xFF byte (never the first
+    /// byte of a UTF-8 field name, so no blind index equals a derived key) and the
+    /// purpose: each purpose's key is independent of the others'.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.index_key).expect("HMAC takes any key length");
+        mac.update(&[0xFF]);
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
 }
 
 fn mask(value: &str, head: usize, tail: usize) -> String {
@@ -151,6 +165,19 @@ mod tests {
             PiiCipher::new([1; 32], [2; 32]).blind_index("id_number", "x")
         );
         assert_eq!(c.blind_index("id_number", "x").len(), 64);
+    }
+
+    #[test]
+    fn derived_keys_are_stable_bound_to_their_purpose_and_to_the_configured_key() {
+        let c = cipher();
+        assert_eq!(c.derive_key("training.sign-in-codes"), cipher().derive_key("training.sign-in-codes"));
+        assert_ne!(c.derive_key("training.sign-in-codes"), c.derive_key("training.other"));
+        let other = PiiCipher::new([1; 32], [9; 32]);
+        assert_ne!(c.derive_key("training.sign-in-codes"), other.derive_key("training.sign-in-codes"));
+        // Never a blind index of anything: those start from a field name.
+        let key = hex::encode(c.derive_key("x"));
+        assert_ne!(key, c.blind_index("", "x"));
+        assert_ne!(key, c.blind_index("x", ""));
     }
 
     #[test]

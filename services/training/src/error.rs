@@ -10,9 +10,9 @@ pub enum TrainingError {
     Invalid(#[from] FieldError),
     #[error("{0} not found")]
     NotFound(String),
-    /// A move the lifecycle does not allow, e.g. DELIVERED → MATCHED.
-    #[error("order {id} is {from}; it cannot move to {to}")]
-    IllegalMove { id: String, from: &'static str, to: &'static str },
+    /// A move a lifecycle does not allow, e.g. an order DELIVERED → MATCHED.
+    #[error("{what} {id} is {from}; it cannot move to {to}")]
+    IllegalMove { what: &'static str, id: String, from: &'static str, to: &'static str },
     /// The request is valid but the state does not allow it.
     #[error("{0}")]
     Conflict(String),

@@ -2,23 +2,30 @@
 //! No SQL here and no rules: those live in `store` and `domain`.
 
 mod catalogue;
+mod enrolments;
 mod orders;
 mod roster;
+mod sessions;
+mod sign_in;
 mod teachers;
 
 use cadre_kit::client::PartClient;
 use cadre_kit::db::Db;
 
-/// Shared by every training service: its database and its client of the roster.
+use crate::domain::sign_in::CodeKey;
+
+/// Shared by every training service: its database, its client of the roster, and the
+/// key sign-in codes are signed with.
 #[derive(Clone)]
 pub struct TrainingApi {
     pub(crate) db: Db,
     pub(crate) roster: PartClient,
+    pub(crate) code_key: CodeKey,
 }
 
 impl TrainingApi {
-    pub fn new(db: Db, roster: PartClient) -> Self {
-        Self { db, roster }
+    pub fn new(db: Db, roster: PartClient, code_key: CodeKey) -> Self {
+        Self { db, roster, code_key }
     }
 
     pub fn db(&self) -> &Db {

@@ -1,6 +1,6 @@
 //! What training asks the roster at write time, over the kit's client with the caller's
 //! token and deadline (so the roster applies the caller's jurisdiction): is this cadre
-//! there, and what is their name and village? If the roster is down, the call fails
+//! there, what is their name and village, which posts do they hold? If the roster is down, the call fails
 //! with UNAVAILABLE naming the roster; nothing else of training depends on it.
 
 use cadre_kit::ApiError;
@@ -19,6 +19,16 @@ pub struct RosterCadre {
     pub name: String,
     pub region_code: String,
     pub village_name: String,
+}
+
+/// A cadre as enrolment checks them in the roster at write time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RosterTrainee {
+    pub id: String,
+    pub name: String,
+    pub region_code: String,
+    /// The roster's PostKind numbers of the posts held today.
+    pub post_kinds: Vec<i32>,
 }
 
 /// A failed roster call, as the caller of training should see it.
@@ -45,20 +55,7 @@ impl TrainingApi {
         id: &str,
     ) -> Result<RosterCadre, ApiError> {
         let metadata = call.outgoing_metadata();
-        let ids = vec![id.to_string()];
-        let found = self
-            .roster
-            .call(Idempotent::Yes, call.deadline(), &metadata, |channel| {
-                let request = roster::BatchGetCadresRequest { ids: ids.clone() };
-                async move {
-                    CadreServiceClient::new(channel).batch_get_cadres(request).await.map(|r| r.into_inner())
-                }
-            })
-            .await
-            .map_err(roster_failed)?;
-        let cadre = found.cadres.into_iter().next().ok_or_else(|| {
-            ApiError::invalid(field, format!("cadre {id} is not in the roster within your jurisdiction"))
-        })?;
+        let cadre = self.roster_record(call, field, id).await?;
         let codes = vec![cadre.region_code.clone()];
         let village_name = self
             .roster
@@ -76,6 +73,40 @@ impl TrainingApi {
             .map(|r| r.name)
             .unwrap_or_default();
         Ok(RosterCadre { id: cadre.id, name: cadre.name, region_code: cadre.region_code, village_name })
+    }
+
+    /// The roster's record of cadre `id` as the caller may see it, or INVALID_ARGUMENT on
+    /// `field` (outside the caller's jurisdiction is as missing as unknown).
+    async fn roster_record(&self, call: &Call, field: &str, id: &str) -> Result<roster::Cadre, ApiError> {
+        let ids = vec![id.to_string()];
+        let found = self
+            .roster
+            .call(Idempotent::Yes, call.deadline(), &call.outgoing_metadata(), |channel| {
+                let request = roster::BatchGetCadresRequest { ids: ids.clone() };
+                async move {
+                    CadreServiceClient::new(channel).batch_get_cadres(request).await.map(|r| r.into_inner())
+                }
+            })
+            .await
+            .map_err(roster_failed)?;
+        found.cadres.into_iter().next().ok_or_else(|| {
+            ApiError::invalid(field, format!("cadre {id} is not in the roster within your jurisdiction"))
+        })
+    }
+
+    /// A cadre to enrol, as the roster has them now: name, village and the kinds of post
+    /// held today (none: dismissed, resigned, term ended).
+    pub(crate) async fn roster_trainee(
+        &self,
+        call: &Call,
+        field: &str,
+        id: &str,
+    ) -> Result<RosterTrainee, ApiError> {
+        let cadre = self.roster_record(call, field, id).await?;
+        let mut post_kinds: Vec<i32> = cadre.current_posts.iter().map(|p| p.kind).collect();
+        post_kinds.sort_unstable();
+        post_kinds.dedup();
+        Ok(RosterTrainee { id: cadre.id, name: cadre.name, region_code: cadre.region_code, post_kinds })
     }
 
     /// Whether the village or township `code` is in the roster, as the caller sees it.

@@ -1,11 +1,15 @@
 //! Training's rules, pure: no I/O, no SQL. What a teacher, a course and a menu must
 //! hold; the order lifecycle and who may move it; the ranking of teachers for an order;
-//! which orders have waited too long.
+//! which orders have waited too long; sessions, their sittings and clashes; enrolment
+//! and the waitlist; sign-in codes and when sign-in is open.
 
 pub mod courses;
+pub mod enrolment;
 pub mod labels;
 pub mod levels;
 pub mod orders;
+pub mod sessions;
+pub mod sign_in;
 pub mod suggestions;
 pub mod teachers;
 pub mod waiting;

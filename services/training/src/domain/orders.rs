@@ -32,7 +32,12 @@ pub fn check_move(id: &str, from: State, to: State) -> Result<(), TrainingError>
     if may_move(from, to) {
         Ok(())
     } else {
-        Err(TrainingError::IllegalMove { id: id.to_string(), from: state_name(from), to: state_name(to) })
+        Err(TrainingError::IllegalMove {
+            what: "order",
+            id: id.to_string(),
+            from: state_name(from),
+            to: state_name(to),
+        })
     }
 }
 

@@ -1,9 +1,14 @@
 //! Training's SQL, the only place that knows it: teachers, courses and menus, orders
-//! with their steps and rules. Stored enums are decoded strictly (an unknown value is
-//! `TrainingError::Corrupt`, never a default).
+//! with their steps and rules, sessions with their sittings, enrolments and sign-ins,
+//! and training's copy of the roster. Stored enums are decoded strictly (an unknown
+//! value is `TrainingError::Corrupt`, never a default).
 
+pub mod attendance;
 pub mod courses;
+pub mod enrolments;
 pub mod orders;
+pub mod roster_copy;
+pub mod sessions;
 pub mod teachers;
 
 use crate::error::TrainingError;
