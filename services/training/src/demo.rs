@@ -1,7 +1,9 @@
 //! The demo county's training, loaded through training's own API (the same checks,
 //! audit and feed as any caller) once the roster's demo is there: courses and this
 //! year's menu, a teacher pool of agency experts and three of the county's own
-//! secretaries, order rules, and orders in every state.
+//! secretaries, order rules, orders in every state, and sessions: last month's county
+//! rotation (enrolled by list, signed in from the paper sheet, finished), next week's
+//! township catch-all rotation with a waitlist, and the city's key training.
 
 use cadre_kit::call::local_request;
 use cadre_kit::client::Idempotent;
@@ -11,7 +13,10 @@ use cadre_proto::roster::v1 as roster;
 use cadre_proto::roster::v1::cadre_service_client::CadreServiceClient;
 use cadre_proto::training::v1 as pb;
 use cadre_proto::training::v1::catalogue_service_server::{CatalogueService, CatalogueServiceServer};
+use cadre_proto::training::v1::enrolment_service_server::{EnrolmentService, EnrolmentServiceServer};
 use cadre_proto::training::v1::order_service_server::{OrderService, OrderServiceServer};
+use cadre_proto::training::v1::session_service_server::{SessionService, SessionServiceServer};
+use cadre_proto::training::v1::sign_in_service_server::{SignInService, SignInServiceServer};
 use cadre_proto::training::v1::teacher_service_server::{TeacherService, TeacherServiceServer};
 use chrono::Datelike;
 use tonic::server::NamedService;
@@ -78,8 +83,9 @@ pub async fn seed(
     };
     let token = identity.authorization().map_err(|e| ApiError::internal(e.to_string()))?;
     let year = dates::today().year();
-    // Courses, the menu, the rules, five experts, three secretaries, ten orders.
-    let total = 8 + 1 + 1 + 5 + 3 + 10;
+    // Courses, the menu, the rules, five experts, three secretaries, ten orders, three
+    // sessions.
+    let total = 8 + 1 + 1 + 5 + 3 + 10 + 3;
     let mut done = 0;
     let mut step = || {
         done += 1;
@@ -290,11 +296,163 @@ pub async fn seed(
         }
         step();
     }
+    let township = villages.first().map(|v| format!("{}000", &v[..9])).unwrap_or_default();
+    let sessions = sessions(api, &who, &token, &course_ids, &teacher_ids, &township, &mut step).await?;
     progress(total, total);
     Ok(Some(format!(
-        "the demo county's training: {} courses on the {year} menu, {} teachers, {} orders",
+        "the demo county's training: {} courses on the {year} menu, {} teachers, {} orders, {sessions}",
         course_ids.len(),
         teacher_ids.len(),
         villages.len().min(10)
     )))
+}
+
+fn session(
+    title: &str,
+    level: pb::OrganiserLevel,
+    organiser: &str,
+    course_id: &str,
+    teacher_id: &str,
+    capacity: i32,
+    sittings: Vec<(chrono::NaiveDate, &str, &str, &str)>,
+) -> pb::Session {
+    pb::Session {
+        title: title.into(),
+        organiser_level: level as i32,
+        organiser_region_code: organiser.into(),
+        course_id: course_id.into(),
+        teacher_id: teacher_id.into(),
+        capacity,
+        sittings: sittings
+            .into_iter()
+            .map(|(date, start, end, place)| pb::Sitting {
+                date: dates::format(date),
+                start_time: start.into(),
+                end_time: end.into(),
+                place: place.into(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// Last month's county rotation of one township's secretaries (enrolled by list from
+/// training's copy of the roster, signed in from the paper sheet, finished), next week's
+/// catch-all rotation of the township's cadres (more than its places: a waitlist), and
+/// the city's key training in two weeks. Says what it loaded.
+async fn sessions(
+    api: &TrainingApi,
+    who: &Principal,
+    token: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+    course_ids: &[String],
+    teacher_ids: &[String],
+    township: &str,
+    step: &mut impl FnMut(),
+) -> Result<String, Status> {
+    use pb::OrganiserLevel as L;
+    let today = dates::today();
+    let days = |n: i64| today + chrono::Duration::days(n);
+    let create = |s: pb::Session| {
+        as_seeder::<SessionServiceServer<TrainingApi>, _>(
+            who,
+            token,
+            "CreateSession",
+            pb::CreateSessionRequest { session: Some(s) },
+        )
+    };
+    let by_list = |session_id: &str, kinds: Vec<i32>| {
+        let request = pb::EnrolByListRequest {
+            session_id: session_id.into(),
+            region_code: township.into(),
+            post_kinds: kinds,
+            ..Default::default()
+        };
+        as_seeder::<EnrolmentServiceServer<TrainingApi>, _>(who, token, "EnrolByList", request)
+    };
+    let secretary = vec![roster::PostKind::PartySecretary as i32];
+
+    // Last month: two sittings, the township's secretaries, signed in by hand afterwards.
+    let rotation = session(
+        "村党组织书记集中轮训（第一期）",
+        L::County,
+        DEMO_COUNTY,
+        &course_ids[2],
+        &teacher_ids[4],
+        40,
+        vec![
+            (days(-30), "09:00", "11:30", "旗委党校一楼报告厅"),
+            (days(-29), "14:30", "17:00", "白音他拉嘎查现场教学点"),
+        ],
+    );
+    let rotation = api.create_session(create(rotation)?).await?.into_inner();
+    let enrolled = api.enrol_by_list(by_list(&rotation.id, secretary.clone())?).await?.into_inner().enrolled;
+    let mut signed = 0;
+    for (i, sitting) in rotation.sittings.iter().enumerate() {
+        // Everyone the first day; one missed the second.
+        for e in enrolled.iter().skip(i) {
+            let request = pb::SignInByHandRequest {
+                sitting_id: sitting.id.clone(),
+                cadre_id: e.cadre_id.clone(),
+                reason: "按纸质签到表补录".into(),
+            };
+            api.sign_in_by_hand(as_seeder::<SignInServiceServer<TrainingApi>, _>(
+                who,
+                token,
+                "SignInByHand",
+                request,
+            )?)
+            .await?;
+            signed += 1;
+        }
+    }
+    let finish = pb::SetSessionStateRequest {
+        session_id: rotation.id.clone(),
+        state: pb::SessionState::Finished as i32,
+        revision: rotation.revision,
+        ..Default::default()
+    };
+    api.set_session_state(as_seeder::<SessionServiceServer<TrainingApi>, _>(
+        who,
+        token,
+        "SetSessionState",
+        finish,
+    )?)
+    .await?;
+    step();
+
+    // Next week: the township's catch-all rotation of all its cadres, fewer places.
+    let catch_all = session(
+        "乡镇兜底轮训：村“两委”成员",
+        L::Township,
+        township,
+        &course_ids[3],
+        &teacher_ids[1],
+        12,
+        vec![(days(7), "09:00", "11:30", "镇党校")],
+    );
+    let catch_all = api.create_session(create(catch_all)?).await?.into_inner();
+    let listed = api.enrol_by_list(by_list(&catch_all.id, Vec::new())?).await?.into_inner();
+    step();
+
+    // In two weeks: the city's key training for the township's secretaries.
+    let city = session(
+        "全市村党组织书记示范培训班",
+        L::City,
+        DEMO_CITY,
+        &course_ids[6],
+        "",
+        60,
+        vec![(days(14), "09:00", "17:00", "市委党校"), (days(15), "09:00", "12:00", "市委党校")],
+    );
+    let city = api.create_session(create(city)?).await?.into_inner();
+    let city_list = api.enrol_by_list(by_list(&city.id, secretary)?).await?.into_inner();
+    step();
+    Ok(format!(
+        "3 sessions ({} enrolled and {signed} sign-ins last month, {} enrolled and {} waitlisted next week, {} for the city's)",
+        enrolled.len(),
+        listed.enrolled.len(),
+        listed.waitlisted.len(),
+        city_list.enrolled.len()
+    ))
 }

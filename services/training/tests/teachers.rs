@@ -1,6 +1,6 @@
 //! The teacher pool: a county's own secretary checked against the roster with the
 //! caller's rights (书记讲给书记听), outside experts, menus kept by the county, and what
-//! happens when the roster is down.
+//! happens when the roster is down (sessions go on; enrolment says the roster is missing).
 
 mod common;
 
@@ -8,6 +8,8 @@ use cadre_kit::Role;
 use cadre_kit::testing::{TestDb, TestNode, permissions};
 use cadre_proto::training::v1 as pb;
 use cadre_proto::training::v1::catalogue_service_client::CatalogueServiceClient;
+use cadre_proto::training::v1::enrolment_service_client::EnrolmentServiceClient;
+use cadre_proto::training::v1::session_service_client::SessionServiceClient;
 use cadre_proto::training::v1::teacher_service_client::TeacherServiceClient;
 use common::*;
 use tonic::Code;
@@ -173,6 +175,45 @@ async fn with_the_roster_down_only_what_needs_it_fails_naming_it() {
         ..secretary("")
     };
     teachers.create_teacher(req(&county, pb::CreateTeacherRequest { teacher: Some(expert) })).await.unwrap();
+    // Sessions are training's own; enrolling a cadre needs the roster (or its copy,
+    // which the follower could not fill), and says so.
+    let course = CatalogueServiceClient::new(node.channel.clone())
+        .create_course(req(
+            &county,
+            pb::CreateCourseRequest {
+                course: Some(course("土地流转政策与实务", pb::Topic::LandTransfer, 4.0)),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let session = pb::Session {
+        title: "土地流转专题班".into(),
+        organiser_level: pb::OrganiserLevel::County as i32,
+        organiser_region_code: COUNTY.into(),
+        course_id: course.id,
+        capacity: 30,
+        sittings: vec![sitting(&day(14), "09:00", "11:30")],
+        ..Default::default()
+    };
+    let mut sessions = SessionServiceClient::new(node.channel.clone());
+    let session = sessions
+        .create_session(req(&county, pb::CreateSessionRequest { session: Some(session) }))
+        .await
+        .unwrap()
+        .into_inner();
+    let listed = sessions.list_sessions(req(&county, pb::ListSessionsRequest::default())).await.unwrap();
+    assert_eq!(listed.into_inner().sessions.len(), 1);
+    let mut enrolments = EnrolmentServiceClient::new(node.channel.clone());
+    let err = enrolments
+        .enrol(req(&county, pb::EnrolRequest { session_id: session.id.clone(), cadre_id: CADRE.into() }))
+        .await
+        .unwrap_err();
+    assert!(err.code() == Code::Unavailable && err.message().starts_with("roster:"), "{err:?}");
+    let by_list =
+        pb::EnrolByListRequest { session_id: session.id, region_code: TOWNSHIP.into(), ..Default::default() };
+    let err = enrolments.enrol_by_list(req(&county, by_list)).await.unwrap_err();
+    assert!(err.code() == Code::Unavailable && err.message().starts_with("roster:"), "{err:?}");
     node.stop().await;
 }
 
