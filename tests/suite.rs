@@ -705,7 +705,7 @@ async fn draining_says_not_serving_and_unready_while_it_still_answers() {
 /// secretary teaches (checked against the roster with the county's token); a township
 /// orders, the county matches, schedules and delivers; next door is refused throughout;
 /// every move is in training's feed.
-async fn training_ordered_from_the_menu(s: &Suite) {
+async fn training_ordered_from_the_menu(s: &Suite) -> (Value, Value) {
     let province = s.token(&[Role::ProvinceAdmin], "150000000000");
     let county = s.token(&[Role::CountyAdmin], COUNTY);
     let township = s.token(&[Role::TownshipAdmin], "150525100000");
@@ -780,13 +780,189 @@ async fn training_ordered_from_the_menu(s: &Suite) {
     let orders: Vec<&Value> =
         feed["changes"].as_array().unwrap().iter().filter(|c| c["entity"] == "ENTITY_ORDER").collect();
     assert_eq!(orders.len(), 3, "submitted, matched, scheduled: {feed}");
+    (scheduled, secretary)
+}
+
+/// A sitting today around now in China Standard Time (sign-in open); near midnight it
+/// waits for the new day.
+async fn sitting_now(place: &str) -> Value {
+    use chrono::Timelike;
+    let local = || (chrono::Utc::now() + chrono::Duration::hours(8)).naive_utc();
+    let mut now = local();
+    if now.hour() == 23 && now.minute() >= 55 {
+        tokio::time::sleep(Duration::from_secs(u64::from(60 - now.minute()) * 60 + 2)).await;
+        now = local();
+    }
+    let (start, wrapped) = now.time().overflowing_sub_signed(chrono::Duration::hours(1));
+    let start = if wrapped != 0 { chrono::NaiveTime::MIN } else { start };
+    let (end, wrapped) = now.time().overflowing_add_signed(chrono::Duration::hours(1));
+    let end = if wrapped != 0 { chrono::NaiveTime::from_hms_opt(23, 59, 0).unwrap() } else { end };
+    json!({ "date": now.date().format("%Y-%m-%d").to_string(), "startTime": start.format("%H:%M").to_string(),
+        "endTime": end.format("%H:%M").to_string(), "place": place })
+}
+
+/// The scheduled order becomes a session; the county enrols the township's secretaries by
+/// list from training's copy of the roster (fed by the real roster's feed); they sign in
+/// with the room's fresh code, a stale one is refused; a secretary dismissed in the
+/// roster is marked as gone within seconds and left out of the next list; next door is
+/// refused throughout.
+async fn training_sessions_enrolled_by_list_and_signed_in(s: &Suite, order: &Value, secretary: &Value) {
+    let county = s.token(&[Role::CountyAdmin], COUNTY);
+    let township = s.token(&[Role::TownshipAdmin], "150525100000");
+    let neighbour = s.token(&[Role::CountyAdmin], NEXT_DOOR);
+    // Two secretaries and a committee member in the township's villages.
+    let (status, other) = s
+        .post(
+            "/v1/cadres",
+            &county,
+            cadre_json(
+                "150525100202",
+                "其木格",
+                &id_number("150525", "1985-07-21", 42),
+                "EDUCATION_BACHELOR",
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{other}");
+    let (status, member) = s
+        .post(
+            "/v1/cadres",
+            &county,
+            cadre_json("150525100201", "乌云", &id_number("150525", "1990-01-02", 53), "EDUCATION_COLLEGE"),
+        )
+        .await;
+    assert_eq!(status, 200, "{member}");
+    for (cadre, village, kind) in [
+        (&secretary["id"], "150525100201", "POST_KIND_PARTY_SECRETARY"),
+        (&other["id"], "150525100202", "POST_KIND_PARTY_SECRETARY"),
+        (&member["id"], "150525100201", "POST_KIND_COMMITTEE_MEMBER"),
+    ] {
+        let post = json!({ "cadreId": cadre, "regionCode": village, "kind": kind, "term": 2021, "startDate": "2021-04-10" });
+        let (status, body) = s.post("/v1/posts", &county, post).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    let session = json!({ "title": "村集体经济送学上门", "organiserLevel": "ORGANISER_LEVEL_COUNTY", "organiserRegionCode": COUNTY,
+        "orderId": order["id"], "capacity": 30, "sittings": [sitting_now("平安村党群服务中心").await] });
+    let (status, session) = s.post("/v1/training/sessions", &county, session).await;
+    assert_eq!(status, 200, "{session}");
+    assert_eq!(session["courseId"], order["courseId"], "the order's course");
+    assert_eq!(session["teacherName"], "巴特尔", "the order's teacher");
+    let id = session["id"].as_str().unwrap().to_string();
+    let sitting = session["sittings"][0]["id"].as_str().unwrap().to_string();
+
+    // By list: the township's secretaries, as training's copy of the roster has them
+    // (503 until its follower's first pages are in).
+    let by_list = json!({ "regionCode": "150525100000", "postKinds": ["POST_KIND_PARTY_SECRETARY"] });
+    let enrolments = format!("/v1/training/sessions/{id}/enrolments");
+    let started = std::time::Instant::now();
+    let listed = loop {
+        let (status, body) = s.post(&format!("{enrolments}:batchCreate"), &township, by_list.clone()).await;
+        assert!(status == 200 || status == 503, "{status} {body}");
+        let (_, listed) = s.get(&enrolments, &county).await;
+        if listed["enrolments"].as_array().is_some_and(|e| e.len() == 2) {
+            break listed;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "never enrolled both: {listed}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let mut names: Vec<&str> =
+        listed["enrolments"].as_array().unwrap().iter().map(|e| e["cadreName"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["其木格", "巴特尔"], "secretaries only: {listed}");
+    let (status, body) = s.post(&format!("{enrolments}:batchCreate"), &neighbour, by_list.clone()).await;
+    assert_eq!(status, 404, "{body}");
+
+    // The room's code, fresh; a trainee signs in once; a stale code is refused.
+    let (status, shown) = s.get(&format!("/v1/training/sittings/{sitting}/sign-in-code"), &county).await;
+    assert_eq!(status, 200, "{shown}");
+    let sign_in = format!("/v1/training/sittings/{sitting}:signIn");
+    let with = |code: &Value| json!({ "cadreId": secretary["id"], "code": code });
+    let (status, first) = s.post(&sign_in, &township, with(&shown["code"])).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(
+        (first["method"].as_str(), first["alreadySignedIn"].as_bool()),
+        (Some("SIGN_IN_METHOD_CODE"), Some(false)),
+        "{first}"
+    );
+    let (status, again) = s.post(&sign_in, &township, with(&shown["code"])).await;
+    assert_eq!((status, again["alreadySignedIn"].as_bool()), (200, Some(true)), "{again}");
+    let key = cadre_training::code_key(&cadre_kit::pii::PiiCipher::from_settings(&s.settings.pii).unwrap());
+    let stale = cadre_training::domain::sign_in::issue(
+        &key,
+        &sitting,
+        60,
+        chrono::Utc::now() - chrono::Duration::minutes(3),
+        chrono::Utc::now(),
+    );
+    let body = json!({ "cadreId": other["id"], "code": stale.code });
+    let (status, refused) = s.post(&sign_in, &township, body).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused["message"].as_str().unwrap().starts_with("code: expired"), "{refused}");
+    let (status, body) = s.post(&sign_in, &neighbour, with(&shown["code"])).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, attendance) = s.get(&format!("/v1/training/sittings/{sitting}/attendance"), &county).await;
+    assert_eq!(status, 200, "{attendance}");
+    assert_eq!(
+        (attendance["signedIn"].as_i64(), attendance["enrolled"].as_i64()),
+        (Some(1), Some(2)),
+        "{attendance}"
+    );
+
+    // 其木格 is dismissed in the roster: her posts end there, and training's copy, fed by
+    // the roster's feed, marks her within seconds; the next list leaves her out.
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).format("%Y-%m-%d").to_string();
+    let dismissal = json!({ "cadreId": other["id"], "kind": "SANCTION_KIND_DISMISSAL", "date": today,
+        "reason": "严重违纪", "decidedBy": "奈曼旗委组织部" });
+    let (status, body) = s.post("/v1/sanctions", &county, dismissal).await;
+    assert_eq!(status, 200, "{body}");
+    let dismissed = std::time::Instant::now();
+    loop {
+        let (_, listed) = s.get(&enrolments, &county).await;
+        let gone = listed["enrolments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["cadreId"] == other["id"] && e["leftRoster"] == true);
+        if gone {
+            break;
+        }
+        assert!(
+            dismissed.elapsed() < Duration::from_secs(10),
+            "the dismissal never reached training: {listed}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::hours(32)).format("%Y-%m-%d").to_string();
+    let next = json!({ "title": "村集体经济送学上门（第二期）", "organiserLevel": "ORGANISER_LEVEL_COUNTY", "organiserRegionCode": COUNTY,
+        "courseId": order["courseId"], "capacity": 30,
+        "sittings": [{ "date": tomorrow, "startTime": "09:00", "endTime": "11:00", "place": "平安村党群服务中心" }] });
+    let (status, next) = s.post("/v1/training/sessions", &county, next).await;
+    assert_eq!(status, 200, "{next}");
+    let path = format!("/v1/training/sessions/{}/enrolments:batchCreate", next["id"].as_str().unwrap());
+    let (status, out) = s.post(&path, &county, by_list).await;
+    assert_eq!(status, 200, "{out}");
+    let enrolled: Vec<&str> =
+        out["enrolled"].as_array().unwrap().iter().map(|e| e["cadreName"].as_str().unwrap()).collect();
+    assert_eq!(enrolled, ["巴特尔"], "{out}");
+
+    let (status, feed) = s.get("/v1/training/changes?pageSize=500", &county).await;
+    assert_eq!(status, 200, "{feed}");
+    let count =
+        |entity: &str| feed["changes"].as_array().unwrap().iter().filter(|c| c["entity"] == entity).count();
+    assert_eq!(
+        (count("ENTITY_SESSION"), count("ENTITY_ENROLMENT"), count("ENTITY_ATTENDANCE")),
+        (2, 3, 1),
+        "{feed}"
+    );
 }
 
 #[tokio::test]
-async fn training_ordered_from_the_menu_on_every_backend() {
+async fn training_ordered_enrolled_and_signed_in_on_every_backend() {
     for db in TestDb::all(cadre_roster::MIGRATIONS).await {
         let s = Suite::start(db).await;
-        training_ordered_from_the_menu(&s).await;
+        let (order, secretary) = training_ordered_from_the_menu(&s).await;
+        training_sessions_enrolled_by_list_and_signed_in(&s, &order, &secretary).await;
         s.stop().await;
     }
 }
