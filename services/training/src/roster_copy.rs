@@ -96,6 +96,39 @@ impl RosterCopy {
     }
 }
 
+impl RosterCopy {
+    /// The cadres `ids` through BatchGetCadres, a thousand at a time.
+    async fn cadres(channel: &PartChannel, ids: Vec<String>) -> Result<Fetched, Status> {
+        let mut fetched = Fetched::default();
+        for chunk in ids.chunks(BATCH) {
+            let request = roster::BatchGetCadresRequest { ids: chunk.to_vec() };
+            let page = CadreServiceClient::new(channel.clone()).batch_get_cadres(request).await?.into_inner();
+            fetched.cadres.extend(page.cadres);
+            fetched.missing.extend(page.missing);
+        }
+        Ok(fetched)
+    }
+
+    /// The regions the page changed, through BatchGetRegions.
+    async fn regions(channel: &PartChannel, changes: &[FeedChange]) -> Result<Vec<roster::Region>, Status> {
+        let codes: Vec<String> = changes
+            .iter()
+            .filter(|c| c.entity == roster::Entity::Region as i32)
+            .map(|c| c.key.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut regions = Vec::new();
+        for chunk in codes.chunks(BATCH) {
+            let request = roster::BatchGetRegionsRequest { codes: chunk.to_vec() };
+            let page =
+                RegionServiceClient::new(channel.clone()).batch_get_regions(request).await?.into_inner();
+            regions.extend(page.regions);
+        }
+        Ok(regions)
+    }
+}
+
 fn copied(c: roster::Cadre) -> CopiedCadre {
     CopiedCadre {
         birth_month: c.birth_date.get(..7).unwrap_or_default().to_string(),
@@ -113,38 +146,42 @@ impl ReadModel for RosterCopy {
 
     async fn fetch(&self, channel: PartChannel, changes: &[FeedChange]) -> Result<Fetched, Status> {
         let of = |entity: roster::Entity| changes.iter().filter(move |c| c.entity == entity as i32);
-        let mut cadre_ids: BTreeSet<String> = of(roster::Entity::Cadre).map(|c| c.key.clone()).collect();
-        // A post's change reaches its holder: known from the copy, or asked of the roster.
-        let post_ids: Vec<String> = of(roster::Entity::Post).map(|c| c.key.clone()).collect();
-        if !post_ids.is_empty() {
+        let mut wanted: BTreeSet<String> = of(roster::Entity::Cadre).map(|c| c.key.clone()).collect();
+        // A post's change reaches its holder: known from the copy, or from the cadres
+        // this page fetches anyway, or else asked of the roster by village.
+        let posts: BTreeMap<String, String> =
+            of(roster::Entity::Post).map(|c| (c.key.clone(), c.region_code.clone())).collect();
+        if !posts.is_empty() {
+            let ids: Vec<String> = posts.keys().cloned().collect();
             let mut conn = self.db.pool().acquire().await.map_err(|e| Status::internal(e.to_string()))?;
-            let known =
-                store::holders(&mut conn, &post_ids).await.map_err(|e| Status::internal(e.to_string()))?;
+            let known = store::holders(&mut conn, &ids).await.map_err(|e| Status::internal(e.to_string()))?;
             drop(conn);
-            let known_posts: BTreeSet<&str> = known.iter().map(|(p, _)| p.as_str()).collect();
+            let known_posts: BTreeSet<String> = known.iter().map(|(p, _)| p.clone()).collect();
+            wanted.extend(known.into_iter().map(|(_, cadre)| cadre));
+            let mut fetched = Self::cadres(&channel, wanted.iter().cloned().collect()).await?;
+            let held: BTreeSet<&str> =
+                fetched.cadres.iter().flat_map(|c| c.current_posts.iter().map(|p| p.id.as_str())).collect();
             let mut unknown: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-            for c in of(roster::Entity::Post).filter(|c| !known_posts.contains(c.key.as_str())) {
-                unknown.entry(c.region_code.clone()).or_default().insert(c.key.clone());
+            for (post, village) in &posts {
+                if !known_posts.contains(post) && !held.contains(post.as_str()) {
+                    unknown.entry(village.clone()).or_default().insert(post.clone());
+                }
             }
-            cadre_ids.extend(known.into_iter().map(|(_, cadre)| cadre));
-            cadre_ids.extend(Self::holders_from_roster(&channel, unknown).await?);
+            let more: Vec<String> = Self::holders_from_roster(&channel, unknown)
+                .await?
+                .into_iter()
+                .filter(|id| !wanted.contains(id))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let extra = Self::cadres(&channel, more).await?;
+            fetched.cadres.extend(extra.cadres);
+            fetched.missing.extend(extra.missing);
+            fetched.regions = Self::regions(&channel, changes).await?;
+            return Ok(fetched);
         }
-        let mut fetched = Fetched::default();
-        let ids: Vec<String> = cadre_ids.into_iter().collect();
-        for chunk in ids.chunks(BATCH) {
-            let request = roster::BatchGetCadresRequest { ids: chunk.to_vec() };
-            let page = CadreServiceClient::new(channel.clone()).batch_get_cadres(request).await?.into_inner();
-            fetched.cadres.extend(page.cadres);
-            fetched.missing.extend(page.missing);
-        }
-        let codes: Vec<String> =
-            of(roster::Entity::Region).map(|c| c.key.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-        for chunk in codes.chunks(BATCH) {
-            let request = roster::BatchGetRegionsRequest { codes: chunk.to_vec() };
-            let page =
-                RegionServiceClient::new(channel.clone()).batch_get_regions(request).await?.into_inner();
-            fetched.regions.extend(page.regions);
-        }
+        let mut fetched = Self::cadres(&channel, wanted.into_iter().collect()).await?;
+        fetched.regions = Self::regions(&channel, changes).await?;
         Ok(fetched)
     }
 
