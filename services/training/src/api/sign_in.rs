@@ -93,35 +93,37 @@ impl TrainingApi {
             ))
             .into());
         }
+        let (name, region) = (context.enrolment.as_ref().map(|e| e.2.clone()), region.clone());
         call.mutate(&self.db, request, async |tx| {
             let row = AttendanceRow {
                 sitting_id: sitting_id.to_string(),
                 cadre_id: cadre_id.to_string(),
                 session_id: context.session_id.clone(),
-                cadre_name: String::new(),
-                region_code: String::new(),
+                cadre_name: name.unwrap_or_default(),
+                region_code: region,
                 signed_in_at: to_micros(tx.now()),
                 method,
                 actor: tx.principal().subject.clone(),
                 reason: reason.clone(),
             };
-            let recorded = sa::record(tx.conn(), &row).await?;
-            let stored = sa::get(tx.conn(), sitting_id, cadre_id).await?;
-            let Some(stored) = stored else {
-                return Err(TrainingError::Conflict(format!(
-                    "cadre {cadre_id} is no longer enrolled in session {}",
-                    context.session_id
-                ))
-                .into());
-            };
-            if recorded {
+            // One statement: written only while enrolled and not yet signed in.
+            if sa::record(tx.conn(), &row).await? {
                 let key = format!("{sitting_id}:{cadre_id}");
                 let detail = serde_json::json!({
                     "session_id": context.session_id, "method": method.as_str_name(), "reason": reason,
                 });
-                tx.changed(Changed::created(entity(), &key, &stored.region_code, detail)).await?;
+                tx.changed(Changed::created(entity(), &key, &row.region_code, detail)).await?;
+                return Ok(to_proto(row, false));
             }
-            Ok(to_proto(stored, !recorded))
+            // Signed in meanwhile (a retry arriving at once), or no longer enrolled.
+            match sa::get(tx.conn(), sitting_id, cadre_id).await? {
+                Some(first) => Ok(to_proto(first, true)),
+                None => Err(TrainingError::Conflict(format!(
+                    "cadre {cadre_id} is no longer enrolled in session {}",
+                    context.session_id
+                ))
+                .into()),
+            }
         })
         .await
     }
