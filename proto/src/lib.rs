@@ -13,6 +13,12 @@ pub mod api {
     }
 }
 
+pub mod assessment {
+    pub mod v1 {
+        tonic::include_proto!("cadre.assessment.v1");
+    }
+}
+
 pub mod audit {
     pub mod v1 {
         tonic::include_proto!("cadre.audit.v1");

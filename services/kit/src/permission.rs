@@ -25,6 +25,9 @@ pub fn grants(role: Role, permission: Permission) -> bool {
         Permission::Write => admin || role == R::Integration,
         Permission::AuditRead => admin || role == R::Auditor,
         Permission::AuditVerify => matches!(role, R::Auditor | R::ProvinceAdmin),
+        // Scoring units score (each only its own unit's sheet: the handler checks the
+        // binding); administrators enter a paper sheet on a unit's behalf.
+        Permission::Score => admin || role == R::ScoringUnit,
     }
 }
 
@@ -193,6 +196,10 @@ mod tests {
         let unit = principal(&[Role::ScoringUnit], "150525000000");
         assert!(check(&unit, &RpcInfo { permission: Permission::Read, ..write.clone() }).is_err());
         assert!(check(&unit, &RpcInfo { permission: Permission::ReferenceRead, ..write.clone() }).is_ok());
+        assert!(check(&unit, &RpcInfo { permission: Permission::Score, ..write.clone() }).is_ok());
+        assert!(check(&auditor, &RpcInfo { permission: Permission::Score, ..write.clone() }).is_err());
+        let integration = principal(&[Role::Integration], "150000000000");
+        assert!(check(&integration, &RpcInfo { permission: Permission::Score, ..write.clone() }).is_err());
         let undeclared = RpcInfo { permission: Permission::Unspecified, ..write };
         let err = check(&principal(&[Role::ProvinceAdmin], "150000000000"), &undeclared).unwrap_err();
         assert!(err.message.contains("declares no permission"), "{err}");

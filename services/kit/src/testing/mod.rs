@@ -2,7 +2,8 @@
 //! new PostgreSQL database as well when `CADRE_TEST_POSTGRES_URL` names a server, as
 //! `.ci/run` does, so every test runs on both backends), and [`TestNode`]: any parts
 //! started as `cadre serve` starts them, on a port chosen by the OS, with tokens for
-//! the callers a scenario needs.
+//! the callers a scenario needs; [`roster::StandInRoster`], a roster that a service
+//! following or calling the roster can be tested against without the roster's crate.
 
 use std::net::SocketAddr;
 use std::ops::Deref;
@@ -23,6 +24,8 @@ use crate::part::Part;
 use crate::principal::Role;
 use crate::region_code::RegionCode;
 use crate::shutdown::Shutdown;
+
+pub mod roster;
 
 pub const POSTGRES_URL_VAR: &str = "CADRE_TEST_POSTGRES_URL";
 /// Databases created for tests are named with this prefix (`.ci/run` drops old ones).
