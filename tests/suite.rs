@@ -20,22 +20,22 @@ struct Suite {
     base: String,
     http: reqwest::Client,
     settings: Settings,
-    _dbs: (TestDb, TestDb),
+    _dbs: (TestDb, Vec<TestDb>),
 }
 
-/// A fresh training database on the roster database's backend.
-async fn training_db_beside(roster: &TestDb) -> TestDb {
+/// A fresh database for a part beside the roster's, on the roster database's backend.
+async fn db_beside(roster: &TestDb, migrations: &[cadre_kit::db::Migration]) -> TestDb {
     match roster.backend() {
-        cadre_kit::db::Backend::Sqlite => TestDb::sqlite(cadre_training::MIGRATIONS).await,
+        cadre_kit::db::Backend::Sqlite => TestDb::sqlite(migrations).await,
         cadre_kit::db::Backend::Postgres => {
-            TestDb::postgres(cadre_training::MIGRATIONS).await.expect("PostgreSQL is configured")
+            TestDb::postgres(migrations).await.expect("PostgreSQL is configured")
         }
     }
 }
 
 impl Suite {
     async fn start(db: TestDb) -> Suite {
-        let (mut settings, training) = settings_over(&db).await;
+        let (mut settings, others) = settings_over(&db).await;
         settings.demo = false;
         settings.gateway.body_limit_bytes = 64 * 1024;
         let shutdown = Shutdown::new();
@@ -49,7 +49,7 @@ impl Suite {
             base,
             http: reqwest::Client::new(),
             settings,
-            _dbs: (db, training),
+            _dbs: (db, others),
         }
     }
 
@@ -619,9 +619,10 @@ async fn the_gateway_serves_openapi_and_health_without_a_token() {
 }
 
 /// Settings of a suite on ports chosen by the OS over `db` as the roster's database and
-/// a fresh training database beside it (kept alive by the caller).
-async fn settings_over(db: &TestDb) -> (Settings, TestDb) {
-    let training = training_db_beside(db).await;
+/// fresh training and assessment databases beside it (kept alive by the caller).
+async fn settings_over(db: &TestDb) -> (Settings, Vec<TestDb>) {
+    let training = db_beside(db, cadre_training::MIGRATIONS).await;
+    let assessment = db_beside(db, cadre_assessment::MIGRATIONS).await;
     let mut settings = Settings {
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
         http_addr: "127.0.0.1:0".parse().unwrap(),
@@ -629,7 +630,8 @@ async fn settings_over(db: &TestDb) -> (Settings, TestDb) {
     };
     settings.part_mut("roster").database.url = Some(db.url().clone());
     settings.part_mut("training").database.url = Some(training.url().clone());
-    (settings, training)
+    settings.part_mut("assessment").database.url = Some(assessment.url().clone());
+    (settings, vec![training, assessment])
 }
 
 #[tokio::test]
@@ -963,6 +965,196 @@ async fn training_ordered_enrolled_and_signed_in_on_every_backend() {
         let s = Suite::start(db).await;
         let (order, secretary) = training_ordered_from_the_menu(&s).await;
         training_sessions_enrolled_by_list_and_signed_in(&s, &order, &secretary).await;
+        s.stop().await;
+    }
+}
+
+/// Assessment through the gateway against the real roster: the county's units and last
+/// year's scheme, this year's copied from it; scoring opens once assessment's copy of the
+/// roster has the county's villages (frozen, with their types and secretary); units submit
+/// — one refused for an indicator not its own, one for next door's village —, the county
+/// reads its progress, closes scoring, and a late sheet is refused naming the phase; every
+/// step is in assessment's feed.
+async fn assessment_scored_through_the_gateway(s: &Suite) {
+    let province = s.token(&[Role::ProvinceAdmin], "150000000000");
+    let county = s.token(&[Role::CountyAdmin], COUNTY);
+    let neighbour = s.token(&[Role::CountyAdmin], NEXT_DOOR);
+    let unit_token = |subject: &str| {
+        cadre_kit::auth::issue_dev_token(
+            &s.settings.auth.dev_secret,
+            subject,
+            &[Role::ScoringUnit],
+            &RegionCode::parse(COUNTY).unwrap(),
+            Duration::from_secs(600),
+        )
+        .unwrap()
+    };
+    let (status, body) = s.post("/v1/regions:batchUpsert", &province, regions()).await;
+    assert_eq!(status, 200, "{body}");
+    let more = json!({ "regions": [
+        { "code": "150525101000", "name": "八仙筒镇" },
+        { "code": "150525101201", "name": "新丰村", "villageType": "ordinary" },
+    ]});
+    let (status, body) = s.post("/v1/regions:batchUpsert", &province, more).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, secretary) = s
+        .post(
+            "/v1/cadres",
+            &county,
+            cadre_json("150525100202", "王芳", &id_number("150525", "1985-02-11", 41), "EDUCATION_BACHELOR"),
+        )
+        .await;
+    assert_eq!(status, 200, "{secretary}");
+    let post = json!({ "cadreId": secretary["id"], "regionCode": "150525100202",
+        "kind": "POST_KIND_PARTY_SECRETARY", "term": 2021, "startDate": "2021-04-10" });
+    let (status, body) = s.post("/v1/posts", &county, post).await;
+    assert_eq!(status, 200, "{body}");
+
+    // The county's units: an agency and two townships, each bound to its token's subject.
+    let mut units = Vec::new();
+    for (name, kind, township, subject) in [
+        ("旗农牧局", "UNIT_KIND_AGENCY", "", "nmj"),
+        ("大沁他拉镇党委", "UNIT_KIND_TOWNSHIP", "150525100000", "dqtl"),
+        ("八仙筒镇党委", "UNIT_KIND_TOWNSHIP", "150525101000", "bxt"),
+    ] {
+        let unit = json!({ "countyCode": COUNTY, "name": name, "kind": kind, "townshipCode": township, "subjects": [subject] });
+        let (status, body) = s.post("/v1/assessment/units", &county, unit).await;
+        assert_eq!(status, 200, "{body}");
+        units.push(body["id"].as_str().unwrap().to_string());
+    }
+    let (agency, dqtl, bxt) = (&units[0], &units[1], &units[2]);
+
+    // Last year's scheme: the agency scores A01 (6.0; 10.0 in demonstration villages), each
+    // township A02 (4.0; left out of demonstration villages). This year's is a copy.
+    let variants: Vec<Value> = ["ordinary", "demonstration", "key-assistance"]
+        .iter()
+        .map(|t| json!({ "villageType": t, "totalPoints": 100 }))
+        .collect();
+    let scheme = json!({
+        "countyCode": COUNTY, "year": 2025, "name": "2025 年度村党组织书记考核", "variants": variants,
+        "items": [{ "name": "基层党建", "indicators": [
+            { "code": "A01", "name": "落实“三会一课”制度", "maxPoints": 60, "unitId": agency, "evidence": "会议记录",
+              "variants": [{ "villageType": "demonstration", "maxPoints": 100 }] },
+            { "code": "A02", "name": "村集体经济收入", "maxPoints": 40, "byTownship": true, "evidence": "财务报表",
+              "variants": [{ "villageType": "demonstration", "excluded": true }] },
+        ]}],
+    });
+    let (status, last_year) = s.post("/v1/assessment/schemes", &county, scheme).await;
+    assert_eq!(status, 200, "{last_year}");
+    let copy = format!("/v1/assessment/schemes/{}:copy", last_year["id"].as_str().unwrap());
+    let (status, this_year) = s.post(&copy, &county, json!({ "year": 2026 })).await;
+    assert_eq!(status, 200, "{this_year}");
+    assert_eq!(
+        (this_year["year"].as_i64(), this_year["copiedFrom"].as_str()),
+        (Some(2026), last_year["id"].as_str())
+    );
+    let (status, _) = s.post(&copy, &neighbour, json!({ "year": 2027 })).await;
+    assert_eq!(status, 404, "next door does not see the scheme");
+
+    // Scoring opens once assessment's copy of the roster holds the villages and secretary.
+    let db = s.running.as_ref().unwrap().database("assessment").unwrap().clone();
+    let started = std::time::Instant::now();
+    loop {
+        let copied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM assessment_roster_secretaries")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        if copied == 1 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the roster's villages never reached assessment"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let year = format!("/v1/assessment/years/{COUNTY}/2026");
+    let (status, opened) = s.post(&format!("{year}:openScoring"), &county, json!({})).await;
+    assert_eq!(status, 200, "{opened}");
+    assert_eq!(
+        (opened["phase"].as_str(), opened["villageCount"].as_i64()),
+        (Some("PHASE_SCORING_OPEN"), Some(3))
+    );
+    let (status, villages) = s.get(&format!("{year}/villages"), &county).await;
+    assert_eq!(status, 200, "{villages}");
+    assert_eq!(villages["villages"][1]["secretaryName"], "王芳", "{villages}");
+    assert_eq!(villages["villages"][1]["villageType"], "key-assistance", "{villages}");
+
+    // Units submit their sheets.
+    let put = |token: String, unit: String, scores: Value| async move {
+        let response = s
+            .http
+            .put(format!("{}/v1/assessment/years/{COUNTY}/2026/sheets/{unit}", s.base))
+            .bearer_auth(token)
+            .json(&json!({ "scores": scores }))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json::<Value>().await.unwrap())
+    };
+    let score = |village: &str, indicator: &str, points: i32| json!({ "villageCode": village, "indicatorCode": indicator, "points": points });
+    let scores = json!([
+        score("150525100201", "A01", 95),
+        score("150525100202", "A01", 52),
+        score("150525101201", "A01", 48)
+    ]);
+    let (status, body) = put(unit_token("nmj"), agency.clone(), scores).await;
+    assert_eq!((status, body["revision"].as_str()), (200, Some("1")), "{body}");
+    let (status, body) =
+        put(unit_token("dqtl"), dqtl.clone(), json!([score("150525100202", "A02", 35)])).await;
+    assert_eq!(status, 200, "{body}");
+    // Refused: the agency's indicator, and next door's village (the other township's).
+    let (status, err) =
+        put(unit_token("dqtl"), dqtl.clone(), json!([score("150525100202", "A01", 30)])).await;
+    assert_eq!(status, 400, "{err}");
+    assert!(err["message"].as_str().unwrap().starts_with("scores[0].indicator_code:"), "{err}");
+    let (status, err) =
+        put(unit_token("dqtl"), dqtl.clone(), json!([score("150525101201", "A02", 30)])).await;
+    assert_eq!(status, 400, "{err}");
+    assert!(err["message"].as_str().unwrap().starts_with("scores[0].village_code:"), "{err}");
+    // Another unit's token, and next door's administrator, may not submit it at all.
+    let (status, _) = put(unit_token("bxt"), dqtl.clone(), json!([score("150525100202", "A02", 10)])).await;
+    assert_eq!(status, 403);
+    let (status, _) = put(neighbour.clone(), bxt.clone(), json!([score("150525101201", "A02", 10)])).await;
+    assert_eq!(status, 403);
+    let (status, body) = put(unit_token("bxt"), bxt.clone(), json!([score("150525101201", "A02", 38)])).await;
+    assert_eq!(status, 200, "{body}");
+
+    let (status, progress) = s.get(&format!("{year}/progress"), &county).await;
+    assert_eq!(status, 200, "{progress}");
+    assert_eq!(
+        (progress["unitsSubmitted"].as_i64(), progress["scores"].as_i64()),
+        (Some(3), Some(5)),
+        "{progress}"
+    );
+    let (status, _) = s.get(&format!("{year}/progress"), &neighbour).await;
+    assert_eq!(status, 403);
+
+    // Closed: a late sheet is refused naming the phase.
+    let (status, closed) = s.post(&format!("{year}:closeScoring"), &county, json!({})).await;
+    assert_eq!((status, closed["phase"].as_str()), (200, Some("PHASE_SCORING_CLOSED")), "{closed}");
+    let (status, err) =
+        put(unit_token("dqtl"), dqtl.clone(), json!([score("150525100202", "A02", 40)])).await;
+    assert_eq!((status, err["code"].as_str()), (400, Some("FAILED_PRECONDITION")), "{err}");
+    assert!(err["message"].as_str().unwrap().contains("SCORING_CLOSED"), "{err}");
+
+    let (status, feed) = s.get("/v1/assessment/changes?pageSize=100", &county).await;
+    assert_eq!(status, 200, "{feed}");
+    let entities: Vec<&str> =
+        feed["changes"].as_array().unwrap().iter().map(|c| c["entity"].as_str().unwrap()).collect();
+    let count = |e: &str| entities.iter().filter(|x| **x == e).count();
+    assert_eq!(
+        (count("ENTITY_SCORING_UNIT"), count("ENTITY_SCHEME"), count("ENTITY_YEAR"), count("ENTITY_SHEET")),
+        (3, 2, 4, 3),
+        "{feed}"
+    );
+}
+
+#[tokio::test]
+async fn assessment_scored_through_the_gateway_on_every_backend() {
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = Suite::start(db).await;
+        assessment_scored_through_the_gateway(&s).await;
         s.stop().await;
     }
 }

@@ -91,7 +91,8 @@ CREATE TABLE assessment_scores (
 CREATE INDEX assessment_scores_unit ON assessment_scores (county_code, year, unit_id);
 
 -- Assessment's copy of the roster (written only by the follower of the roster's feed):
--- villages with their name and type, and who holds each village's Party secretary post.
+-- villages with their name and type (townships too, with their name and no type), and who
+-- holds each village's Party secretary post.
 CREATE TABLE assessment_roster_villages (
     code TEXT PRIMARY KEY,
     name TEXT NOT NULL,

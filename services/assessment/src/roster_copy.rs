@@ -1,5 +1,6 @@
 //! Assessment's copy of the roster, kept by following the roster's change feed
-//! (`kit::follow`) under assessment's own identity: villages (name, type) and who holds
+//! (`kit::follow`) under assessment's own identity: villages (name, type), townships
+//! (name), and who holds
 //! each village's Party secretary post now. Opening a year's scoring freezes the county's
 //! villages from this copy, so that scoring never waits on the roster and a later move in
 //! the roster does not change who is assessed where. A change of a cadre or a post
@@ -59,6 +60,11 @@ pub async fn catch_up(follower: &Follower<RosterCopy>) -> Result<usize, FollowEr
 
 fn village(code: &str) -> Option<RegionCode> {
     RegionCode::parse(code).ok().filter(|r| r.level() == RegionLevel::Village)
+}
+
+/// Villages and townships: the copy keeps townships' names for the units named after them.
+fn kept(code: &str) -> bool {
+    RegionCode::parse(code).is_ok_and(|r| matches!(r.level(), RegionLevel::Village | RegionLevel::Township))
 }
 
 impl RosterCopy {
@@ -121,7 +127,7 @@ impl ReadModel for RosterCopy {
         let mut fetched = Fetched::default();
         let regions: BTreeSet<String> = changes
             .iter()
-            .filter(|c| c.entity == roster::Entity::Region as i32 && village(&c.key).is_some())
+            .filter(|c| c.entity == roster::Entity::Region as i32 && kept(&c.key))
             .map(|c| c.key.clone())
             .collect();
         Self::regions(&channel, regions.into_iter().collect(), &mut fetched).await?;

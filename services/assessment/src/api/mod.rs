@@ -14,6 +14,14 @@ use sqlx::AnyConnection;
 use crate::error::AssessmentError;
 use crate::store::years::{self as year_store, YearRow};
 
+/// A scheme as the domain reads it (for the demo's own check).
+#[cfg(test)]
+pub(crate) fn body_of_for_tests(
+    s: &cadre_proto::assessment::v1::Scheme,
+) -> crate::domain::scheme::SchemeBody {
+    schemes::body_of(s)
+}
+
 /// Shared by every assessment service: its database.
 #[derive(Clone)]
 pub struct AssessmentApi {

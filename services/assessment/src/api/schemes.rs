@@ -19,7 +19,7 @@ use crate::store::schemes::{self as st, SchemeRow};
 use crate::store::years::{self as years, YearRow};
 use crate::store::{units as unit_store, years::key};
 
-fn body_of(s: &pb::Scheme) -> SchemeBody {
+pub(crate) fn body_of(s: &pb::Scheme) -> SchemeBody {
     SchemeBody {
         name: s.name.clone(),
         variants: s

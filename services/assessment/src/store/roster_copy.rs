@@ -1,5 +1,6 @@
 //! Assessment's copy of the roster (written only by the follower of the roster's feed):
-//! villages with their name and type, and who holds each village's Party secretary post
+//! villages with their name and type (and townships with their name, in the same table
+//! with no type), and who holds each village's Party secretary post
 //! now. Never an ID number or a phone.
 
 use cadre_kit::db::like_prefix;
@@ -80,7 +81,7 @@ pub async fn villages_under(
     let rows = sqlx::query(
         "SELECT v.code, v.name, v.village_type, s.cadre_id, s.name FROM assessment_roster_villages v \
          LEFT JOIN assessment_roster_secretaries s ON s.village_code = v.code \
-         WHERE v.code LIKE $1 ESCAPE '\\' ORDER BY v.code, s.name, s.cadre_id",
+         WHERE v.code LIKE $1 ESCAPE '\\' AND v.code NOT LIKE '%000' ORDER BY v.code, s.name, s.cadre_id",
     )
     .bind(like_prefix(prefix))
     .fetch_all(conn)
@@ -102,4 +103,19 @@ pub async fn villages_under(
         });
     }
     Ok(out)
+}
+
+/// The townships under `prefix` the copy knows: (code, name), by code.
+pub async fn townships_under(
+    conn: &mut AnyConnection,
+    prefix: &str,
+) -> Result<Vec<(String, String)>, AssessmentError> {
+    let rows = sqlx::query(
+        "SELECT code, name FROM assessment_roster_villages WHERE code LIKE $1 ESCAPE '\\' AND code LIKE '%000' \
+         AND code NOT LIKE '%000000' ORDER BY code",
+    )
+    .bind(like_prefix(prefix))
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
 }

@@ -101,7 +101,7 @@ impl Suite {
                 let row = sqlx::query(sql).fetch_one(self.node.db("assessment").pool()).await.unwrap();
                 sqlx::Row::get::<i64, _>(&row, 0)
             };
-            let v = count("SELECT COUNT(*) FROM assessment_roster_villages WHERE code LIKE '150525%'").await;
+            let v = count("SELECT COUNT(*) FROM assessment_roster_villages WHERE code LIKE '150525%' AND code NOT LIKE '%000'").await;
             let s =
                 count("SELECT COUNT(*) FROM assessment_roster_secretaries WHERE village_code LIKE '150525%'")
                     .await;
