@@ -229,6 +229,10 @@ pub async fn seed(
     }
     let townships = store::roster_copy::townships_under(&mut conn, &DEMO_COUNTY[..6]).await?;
     drop(conn);
+    // No demo county in the roster (it held data of its own): nothing to assess.
+    if townships.is_empty() {
+        return Ok(None);
+    }
     let county = RegionCode::parse(DEMO_COUNTY).map_err(ApiError::internal)?;
     let who = Principal {
         subject: "system:demo-seed".into(),
