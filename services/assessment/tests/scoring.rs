@@ -458,3 +458,115 @@ async fn every_rpc_declares_what_it_needs() {
     permissions::grant_what_the_table_says(&s.channel, "cadre.assessment.", &callers).await;
     s.stop().await;
 }
+
+#[tokio::test]
+async fn units_are_kept_by_the_county_and_each_township_sees_its_own() {
+    for db in backends().await {
+        let s = start(&db).await;
+        let units = s.units_of_county().await;
+        let get = pb::GetScoringUnitRequest { id: units.township.clone() };
+        let unit = s.units().get_scoring_unit(req(&s.county, get.clone())).await.unwrap().into_inner();
+        // Rebinding the township's subjects; a stale revision is refused.
+        let mut edit = unit.clone();
+        edit.subjects = vec!["dqtl".into(), "dqtl-2".into()];
+        let updated = s
+            .units()
+            .update_scoring_unit(req(&s.county, pb::UpdateScoringUnitRequest { unit: Some(edit.clone()) }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!((updated.revision, updated.subjects.len()), (2, 2));
+        let err = s
+            .units()
+            .update_scoring_unit(req(&s.county, pb::UpdateScoringUnitRequest { unit: Some(edit) }))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::Aborted, "{err:?}");
+        // A township administrator may not keep units, and sees its own and the agencies.
+        let mut edit = updated.clone();
+        edit.name = "大沁他拉镇".into();
+        let err = s
+            .units()
+            .update_scoring_unit(req(&s.township_admin, pb::UpdateScoringUnitRequest { unit: Some(edit) }))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::NotFound, "the county's record, not the township's: {err:?}");
+        let list = pb::ListScoringUnitsRequest { county_code: COUNTY.into(), ..Default::default() };
+        let seen =
+            s.units().list_scoring_units(req(&s.township_admin, list.clone())).await.unwrap().into_inner();
+        let names: Vec<&str> = seen.units.iter().map(|u| u.name.as_str()).collect();
+        assert_eq!(names, ["旗农牧局", "大沁他拉镇"]);
+        let all = s.units().list_scoring_units(req(&s.county, list)).await.unwrap().into_inner();
+        assert_eq!(all.units.len(), 3);
+        let err = s.units().get_scoring_unit(req(&s.neighbour, get)).await.unwrap_err();
+        assert_eq!(err.code(), Code::NotFound);
+        s.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn over_long_and_odd_input_is_refused_naming_the_field() {
+    for db in backends().await {
+        let s = start(&db).await;
+        let units = s.units_of_county().await;
+        let unit = |name: &str, subject: &str, township: &str| pb::ScoringUnit {
+            county_code: COUNTY.into(),
+            name: name.into(),
+            kind: if township.is_empty() { pb::UnitKind::Agency } else { pb::UnitKind::Township } as i32,
+            township_code: township.into(),
+            subjects: vec![subject.into()],
+            ..Default::default()
+        };
+        for (u, field) in [
+            (unit(&"局".repeat(101), "a", ""), "unit.name:"),
+            (unit("旗司法局", "has space", ""), "unit.subjects[0]:"),
+            (unit("旗司法局", &"s".repeat(129), ""), "unit.subjects[0]:"),
+            (unit("扎鲁特旗鲁北镇", "lb", "150526100000"), "unit.township_code:"),
+            (pb::ScoringUnit { kind: 9, ..unit("旗司法局", "sfj", "") }, "unit.kind:"),
+        ] {
+            let err = s
+                .units()
+                .create_scoring_unit(req(&s.county, pb::CreateScoringUnitRequest { unit: Some(u) }))
+                .await
+                .unwrap_err();
+            assert_eq!(err.code(), Code::InvalidArgument, "{field} {err:?}");
+            assert!(err.message().starts_with(field), "{field} {err:?}");
+        }
+        let mut odd = scheme(&units, 2026);
+        odd.items[0].indicators[0].code = "A 01".into();
+        let request = pb::CreateSchemeRequest { scheme: Some(odd) };
+        let err = s.schemes().create_scheme(req(&s.county, request)).await.unwrap_err();
+        assert!(err.message().starts_with("items[0].indicators[0].code:"), "{err:?}");
+        let request = pb::CreateSchemeRequest {
+            scheme: Some(pb::Scheme { county_code: TOWNSHIP.into(), ..scheme(&units, 2026) }),
+        };
+        let err = s.schemes().create_scheme(req(&s.county, request)).await.unwrap_err();
+        assert!(err.message().starts_with("scheme.county_code:"), "{err:?}");
+
+        s.scheme(&units, 2026).await;
+        s.open(2026).await;
+        let long = "1".repeat(5000);
+        let err = s
+            .submit(&s.unit_token("nmj"), &units.agency, 2026, &[(long.as_str(), "A01", 1)])
+            .await
+            .unwrap_err();
+        assert!(err.message().starts_with("scores[0].village_code:") && err.message().len() < 200, "{err:?}");
+        let err =
+            s.submit(&s.unit_token("nmj"), &units.agency, 2026, &[(ORDINARY, "A01", -5)]).await.unwrap_err();
+        assert!(err.message().starts_with("scores[0].points: must not be negative"), "{err:?}");
+        let upload = pb::UploadSheetRequest {
+            county_code: COUNTY.into(),
+            year: 2026,
+            unit_id: units.agency.clone(),
+            format: pb::SheetFormat::Csv as i32,
+            content: b"village,score\n1,2\n".to_vec(),
+        };
+        let err = s.sheets().upload_sheet(req(&s.unit_token("nmj"), upload)).await.unwrap_err();
+        assert!(err.message().starts_with("content: the header row has no column village_code"), "{err:?}");
+        let missing = pb::GetYearRequest { county_code: COUNTY.into(), year: 2030 };
+        let err = s.years().get_year(req(&s.county, missing)).await.unwrap_err();
+        assert_eq!(err.code(), Code::NotFound);
+        assert!(err.message().contains("CreateScheme or CopyScheme"), "{err:?}");
+        s.stop().await;
+    }
+}
