@@ -1127,6 +1127,17 @@ async fn assessment_scored_through_the_gateway(s: &Suite) {
         (Some(3), Some(5)),
         "{progress}"
     );
+    // The same over gRPC through the gateway's passthrough: a unit reads its own sheet.
+    use cadre_proto::assessment::v1 as apb;
+    let mut sheets = apb::sheet_service_client::SheetServiceClient::connect(s.base.clone()).await.unwrap();
+    let mut request = tonic::Request::new(apb::GetSheetRequest {
+        county_code: COUNTY.into(),
+        year: 2026,
+        unit_id: dqtl.clone(),
+    });
+    request.metadata_mut().insert("authorization", format!("Bearer {}", unit_token("dqtl")).parse().unwrap());
+    let sheet = sheets.get_sheet(request).await.unwrap().into_inner();
+    assert_eq!((sheet.revision, sheet.scores.len(), sheet.submitted_by.as_str()), (1, 1, "dqtl"));
     let (status, _) = s.get(&format!("{year}/progress"), &neighbour).await;
     assert_eq!(status, 403);
 
