@@ -558,13 +558,11 @@ impl CompletionService for TrainingApi {
                 titles.insert(id, s.title);
             }
         }
-        let name = if name.is_empty() {
-            stc::get(&mut conn, &entries[0].session_id, &cadre_id)
-                .await?
-                .map(|c| c.cadre_name)
-                .unwrap_or_default()
-        } else {
-            name
+        let name = match (name.is_empty(), entries.first()) {
+            (true, Some(e)) => {
+                stc::get(&mut conn, &e.session_id, &cadre_id).await?.map(|c| c.cadre_name).unwrap_or_default()
+            }
+            _ => name,
         };
         Ok(Response::new(pb::CadreHours {
             cadre_id: cadre_id.clone(),
