@@ -227,14 +227,12 @@ struct Coverage {
     total: coverage::Tally,
     children: Vec<(String, coverage::Tally)>,
     catch_all: Vec<coverage::Subject>,
-    names: HashMap<String, String>,
 }
 
 impl TrainingApi {
     async fn coverage(&self, scope: &RegionCode, year: i64) -> Result<Coverage, ApiError> {
         let mut conn = self.db.pool().acquire().await.map_err(ApiError::from)?;
-        let serving = roster_copy::serving_under(&mut conn, scope.prefix()).await?;
-        let hours = stc::totals_under(&mut conn, scope.prefix(), year).await?;
+        let serving = stc::coverage_under(&mut conn, scope.prefix(), year).await?;
         let configured: HashMap<String, Rules> = sr::near(&mut conn, scope.prefix(), &ancestors(scope), year)
             .await?
             .into_iter()
@@ -255,7 +253,7 @@ impl TrainingApi {
                 }
             };
             subjects.push(coverage::Subject {
-                hours_tenths: hours.get(&t.id).copied().unwrap_or(0),
+                hours_tenths: t.hours_tenths,
                 required_tenths: i64::from(required),
                 cadre_id: t.id,
                 name: t.name,
@@ -270,15 +268,23 @@ impl TrainingApi {
             RegionLevel::Township => Some(RegionLevel::Village),
             RegionLevel::Village => None,
         };
+        // A cadre's child region is the first digits of their code: cut, not parsed.
+        let cut = child_level.map(|l| l.prefix_len());
         let (total, children, catch_all) = coverage::report(&subjects, |code| {
-            let level = child_level?;
-            RegionCode::parse(code).ok()?.ancestor_at(level).map(|c| c.to_string())
+            let len = cut?;
+            (code.len() == 12).then(|| format!("{:0<12}", &code[..len]))
         });
-        let mut codes: HashSet<String> = children.keys().cloned().collect();
-        codes.extend(catch_all.iter().map(|s| s.region_code.clone()));
-        codes.insert(scope.to_string());
-        let names = roster_copy::region_names(&mut conn, &codes.into_iter().collect::<Vec<_>>()).await?;
-        Ok(Coverage { total, children: children.into_iter().collect(), catch_all, names })
+        Ok(Coverage { total, children: children.into_iter().collect(), catch_all })
+    }
+
+    /// Names of these regions, as training's copy of the roster has them.
+    async fn names(
+        &self,
+        codes: impl IntoIterator<Item = String>,
+    ) -> Result<HashMap<String, String>, ApiError> {
+        let codes: Vec<String> = codes.into_iter().collect::<HashSet<_>>().into_iter().collect();
+        let mut conn = self.db.pool().acquire().await.map_err(ApiError::from)?;
+        Ok(roster_copy::region_names(&mut conn, &codes).await?)
     }
 }
 
@@ -299,7 +305,7 @@ fn catch_all_key(s: &coverage::Subject) -> String {
     format!("{:012}|{}|{}", 999_999_999_999i64 - s.short_tenths(), s.name, s.cadre_id)
 }
 
-fn catch_all_xlsx(c: &Coverage, title: &str) -> Result<Vec<u8>, String> {
+fn catch_all_xlsx(c: &Coverage, names: &HashMap<String, String>, title: &str) -> Result<Vec<u8>, String> {
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
     sheet.set_name("兜底轮训名单").map_err(|e| e.to_string())?;
@@ -314,7 +320,7 @@ fn catch_all_xlsx(c: &Coverage, title: &str) -> Result<Vec<u8>, String> {
         let posts: Vec<&str> = s.post_kinds.iter().map(|k| labels::post_kind(*k)).collect();
         let cells = [
             s.name.clone(),
-            c.names.get(&s.region_code).cloned().unwrap_or_default(),
+            names.get(&s.region_code).cloned().unwrap_or_default(),
             s.region_code.clone(),
             posts.join("、"),
         ];
@@ -604,22 +610,29 @@ impl CompletionService for TrainingApi {
         let mut list: Vec<&coverage::Subject> = c
             .catch_all
             .iter()
-            .filter(|s| catch_all_key(s) > after)
+            .filter(|s| after.is_empty() || catch_all_key(s) > after)
             .take(page.fetch_limit() as usize)
             .collect();
         let next_page_token = page.finish(&mut list, |s| catch_all_key(s));
+        let names = self
+            .names(
+                std::iter::once(scope.to_string())
+                    .chain(c.children.iter().map(|(code, _)| code.clone()))
+                    .chain(list.iter().map(|s| s.region_code.clone())),
+            )
+            .await?;
         Ok(Response::new(pb::CoverageReport {
             region_code: scope.to_string(),
             year: year as i32,
-            total: Some(region_coverage(scope.as_str(), &c.total, &c.names)),
-            children: c.children.iter().map(|(code, t)| region_coverage(code, t, &c.names)).collect(),
+            total: Some(region_coverage(scope.as_str(), &c.total, &names)),
+            children: c.children.iter().map(|(code, t)| region_coverage(code, t, &names)).collect(),
             catch_all: list
                 .into_iter()
                 .map(|s| pb::CadreShortfall {
                     cadre_id: s.cadre_id.clone(),
                     cadre_name: s.name.clone(),
                     region_code: s.region_code.clone(),
-                    region_name: c.names.get(&s.region_code).cloned().unwrap_or_default(),
+                    region_name: names.get(&s.region_code).cloned().unwrap_or_default(),
                     post_kinds: s.post_kinds.clone(),
                     hours_tenths: s.hours_tenths as i32,
                     required_tenths: s.required_tenths as i32,
@@ -639,12 +652,18 @@ impl CompletionService for TrainingApi {
         let scope = call.principal().scope("region_code", &req.region_code)?;
         let year = i64::from(fields::year("year", req.year)?);
         let c = self.coverage(&scope, year).await?;
-        let place = c.names.get(scope.as_str()).cloned().unwrap_or_else(|| scope.to_string());
+        let names = self
+            .names(
+                std::iter::once(scope.to_string())
+                    .chain(c.catch_all.iter().take(MAX_EXPORT_ROWS).map(|s| s.region_code.clone())),
+            )
+            .await?;
+        let place = names.get(scope.as_str()).cloned().unwrap_or_else(|| scope.to_string());
         let title = format!(
             "{place} {year}年度兜底轮训名单（未达应训学时）：{} 人",
             c.catch_all.len().min(MAX_EXPORT_ROWS)
         );
-        let content = catch_all_xlsx(&c, &title).map_err(ApiError::internal)?;
+        let content = catch_all_xlsx(&c, &names, &title).map_err(ApiError::internal)?;
         Ok(Response::new(pb::ExportCatchAllResponse {
             content,
             filename: format!("catch-all-{scope}-{year}.xlsx"),

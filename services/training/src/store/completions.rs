@@ -1,8 +1,6 @@
 //! Completions of finished sessions, the hours ledger (entries only ever added) and
 //! certificates.
 
-use std::collections::HashMap;
-
 use cadre_kit::db::like_prefix;
 use cadre_kit::sql::Sql;
 use cadre_proto::training::v1::{CertificateState, CompletionState, EnrolmentState, HoursEntryKind};
@@ -239,22 +237,48 @@ pub async fn hours_of(
     rows.iter().map(hours_from_row).collect()
 }
 
-/// Hours of a year per cadre whom training's copy of the roster places under `prefix`.
-pub async fn totals_under(
+/// A serving cadre of training's copy of the roster with their hours of a year.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoveredRow {
+    pub id: String,
+    pub region_code: String,
+    pub name: String,
+    pub post_kinds: Vec<i32>,
+    pub hours_tenths: i64,
+}
+
+/// Every cadre training's copy of the roster places under `prefix` holding a post now,
+/// with their hours of `year`: one pass over the copy's region index, the hours summed
+/// per cadre through the ledger's (cadre, year) index. The region is matched as a range
+/// (`prefix` ≤ code < `prefix:`), which both backends answer from the index.
+pub async fn coverage_under(
     conn: &mut AnyConnection,
     prefix: &str,
     year: i64,
-) -> Result<HashMap<String, i64>, TrainingError> {
+) -> Result<Vec<CoveredRow>, TrainingError> {
     let rows = sqlx::query(
-        "SELECT h.cadre_id, CAST(SUM(h.hours_tenths) AS BIGINT) FROM training_hours h \
-         JOIN training_roster_cadres c ON c.id = h.cadre_id \
-         WHERE h.year = $1 AND c.region_code LIKE $2 ESCAPE '\\' GROUP BY h.cadre_id",
+        "SELECT c.id, c.region_code, c.name, c.post_kinds, \
+         COALESCE((SELECT CAST(SUM(h.hours_tenths) AS BIGINT) FROM training_hours h \
+         WHERE h.cadre_id = c.id AND h.year = $1), 0) \
+         FROM training_roster_cadres c WHERE c.region_code >= $2 AND c.region_code < $3 AND c.post_kinds <> ''",
     )
     .bind(year)
-    .bind(like_prefix(prefix))
+    .bind(prefix.to_string())
+    .bind(format!("{prefix}:"))
     .fetch_all(conn)
     .await?;
-    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get::<i64, _>(1)?))).collect()
+    rows.iter()
+        .map(|r| {
+            let kinds: String = r.try_get(3)?;
+            Ok(CoveredRow {
+                id: r.try_get(0)?,
+                region_code: r.try_get(1)?,
+                name: r.try_get(2)?,
+                post_kinds: super::split(&kinds).iter().filter_map(|k| k.parse().ok()).collect(),
+                hours_tenths: r.try_get(4)?,
+            })
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------- certificates
