@@ -808,7 +808,11 @@ async fn sitting_now(place: &str) -> Value {
 /// with the room's fresh code, a stale one is refused; a secretary dismissed in the
 /// roster is marked as gone within seconds and left out of the next list; next door is
 /// refused throughout.
-async fn training_sessions_enrolled_by_list_and_signed_in(s: &Suite, order: &Value, secretary: &Value) {
+async fn training_sessions_enrolled_by_list_and_signed_in(
+    s: &Suite,
+    order: &Value,
+    secretary: &Value,
+) -> Value {
     let county = s.token(&[Role::CountyAdmin], COUNTY);
     let township = s.token(&[Role::TownshipAdmin], "150525100000");
     let neighbour = s.token(&[Role::CountyAdmin], NEXT_DOOR);
@@ -957,6 +961,113 @@ async fn training_sessions_enrolled_by_list_and_signed_in(s: &Suite, order: &Val
         (2, 3, 1),
         "{feed}"
     );
+    member
+}
+
+/// Completion through the gateway: the county's rules require committee members' hours;
+/// 乌云 is on the township's catch-all list; she attends both sittings of a session the
+/// secretary teaches, the county finishes it, her hours are credited, her certificate
+/// verifies (for anyone holding the number), she leaves the catch-all list, and her
+/// feedback moves the teacher's rating; next door is refused throughout.
+async fn training_completed_credited_and_covered(s: &Suite, order: &Value, member: &Value) {
+    let county = s.token(&[Role::CountyAdmin], COUNTY);
+    let township = s.token(&[Role::TownshipAdmin], "150525100000");
+    let neighbour = s.token(&[Role::CountyAdmin], NEXT_DOOR);
+    let local = |days: i64| {
+        (chrono::Utc::now() + chrono::Duration::hours(8) - chrono::Duration::days(days)).date_naive()
+    };
+    let (first, second) = (local(10), local(9));
+    let year = chrono::Datelike::year(&first);
+    let rules = json!({ "regionCode": COUNTY, "year": year, "requiredHours": [
+        { "postKind": "POST_KIND_PARTY_SECRETARY", "hoursTenths": 320 },
+        { "postKind": "POST_KIND_COMMITTEE_MEMBER", "hoursTenths": 40 } ] });
+    let (status, body) = s.post("/v1/training/rules", &county, rules).await;
+    assert_eq!(status, 200, "{body}");
+    let coverage = format!("/v1/training/coverage?regionCode=150525100000&year={year}");
+    let on_list = |report: &Value| {
+        report["catchAll"].as_array().is_some_and(|l| l.iter().any(|c| c["cadreId"] == member["id"]))
+    };
+    let (status, before) = s.get(&coverage, &township).await;
+    assert_eq!(status, 200, "{before}");
+    assert!(on_list(&before), "乌云 has no hours yet: {before}");
+
+    let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+    let session = json!({ "title": "村集体经济专题（补训）", "organiserLevel": "ORGANISER_LEVEL_COUNTY", "organiserRegionCode": COUNTY,
+        "courseId": order["courseId"], "teacherId": order["teacherId"], "capacity": 30, "sittings": [
+            { "date": day(first), "startTime": "09:00", "endTime": "11:00", "place": "白音他拉嘎查党群服务中心" },
+            { "date": day(second), "startTime": "09:00", "endTime": "11:00", "place": "白音他拉嘎查党群服务中心" } ] });
+    let (status, session) = s.post("/v1/training/sessions", &county, session).await;
+    assert_eq!(status, 200, "{session}");
+    assert_eq!(session["completionRule"]["minPercent"], 80, "{session}");
+    let id = session["id"].as_str().unwrap().to_string();
+    let (status, body) = s
+        .post(
+            &format!("/v1/training/sessions/{id}/enrolments"),
+            &township,
+            json!({ "cadreId": member["id"] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    for sitting in session["sittings"].as_array().unwrap() {
+        let path = format!("/v1/training/sittings/{}:signInByHand", sitting["id"].as_str().unwrap());
+        let (status, body) =
+            s.post(&path, &county, json!({ "cadreId": member["id"], "reason": "纸质签到表" })).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let finish = json!({ "state": "SESSION_STATE_FINISHED", "revision": session["revision"] });
+    let (status, body) =
+        s.post(&format!("/v1/training/sessions/{id}:setState"), &neighbour, finish.clone()).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, finished) = s.post(&format!("/v1/training/sessions/{id}:setState"), &county, finish).await;
+    assert_eq!(status, 200, "{finished}");
+
+    let member_id = member["id"].as_str().unwrap();
+    let (status, hours) = s.get(&format!("/v1/training/cadres/{member_id}/hours/{year}"), &township).await;
+    assert_eq!(status, 200, "{hours}");
+    assert_eq!(
+        (hours["totalTenths"].as_i64(), hours["requiredTenths"].as_i64()),
+        (Some(45), Some(40)),
+        "{hours}"
+    );
+    let (status, body) = s.get(&format!("/v1/training/cadres/{member_id}/hours/{year}"), &neighbour).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, completions) = s.get(&format!("/v1/training/sessions/{id}/completions"), &county).await;
+    assert_eq!(status, 200, "{completions}");
+    let number = completions["completions"][0]["certificateNumber"].as_str().unwrap().to_string();
+    // Anyone holding the number checks it, next door too: minimal, the name masked.
+    let (status, check) = s.get(&format!("/v1/training/certificates/{number}"), &neighbour).await;
+    assert_eq!(status, 200, "{check}");
+    assert_eq!(
+        (check["state"].as_str(), check["holder"].as_str()),
+        (Some("CERTIFICATE_STATE_VALID"), Some("乌*"))
+    );
+
+    let (status, after) = s.get(&coverage, &township).await;
+    assert_eq!(status, 200, "{after}");
+    assert!(!on_list(&after), "4.5 hours cover her 4: {after}");
+    let (status, body) = s.get(&coverage, &neighbour).await;
+    assert_eq!(status, 403, "{body}");
+
+    let feedback = format!("/v1/training/sessions/{id}/feedback");
+    let (status, body) = s.post(&feedback, &township, json!({ "cadreId": member["id"], "score": 5 })).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = s.post(&feedback, &neighbour, json!({ "cadreId": member["id"], "score": 1 })).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, teacher) =
+        s.get(&format!("/v1/training/teachers/{}", order["teacherId"].as_str().unwrap()), &county).await;
+    assert_eq!(status, 200, "{teacher}");
+    assert_eq!(
+        (teacher["rating"].as_f64(), teacher["ratingCount"].as_i64()),
+        (Some(5.0), Some(1)),
+        "{teacher}"
+    );
+    let (status, summary) = s.get(&feedback, &county).await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(
+        (summary["answers"].as_i64(), summary["shown"].as_bool()),
+        (Some(1), Some(false)),
+        "one answer shows nothing: {summary}"
+    );
 }
 
 #[tokio::test]
@@ -964,7 +1075,8 @@ async fn training_ordered_enrolled_and_signed_in_on_every_backend() {
     for db in TestDb::all(cadre_roster::MIGRATIONS).await {
         let s = Suite::start(db).await;
         let (order, secretary) = training_ordered_from_the_menu(&s).await;
-        training_sessions_enrolled_by_list_and_signed_in(&s, &order, &secretary).await;
+        let member = training_sessions_enrolled_by_list_and_signed_in(&s, &order, &secretary).await;
+        training_completed_credited_and_covered(&s, &order, &member).await;
         s.stop().await;
     }
 }

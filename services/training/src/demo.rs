@@ -1,9 +1,12 @@
 //! The demo county's training, loaded through training's own API (the same checks,
 //! audit and feed as any caller) once the roster's demo is there: courses and this
 //! year's menu, a teacher pool of agency experts and three of the county's own
-//! secretaries, order rules, orders in every state, and sessions: last month's county
-//! rotation (enrolled by list, signed in from the paper sheet, finished), next week's
-//! township catch-all rotation with a waitlist, and the city's key training.
+//! secretaries, order rules, this year's training rules (hours per post), orders in
+//! every state, and sessions: the city's key training two months ago and last month's
+//! county rotation (enrolled by list, signed in from the paper sheet, finished: hours,
+//! certificates, feedback), next week's township catch-all rotation with a waitlist, and
+//! the city's key training. The coverage report then shows real gaps: secretaries short
+//! of their 24 hours, members with none.
 
 use cadre_kit::call::local_request;
 use cadre_kit::client::Idempotent;
@@ -13,7 +16,9 @@ use cadre_proto::roster::v1 as roster;
 use cadre_proto::roster::v1::cadre_service_client::CadreServiceClient;
 use cadre_proto::training::v1 as pb;
 use cadre_proto::training::v1::catalogue_service_server::{CatalogueService, CatalogueServiceServer};
+use cadre_proto::training::v1::completion_service_server::{CompletionService, CompletionServiceServer};
 use cadre_proto::training::v1::enrolment_service_server::{EnrolmentService, EnrolmentServiceServer};
+use cadre_proto::training::v1::feedback_service_server::{FeedbackService, FeedbackServiceServer};
 use cadre_proto::training::v1::order_service_server::{OrderService, OrderServiceServer};
 use cadre_proto::training::v1::session_service_server::{SessionService, SessionServiceServer};
 use cadre_proto::training::v1::sign_in_service_server::{SignInService, SignInServiceServer};
@@ -83,9 +88,9 @@ pub async fn seed(
     };
     let token = identity.authorization().map_err(|e| ApiError::internal(e.to_string()))?;
     let year = dates::today().year();
-    // Courses, the menu, the rules, five experts, three secretaries, ten orders, three
-    // sessions.
-    let total = 8 + 1 + 1 + 5 + 3 + 10 + 3;
+    // Courses, the menu, the order and training rules, five experts, three secretaries,
+    // ten orders, four sessions, feedback.
+    let total = 8 + 1 + 2 + 5 + 3 + 10 + 4 + 1;
     let mut done = 0;
     let mut step = || {
         done += 1;
@@ -139,6 +144,33 @@ pub async fn seed(
         &token,
         "SetOrderRules",
         pb::SetOrderRulesRequest { rules: Some(rules) },
+    )?)
+    .await?;
+    step();
+    // This year's training rules (demo figures, set as data): secretaries 24 hours, the
+    // other two-committee members 8; sessions complete at 80 % of their sittings.
+    let members = [
+        roster::PostKind::PartyDeputySecretary,
+        roster::PostKind::PartyCommitteeMember,
+        roster::PostKind::CommitteeDirector,
+        roster::PostKind::CommitteeDeputyDirector,
+        roster::PostKind::CommitteeMember,
+    ];
+    let mut required_hours =
+        vec![pb::PostHours { post_kind: roster::PostKind::PartySecretary as i32, hours_tenths: 240 }];
+    required_hours.extend(members.iter().map(|k| pb::PostHours { post_kind: *k as i32, hours_tenths: 80 }));
+    let training_rules = pb::TrainingRules {
+        region_code: DEMO_COUNTY.into(),
+        year,
+        required_hours,
+        default_min_percent: 80,
+        ..Default::default()
+    };
+    api.set_training_rules(as_seeder::<CompletionServiceServer<TrainingApi>, _>(
+        &who,
+        &token,
+        "SetTrainingRules",
+        pb::SetTrainingRulesRequest { rules: Some(training_rules) },
     )?)
     .await?;
     step();
@@ -337,8 +369,10 @@ fn session(
     }
 }
 
-/// Last month's county rotation of one township's secretaries (enrolled by list from
-/// training's copy of the roster, signed in from the paper sheet, finished), next week's
+/// The city's key training two months ago and last month's county rotation of one
+/// township's secretaries (enrolled by list from training's copy of the roster, signed
+/// in from the paper sheet, finished: hours credited, certificates issued; the rotation's
+/// feedback answered), next week's
 /// catch-all rotation of the township's cadres (more than its places: a waitlist), and
 /// the city's key training in two weeks. Says what it loaded.
 async fn sessions(
@@ -371,6 +405,45 @@ async fn sessions(
         as_seeder::<EnrolmentServiceServer<TrainingApi>, _>(who, token, "EnrolByList", request)
     };
     let secretary = vec![roster::PostKind::PartySecretary as i32];
+    let finish = |session: &pb::Session| {
+        let request = pb::SetSessionStateRequest {
+            session_id: session.id.clone(),
+            state: pb::SessionState::Finished as i32,
+            revision: session.revision,
+            ..Default::default()
+        };
+        as_seeder::<SessionServiceServer<TrainingApi>, _>(who, token, "SetSessionState", request)
+    };
+    let by_hand = |sitting_id: &str, cadre_id: &str| {
+        let request = pb::SignInByHandRequest {
+            sitting_id: sitting_id.into(),
+            cadre_id: cadre_id.into(),
+            reason: "按纸质签到表补录".into(),
+        };
+        as_seeder::<SignInServiceServer<TrainingApi>, _>(who, token, "SignInByHand", request)
+    };
+
+    // Two months ago: the city's key training (16 hours) for the township's secretaries;
+    // all but the last of them came to both days.
+    let key_training = session(
+        "全市村党组织书记党性教育专题班",
+        L::City,
+        DEMO_CITY,
+        &course_ids[6],
+        "",
+        60,
+        vec![(days(-60), "09:00", "17:00", "市委党校"), (days(-59), "09:00", "17:00", "市委党校")],
+    );
+    let key_training = api.create_session(create(key_training)?).await?.into_inner();
+    let key_list =
+        api.enrol_by_list(by_list(&key_training.id, secretary.clone())?).await?.into_inner().enrolled;
+    for e in key_list.iter().take(key_list.len().saturating_sub(1)) {
+        for sitting in &key_training.sittings {
+            api.sign_in_by_hand(by_hand(&sitting.id, &e.cadre_id)?).await?;
+        }
+    }
+    api.set_session_state(finish(&key_training)?).await?;
+    step();
 
     // Last month: two sittings, the township's secretaries, signed in by hand afterwards.
     let rotation = session(
@@ -391,34 +464,50 @@ async fn sessions(
     for (i, sitting) in rotation.sittings.iter().enumerate() {
         // Everyone the first day; one missed the second.
         for e in enrolled.iter().skip(i) {
-            let request = pb::SignInByHandRequest {
-                sitting_id: sitting.id.clone(),
-                cadre_id: e.cadre_id.clone(),
-                reason: "按纸质签到表补录".into(),
-            };
-            api.sign_in_by_hand(as_seeder::<SignInServiceServer<TrainingApi>, _>(
-                who,
-                token,
-                "SignInByHand",
-                request,
-            )?)
-            .await?;
+            api.sign_in_by_hand(by_hand(&sitting.id, &e.cadre_id)?).await?;
             signed += 1;
         }
     }
-    let finish = pb::SetSessionStateRequest {
-        session_id: rotation.id.clone(),
-        state: pb::SessionState::Finished as i32,
-        revision: rotation.revision,
-        ..Default::default()
-    };
-    api.set_session_state(as_seeder::<SessionServiceServer<TrainingApi>, _>(
-        who,
-        token,
-        "SetSessionState",
-        finish,
-    )?)
-    .await?;
+    api.set_session_state(finish(&rotation)?).await?;
+    step();
+
+    // The rotation's trainees answer the feedback form (the teacher's rating moves).
+    let comments = ["案例贴近村里实际", "", "希望多安排现场教学", "", "时间稍紧"];
+    let mut answers = 0;
+    for (i, e) in enrolled.iter().enumerate() {
+        let request = pb::SubmitFeedbackRequest {
+            session_id: rotation.id.clone(),
+            cadre_id: e.cadre_id.clone(),
+            score: [5, 4, 5, 3, 4][i % 5],
+            comment: comments[i % 5].into(),
+        };
+        api.submit_feedback(as_seeder::<FeedbackServiceServer<TrainingApi>, _>(
+            who,
+            token,
+            "SubmitFeedback",
+            request,
+        )?)
+        .await?;
+        answers += 1;
+    }
+    let certificate = api
+        .list_completions(as_seeder::<CompletionServiceServer<TrainingApi>, _>(
+            who,
+            token,
+            "ListCompletions",
+            pb::ListCompletionsRequest {
+                session_id: rotation.id.clone(),
+                state: pb::CompletionState::Completed as i32,
+                page_size: 1,
+                ..Default::default()
+            },
+        )?)
+        .await?
+        .into_inner()
+        .completions
+        .pop()
+        .map(|c| c.certificate_number)
+        .unwrap_or_default();
     step();
 
     // Next week: the township's catch-all rotation of all its cadres, fewer places.
@@ -449,7 +538,10 @@ async fn sessions(
     let city_list = api.enrol_by_list(by_list(&city.id, secretary)?).await?.into_inner();
     step();
     Ok(format!(
-        "3 sessions ({} enrolled and {signed} sign-ins last month, {} enrolled and {} waitlisted next week, {} for the city's)",
+        "4 sessions ({} at the city's key training two months ago, {} enrolled and {signed} sign-ins last month, \
+         {answers} feedback answers, {} enrolled and {} waitlisted next week, {} for the city's); a certificate to \
+         verify: {certificate}",
+        key_list.len(),
         enrolled.len(),
         listed.enrolled.len(),
         listed.waitlisted.len(),

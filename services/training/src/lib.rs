@@ -1,6 +1,7 @@
 //! Training service (培训): the teacher pool, the course catalogue and each county's
 //! menu, training ordered from the menu and delivered on site, and sessions with
-//! enrolment, waitlists and sign-in. It asks the roster (through the kit's client, with
+//! enrolment, waitlists and sign-in; completion and the hours ledger, feedback,
+//! certificates and the coverage report. It asks the roster (through the kit's client, with
 //! the caller's rights) who a cadre is at write time, and keeps a copy of the roster's
 //! cadres fed by the roster's change feed for enrolment by list; everything else is its own.
 #![forbid(unsafe_code)]
@@ -20,9 +21,11 @@ use cadre_kit::pii::PiiCipher;
 use cadre_kit::server::GrpcHost;
 use cadre_kit::shutdown::Shutdown;
 use cadre_proto::training::v1::{
-    catalogue_service_server::CatalogueServiceServer, enrolment_service_server::EnrolmentServiceServer,
-    order_service_server::OrderServiceServer, session_service_server::SessionServiceServer,
-    sign_in_service_server::SignInServiceServer, teacher_service_server::TeacherServiceServer,
+    catalogue_service_server::CatalogueServiceServer, certificate_service_server::CertificateServiceServer,
+    completion_service_server::CompletionServiceServer, enrolment_service_server::EnrolmentServiceServer,
+    feedback_service_server::FeedbackServiceServer, order_service_server::OrderServiceServer,
+    session_service_server::SessionServiceServer, sign_in_service_server::SignInServiceServer,
+    teacher_service_server::TeacherServiceServer,
 };
 
 pub use api::TrainingApi;
@@ -44,6 +47,11 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "training sessions",
         sql: include_str!("../migrations/2026121001_sessions.sql"),
     },
+    Migration {
+        version: 2026121701,
+        description: "training completion, hours, feedback, certificates",
+        sql: include_str!("../migrations/2026121701_completion.sql"),
+    },
 ];
 
 /// What the key of sign-in codes is derived for, from the kit's key material.
@@ -61,7 +69,7 @@ impl Part for Training {
     }
 
     fn about(&self) -> &'static str {
-        "the teacher pool, the course catalogue and menus, training ordered from the menu, sessions and sign-in"
+        "the teacher pool, the course catalogue and menus, training ordered from the menu, sessions and sign-in, hours, certificates and coverage"
     }
 
     fn package(&self) -> &'static str {
@@ -120,7 +128,10 @@ impl OpenPart for Opened {
             .add(OrderServiceServer::new(self.api.clone()))
             .add(SessionServiceServer::new(self.api.clone()))
             .add(EnrolmentServiceServer::new(self.api.clone()))
-            .add(SignInServiceServer::new(self.api.clone()));
+            .add(SignInServiceServer::new(self.api.clone()))
+            .add(CompletionServiceServer::new(self.api.clone()))
+            .add(FeedbackServiceServer::new(self.api.clone()))
+            .add(CertificateServiceServer::new(self.api.clone()));
         StandardServices(self.api.db().clone()).add_to(host);
     }
 

@@ -2,7 +2,10 @@
 //! No SQL here and no rules: those live in `store` and `domain`.
 
 mod catalogue;
+mod certificates;
+mod completion;
 mod enrolments;
+mod feedback;
 mod orders;
 mod roster;
 mod sessions;

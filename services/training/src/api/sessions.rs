@@ -4,8 +4,9 @@
 
 use std::collections::{HashMap, HashSet};
 
+use cadre_kit::audit::prost_types_timestamp;
 use cadre_kit::call::{Call, Changed, Mutation};
-use cadre_kit::db::to_micros;
+use cadre_kit::db::{from_micros, to_micros};
 use cadre_kit::{ApiError, RegionCode, dates, fields};
 use cadre_proto::training::v1 as pb;
 use cadre_proto::training::v1::SessionState as State;
@@ -14,6 +15,8 @@ use tonic::{Request, Response, Status};
 
 use super::TrainingApi;
 use super::catalogue::ancestors;
+use super::completion::{evaluate_session, rules_for};
+use crate::domain::completion::Rule;
 use crate::domain::enrolment::{self, Waiting};
 use crate::domain::levels;
 use crate::domain::orders::format_time;
@@ -117,6 +120,11 @@ pub(crate) async fn present(
             enrolled: s.enrolled as i32,
             waitlisted: s.waitlisted as i32,
             revision: s.revision,
+            completion_rule: Some(match Rule::stored(s.completion_percent, s.completion_sittings) {
+                Rule::Percent(p) => pb::CompletionRule { min_percent: p, min_sittings: 0 },
+                Rule::MinSittings(n) => pb::CompletionRule { min_percent: 0, min_sittings: n },
+            }),
+            finished_at: (s.finished_at > 0).then(|| prost_types_timestamp(from_micros(s.finished_at))),
         })
         .collect())
 }
@@ -329,8 +337,25 @@ impl SessionService for TrainingApi {
                             )
                         })?;
                 }
+                let given = s.completion_rule.as_ref();
+                let rule = match Rule::from_fields(
+                    "session.completion_rule",
+                    given.map_or(0, |r| r.min_percent),
+                    given.map_or(0, |r| r.min_sittings),
+                    s.sittings.len(),
+                )? {
+                    Some(rule) => rule,
+                    None => {
+                        let year = i64::from(s.year());
+                        Rule::Percent(rules_for(tx.conn(), &s.organiser, year).await?.0.default_min_percent)
+                    }
+                };
+                let (completion_percent, completion_sittings) = rule.columns();
                 let id = uuid::Uuid::now_v7().to_string();
                 let row = SessionRow {
+                    completion_percent,
+                    completion_sittings,
+                    finished_at: 0,
                     id: id.clone(),
                     title: s.title.clone(),
                     organiser_level: s.level,
@@ -438,7 +463,15 @@ impl SessionService for TrainingApi {
                 if to == State::Cancelled {
                     row.cancel_reason = reason.clone();
                 }
-                Ok(serde_json::json!({ "from": state_name(from), "to": state_name(to), "reason": reason }))
+                let mut detail =
+                    serde_json::json!({ "from": state_name(from), "to": state_name(to), "reason": reason });
+                if to == State::Finished {
+                    row.finished_at = to_micros(tx.now());
+                    let (completed, not_completed) = evaluate_session(tx, row).await?;
+                    detail["completed"] = completed.into();
+                    detail["not_completed"] = not_completed.into();
+                }
+                Ok(detail)
             })
             .await?;
         Ok(Response::new(session))
@@ -480,6 +513,34 @@ impl SessionService for TrainingApi {
                 let from = row.capacity;
                 row.capacity = i64::from(capacity);
                 Ok(serde_json::json!({ "capacity_from": from, "capacity": capacity }))
+            })
+            .await?;
+        Ok(Response::new(session))
+    }
+
+    async fn set_completion_rule(
+        &self,
+        request: Request<pb::SetCompletionRuleRequest>,
+    ) -> Result<Response<pb::Session>, Status> {
+        let call = Call::of(&request)?;
+        let req = request.into_inner();
+        let given = req.completion_rule.unwrap_or_default();
+        let session = self
+            .move_session(&call, &req, (&req.session_id, req.revision), async |tx, row| {
+                if !sessions::signs_in(row.state) {
+                    return Err(TrainingError::Conflict(format!(
+                        "session {} is {}: its completion rule is final",
+                        row.id,
+                        state_name(row.state)
+                    ))
+                    .into());
+                }
+                let sittings = ss::sittings_of(tx.conn(), std::slice::from_ref(&row.id)).await?.len();
+                let rule = Rule::from_fields("completion_rule", given.min_percent, given.min_sittings, sittings)?
+                    .ok_or_else(|| ApiError::invalid("completion_rule", "give min_percent or min_sittings"))?;
+                let from = Rule::stored(row.completion_percent, row.completion_sittings);
+                (row.completion_percent, row.completion_sittings) = rule.columns();
+                Ok(serde_json::json!({ "completion_rule_from": from.describe(), "completion_rule": rule.describe() }))
             })
             .await?;
         Ok(Response::new(session))

@@ -1,5 +1,5 @@
 //! What people read: the Chinese names of topics, used in suggestions' reasons and
-//! in exports.
+//! in exports (topics, and the roster's post kinds).
 
 use cadre_proto::training::v1::Topic;
 
@@ -16,5 +16,27 @@ pub fn topic(t: Topic) -> &'static str {
         Topic::RuralGovernance => "基层治理",
         Topic::Ecommerce => "电商",
         Topic::Other => "其他",
+    }
+}
+
+/// The roster's post kinds as a township reads them (the catch-all list's export).
+pub fn post_kind(kind: i32) -> &'static str {
+    match kind {
+        1 => "党组织书记",
+        2 => "党组织副书记",
+        3 => "党组织委员",
+        4 => "村委会主任",
+        5 => "村委会副主任",
+        6 => "村委会委员",
+        7 => "村务监督委员会主任",
+        8 => "乡村振兴专干",
+        9 => "团支部书记",
+        10 => "妇联主席",
+        11 => "金融副村长",
+        12 => "名誉村长",
+        13 => "驻村第一书记",
+        14 => "驻村工作队员",
+        15 => "兴村特岗书记",
+        _ => "其他",
     }
 }

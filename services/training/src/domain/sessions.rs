@@ -90,6 +90,8 @@ pub struct NewSession {
     pub sittings: Vec<Slot>,
     pub code_step_seconds: i32,
     pub opens_minutes: i32,
+    /// As given (checked against the sittings when the session is created).
+    pub completion_rule: Option<cadre_proto::training::v1::CompletionRule>,
 }
 
 impl NewSession {
@@ -175,6 +177,7 @@ pub fn validate_new(prefix: &str, s: &Session) -> Result<NewSession, TrainingErr
         sittings: validate_sittings(&f("sittings"), s)?,
         code_step_seconds,
         opens_minutes,
+        completion_rule: s.completion_rule,
     })
 }
 

@@ -1,13 +1,17 @@
 //! Training's SQL, the only place that knows it: teachers, courses and menus, orders
 //! with their steps and rules, sessions with their sittings, enrolments and sign-ins,
-//! and training's copy of the roster. Stored enums are decoded strictly (an unknown
+//! completions, the hours ledger, certificates, feedback and training rules, and
+//! training's copy of the roster. Stored enums are decoded strictly (an unknown
 //! value is `TrainingError::Corrupt`, never a default).
 
 pub mod attendance;
+pub mod completions;
 pub mod courses;
 pub mod enrolments;
+pub mod feedback;
 pub mod orders;
 pub mod roster_copy;
+pub mod rules;
 pub mod sessions;
 pub mod teachers;
 

@@ -163,3 +163,19 @@ pub async fn trainees(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<Tr
 pub async fn size(conn: &mut AnyConnection) -> Result<i64, TrainingError> {
     Ok(sqlx::query("SELECT COUNT(*) FROM training_roster_cadres").fetch_one(conn).await?.try_get(0)?)
 }
+
+/// Names of these regions, as far as the copy knows them.
+pub async fn region_names(
+    conn: &mut AnyConnection,
+    codes: &[String],
+) -> Result<std::collections::HashMap<String, String>, TrainingError> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in codes.chunks(500) {
+        let mut s = Sql::new("SELECT code, name FROM training_roster_regions WHERE code IN (");
+        s.bind_list(chunk).push(")");
+        for r in s.query().fetch_all(&mut *conn).await? {
+            out.insert(r.try_get(0)?, r.try_get(1)?);
+        }
+    }
+    Ok(out)
+}

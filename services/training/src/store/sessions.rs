@@ -27,11 +27,16 @@ pub struct SessionRow {
     pub code_step_seconds: i64,
     pub sign_in_opens_minutes: i64,
     pub revision: i64,
+    /// The completion rule's columns: one of the two is set (`domain::completion::Rule`).
+    pub completion_percent: i64,
+    pub completion_sittings: i64,
+    /// When it was finished (micros; 0: not yet).
+    pub finished_at: i64,
 }
 
 const COLUMNS: &str = "id, title, organiser_level, organiser_region_code, course_id, teacher_id, order_id, year, \
                        capacity, enrolled, waitlisted, state, cancel_reason, code_step_seconds, \
-                       sign_in_opens_minutes, revision";
+                       sign_in_opens_minutes, revision, completion_percent, completion_sittings, finished_at";
 
 fn from_row(r: &AnyRow) -> Result<SessionRow, TrainingError> {
     let id: String = r.try_get(0)?;
@@ -51,6 +56,9 @@ fn from_row(r: &AnyRow) -> Result<SessionRow, TrainingError> {
         code_step_seconds: r.try_get(13)?,
         sign_in_opens_minutes: r.try_get(14)?,
         revision: r.try_get(15)?,
+        completion_percent: r.try_get(16)?,
+        completion_sittings: r.try_get(17)?,
+        finished_at: r.try_get(18)?,
         id,
     })
 }
@@ -74,7 +82,7 @@ pub async fn insert(
 ) -> Result<(), TrainingError> {
     sqlx::query(&format!(
         "INSERT INTO training_sessions ({COLUMNS}, next_seq, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, \
-         $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 0, $17, $17)"
+         $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $18, $19, $20, 0, $17, $17)"
     ))
     .bind(s.id.clone())
     .bind(s.title.clone())
@@ -93,6 +101,9 @@ pub async fn insert(
     .bind(s.sign_in_opens_minutes)
     .bind(s.revision)
     .bind(now)
+    .bind(s.completion_percent)
+    .bind(s.completion_sittings)
+    .bind(s.finished_at)
     .execute(&mut *conn)
     .await?;
     for t in sittings {
@@ -152,8 +163,8 @@ pub async fn list(
     rows.iter().map(from_row).collect()
 }
 
-/// Writes a session's own fields (state, reason, capacity) at `s.revision` if the
-/// stored revision is still `expected`.
+/// Writes a session's own fields (state, reason, capacity, completion rule, finished)
+/// at `s.revision` if the stored revision is still `expected`.
 pub async fn update(
     conn: &mut AnyConnection,
     s: &SessionRow,
@@ -161,8 +172,8 @@ pub async fn update(
     now: i64,
 ) -> Result<bool, TrainingError> {
     let done = sqlx::query(
-        "UPDATE training_sessions SET state = $2, cancel_reason = $3, capacity = $4, revision = $5, updated_at = $6 \
-         WHERE id = $1 AND revision = $7",
+        "UPDATE training_sessions SET state = $2, cancel_reason = $3, capacity = $4, revision = $5, updated_at = $6, \
+         completion_percent = $8, completion_sittings = $9, finished_at = $10 WHERE id = $1 AND revision = $7",
     )
     .bind(s.id.clone())
     .bind(s.state as i64)
@@ -171,6 +182,9 @@ pub async fn update(
     .bind(s.revision)
     .bind(now)
     .bind(expected)
+    .bind(s.completion_percent)
+    .bind(s.completion_sittings)
+    .bind(s.finished_at)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)

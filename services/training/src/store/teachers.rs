@@ -178,3 +178,20 @@ pub async fn get_many(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<Te
     let rows = s.query().fetch_all(conn).await?;
     rows.iter().map(from_row).collect()
 }
+
+/// Moves a teacher's rating by an answer given (`count` 1) or revised (`count` 0): the
+/// rating is output only, so the teacher's revision stays as it was.
+pub async fn add_rating(
+    conn: &mut AnyConnection,
+    id: &str,
+    sum: i64,
+    count: i64,
+) -> Result<(), TrainingError> {
+    sqlx::query("UPDATE training_teachers SET rating_sum = rating_sum + $2, rating_count = rating_count + $3 WHERE id = $1")
+        .bind(id.to_string())
+        .bind(sum)
+        .bind(count)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
