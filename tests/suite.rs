@@ -20,7 +20,7 @@ struct Suite {
     base: String,
     http: reqwest::Client,
     settings: Settings,
-    _dbs: (TestDb, TestDb),
+    _dbs: (TestDb, (TestDb, TestDb)),
 }
 
 /// A fresh training database on the roster database's backend.
@@ -29,6 +29,16 @@ async fn training_db_beside(roster: &TestDb) -> TestDb {
         cadre_kit::db::Backend::Sqlite => TestDb::sqlite(cadre_training::MIGRATIONS).await,
         cadre_kit::db::Backend::Postgres => {
             TestDb::postgres(cadre_training::MIGRATIONS).await.expect("PostgreSQL is configured")
+        }
+    }
+}
+
+/// A fresh incentive database on the roster database's backend.
+async fn incentive_db_beside(roster: &TestDb) -> TestDb {
+    match roster.backend() {
+        cadre_kit::db::Backend::Sqlite => TestDb::sqlite(cadre_incentive::MIGRATIONS).await,
+        cadre_kit::db::Backend::Postgres => {
+            TestDb::postgres(cadre_incentive::MIGRATIONS).await.expect("PostgreSQL is configured")
         }
     }
 }
@@ -619,8 +629,8 @@ async fn the_gateway_serves_openapi_and_health_without_a_token() {
 }
 
 /// Settings of a suite on ports chosen by the OS over `db` as the roster's database and
-/// a fresh training database beside it (kept alive by the caller).
-async fn settings_over(db: &TestDb) -> (Settings, TestDb) {
+/// fresh training and incentive databases beside it (kept alive by the caller).
+async fn settings_over(db: &TestDb) -> (Settings, (TestDb, TestDb)) {
     let training = training_db_beside(db).await;
     let mut settings = Settings {
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
@@ -629,7 +639,9 @@ async fn settings_over(db: &TestDb) -> (Settings, TestDb) {
     };
     settings.part_mut("roster").database.url = Some(db.url().clone());
     settings.part_mut("training").database.url = Some(training.url().clone());
-    (settings, training)
+    let incentive = incentive_db_beside(db).await;
+    settings.part_mut("incentive").database.url = Some(incentive.url().clone());
+    (settings, (training, incentive))
 }
 
 #[tokio::test]

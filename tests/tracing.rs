@@ -130,6 +130,8 @@ async fn one_call_is_one_trace_across_the_gateway_training_and_the_roster() {
             ("CADRE__HTTP_ADDR", "127.0.0.1:0".into()),
             ("CADRE__ROSTER__ENDPOINTS", format!("http://127.0.0.1:{grpc_port}")),
             ("CADRE__TRAINING__ENDPOINTS", format!("http://127.0.0.1:{training_port}")),
+            // Not on this trace's path: an address that answers nothing of incentive's.
+            ("CADRE__INCENTIVE__ENDPOINTS", format!("http://127.0.0.1:{training_port}")),
         ]),
     );
     let base = format!("http://{}", gateway.address("gateway"));

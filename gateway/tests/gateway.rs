@@ -214,6 +214,7 @@ async fn setup(options: Options) -> Setup {
     // (it serves none of training's services), or a part that is down.
     let training = if options.down_part { closed_port() } else { addr };
     upstreams.parts.push(("training".into(), Target::Static(vec![training])));
+    upstreams.parts.push(("incentive".into(), Target::Static(vec![addr])));
     let router = cadre_gateway::router(
         &settings,
         upstreams,
