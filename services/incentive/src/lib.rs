@@ -11,7 +11,6 @@ pub mod error;
 pub mod store;
 
 use cadre_kit::db::{Db, Migration};
-use cadre_kit::identity::ServiceIdentity;
 use cadre_kit::part::{BoxFuture, OpenPart, Part, PartContext, PartError};
 use cadre_kit::server::GrpcHost;
 use cadre_proto::incentive::v1::{
@@ -52,15 +51,14 @@ impl Part for Incentive {
     fn open(&self, context: PartContext) -> BoxFuture<'_, Result<Box<dyn OpenPart>, PartError>> {
         Box::pin(async move {
             let api = IncentiveApi::new(context.db.clone(), context.pii.clone());
-            Ok(Box::new(Opened { api, identity: context.identity, db: context.db }) as Box<dyn OpenPart>)
+            Ok(Box::new(Opened { api, db: context.db }) as Box<dyn OpenPart>)
         })
     }
 }
 
-/// Incentive, open: its API, and what its demo seeding (under its own identity) needs.
+/// Incentive, open: its API and its database.
 struct Opened {
     api: IncentiveApi,
-    identity: ServiceIdentity,
     db: Db,
 }
 
@@ -78,7 +76,6 @@ impl OpenPart for Opened {
         progress: &'a (dyn Fn(usize, usize) + Send + Sync),
     ) -> BoxFuture<'a, Result<Option<String>, PartError>> {
         Box::pin(async move {
-            let _ = &self.identity;
             demo::seed(&self.api, progress)
                 .await
                 .map_err(|e| PartError::Service { part: "incentive", reason: format!("demo data: {e}") })
