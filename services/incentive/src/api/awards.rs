@@ -156,13 +156,14 @@ pub(crate) async fn move_one(
         }
         .into());
     }
-    let to = awards::next(a.state, step).map_err(|r| refused(id, r))?;
     let pool = pools::get(tx.conn(), &a.pool_id)
         .await?
         .ok_or_else(|| ApiError::internal(format!("award {id} draws on missing pool {}", a.pool_id)))?;
+    // Who first (a township learns nothing of the county's steps), then the lifecycle.
     let pool_level = RegionCode::parse(&pool.region_code).map_err(ApiError::internal)?.level();
     awards::may(step, a.state, tx.principal().jurisdiction.level(), pool_level)
         .map_err(|r| refused(id, r))?;
+    let to = awards::next(a.state, step).map_err(|r| refused(id, r))?;
     let now = to_micros(tx.now());
     let from = a.state;
     match (step, from) {
