@@ -253,7 +253,7 @@ pub async fn seed(
         .into_inner();
     step();
     Ok(Some(format!(
-        "incentive: the {year} pay scale (4 × 15), 3 reward rules, a pool of {} yuan ({} available, {} payable, {} paid; balanced: {}), 12 awards in every state",
+        "the {year} pay scale (4 × 15), 3 reward rules, a pool of {} yuan ({} available, {} payable, {} paid; balanced: {}), 12 awards in every state",
         crate::domain::money::yuan(books.budget_fen),
         crate::domain::money::yuan(books.available_fen),
         crate::domain::money::yuan(books.payable_fen),
