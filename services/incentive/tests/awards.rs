@@ -29,7 +29,14 @@ async fn two_hundred_approvals_at_once_against_room_for_a_hundred() {
             let token = s.county.clone();
             async move { awards.approve_award(req(&token, moved(id))).await }
         });
+        let started = std::time::Instant::now();
         let results = join_all(approvals).await;
+        let elapsed = started.elapsed();
+        eprintln!(
+            "{:?}: 200 approvals at once in {elapsed:?} ({:.0}/s)",
+            db.backend(),
+            200.0 / elapsed.as_secs_f64()
+        );
         let approved = results.iter().filter(|r| r.is_ok()).count();
         assert_eq!(approved, 100, "exactly the pool's room");
         for refused in results.iter().filter_map(|r| r.as_ref().err()) {
@@ -79,6 +86,20 @@ async fn an_award_goes_declared_reviewed_approved_paid_by_the_right_levels() {
             "{err:?}"
         );
 
+        // Over-long or malformed fields are refused naming them.
+        let mut long = declaration(&rule, &pool, VILLAGE);
+        long.award.as_mut().unwrap().reason = "理由".repeat(101);
+        let err = awards.declare_award(req(&s.township, long)).await.unwrap_err();
+        assert!(err.message().starts_with("award.reason:"), "{err:?}");
+        let mut account = declaration(&rule, &pool, VILLAGE);
+        account.award.as_mut().unwrap().payee_account = "6228-4800".into();
+        let err = awards.declare_award(req(&s.township, account)).await.unwrap_err();
+        assert!(err.message().starts_with("award.payee_account:"), "{err:?}");
+        let mut town = declaration(&rule, &pool, VILLAGE);
+        town.award.as_mut().unwrap().region_code = TOWNSHIP.into();
+        let err = awards.declare_award(req(&s.township, town)).await.unwrap_err();
+        assert!(err.message().starts_with("award.region_code:"), "{err:?}");
+
         // Next door sees nothing of it, and cannot draw on our rule.
         let err = awards.review_award(req(&s.neighbour, moved(&first.id))).await.unwrap_err();
         assert_eq!(err.code(), Code::NotFound);
@@ -116,7 +137,8 @@ async fn an_award_goes_declared_reviewed_approved_paid_by_the_right_levels() {
         // The payment list: masked for the county, in clear with pii; yuan with two decimals.
         let export = |token: &str| {
             let mut awards = s.awards();
-            let request = req(token, pb::ExportPaymentListRequest { pool_id: pool.id.clone() });
+            let request =
+                req(token, pb::ExportPaymentListRequest { pool_id: pool.id.clone(), ..Default::default() });
             async move { awards.export_payment_list(request).await.unwrap().into_inner() }
         };
         let masked = export(&s.county).await;
@@ -127,6 +149,28 @@ async fn an_award_goes_declared_reviewed_approved_paid_by_the_right_levels() {
         let clear = export(&s.county_pii).await;
         let clear_text = String::from_utf8(clear.content).unwrap();
         assert!(clear_text.contains(ACCOUNT), "{clear_text}");
+
+        // The same list as XLSX, every cell text.
+        let xlsx = s
+            .awards()
+            .export_payment_list(req(
+                &s.county,
+                pb::ExportPaymentListRequest {
+                    pool_id: pool.id.clone(),
+                    format: pb::PaymentListFormat::Xlsx as i32,
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(xlsx.file_name.ends_with(".xlsx"), "{}", xlsx.file_name);
+        let mut book: calamine::Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx.content)).expect("a workbook");
+        use calamine::Reader as _;
+        let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+        assert_eq!(sheet.height(), 3, "a header and two awards");
+        assert_eq!(sheet.get_value((1, 5)).map(|c| c.to_string()).as_deref(), Some("10000.00"));
+        assert_eq!(sheet.get_value((1, 4)).map(|c| c.to_string()).as_deref(), Some("***************8901"));
 
         // Confirmations: one bad row changes nothing, and every bad row is reported.
         let filled = |text: &str, wrong_amount: bool| {

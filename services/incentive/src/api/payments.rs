@@ -38,6 +38,32 @@ fn payee_label(p: pb::Payee) -> &'static str {
     }
 }
 
+fn write_csv(rows: &[[String; 9]]) -> Result<Vec<u8>, String> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(HEADER).map_err(|e| e.to_string())?;
+    for r in rows {
+        out.write_record(r).map_err(|e| e.to_string())?;
+    }
+    out.into_inner().map_err(|e| e.to_string())
+}
+
+fn write_xlsx(rows: &[[String; 9]]) -> Result<Vec<u8>, String> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("发放清单").map_err(|e| e.to_string())?;
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    for (c, h) in HEADER.iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, *h, &bold).map_err(|e| e.to_string())?;
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            // Everything as text: accounts must not become numbers, amounts stay exact.
+            sheet.write_string(r as u32 + 1, c as u16, v).map_err(|e| e.to_string())?;
+        }
+    }
+    book.save_to_buffer().map_err(|e| e.to_string())
+}
+
 impl IncentiveApi {
     pub(crate) async fn export(
         &self,
@@ -71,28 +97,34 @@ impl IncentiveApi {
             call.audit_unmasked_read(&self.db, &format!("bonus_pool/{}", pool.id), scope.as_str(), detail)
                 .await?;
         }
-        let mut out = csv::Writer::from_writer(Vec::new());
-        out.write_record(HEADER).map_err(ApiError::internal)?;
+        let format = cadre_kit::fields::optional_enum::<pb::PaymentListFormat>(
+            "format",
+            request.get_ref().format,
+            "format",
+        )?
+        .unwrap_or(pb::PaymentListFormat::Csv);
+        let mut table = Vec::with_capacity(rows.len());
         let mut total = 0;
         for a in &rows {
             total += a.amount_fen;
-            let account = account_of(&self.pii, a, unmasked)?;
-            out.write_record([
-                a.id.as_str(),
-                &a.region_code,
-                payee_label(a.payee),
-                &a.payee_name,
-                &account,
-                &money::yuan(a.amount_fen),
-                &a.reason,
-                "",
-                "",
-            ])
-            .map_err(ApiError::internal)?;
+            table.push([
+                a.id.clone(),
+                a.region_code.clone(),
+                payee_label(a.payee).to_string(),
+                a.payee_name.clone(),
+                account_of(&self.pii, a, unmasked)?,
+                money::yuan(a.amount_fen),
+                a.reason.clone(),
+                String::new(),
+                String::new(),
+            ]);
         }
-        let content = out.into_inner().map_err(ApiError::internal)?;
+        let (content, extension) = match format {
+            pb::PaymentListFormat::Xlsx => (write_xlsx(&table).map_err(ApiError::internal)?, "xlsx"),
+            _ => (write_csv(&table).map_err(ApiError::internal)?, "csv"),
+        };
         Ok(Response::new(pb::ExportPaymentListResponse {
-            file_name: format!("payment-list-{}-{}.csv", pool.year, pool.id),
+            file_name: format!("payment-list-{}-{}.{extension}", pool.year, pool.id),
             content,
             row_count: rows.len() as i32,
             total_fen: total,
