@@ -255,6 +255,21 @@ async fn an_award_goes_declared_reviewed_approved_paid_by_the_right_levels() {
         let count = |kind: pb::EntryKind| ledger.entries.iter().filter(|e| e.kind == kind as i32).count();
         assert_eq!((count(pb::EntryKind::Pay), count(pb::EntryKind::Release)), (2, 1));
 
+        // Paying twice is refused by the database itself, not only by the service's check:
+        // a second PAY entry for the award violates the ledger's unique index.
+        let second_pay = sqlx::query(
+            "INSERT INTO incentive_ledger (entry_id, line, pool_id, award_id, kind, account, amount_fen, recorded_at) \
+             VALUES ('forged', 1, $1, $2, $3, $4, -1000000, 0)",
+        )
+        .bind(pool.id.clone())
+        .bind(first.id.clone())
+        .bind(pb::EntryKind::Pay as i64)
+        .bind(pb::Account::Payable as i64)
+        .execute(s.node.db("incentive").pool())
+        .await
+        .unwrap_err();
+        assert!(second_pay.as_database_error().is_some_and(|e| e.is_unique_violation()), "{second_pay:?}");
+
         // Every award and move is in the change feed: 5 declared, 11 moves (2 + 3 + 1 + 2 + 1,
         // and 2 payments).
         let feed = ChangeServiceClient::new(s.channel.clone())
