@@ -11,8 +11,8 @@ use cadre_proto::incentive::v1 as pb;
 use cadre_proto::incentive::v1::award_service_server::AwardService;
 use tonic::{Request, Response, Status};
 
+use super::IncentiveApi;
 use super::rules::{covers, split_for};
-use super::{IncentiveApi, sees_kept_by};
 use crate::domain::awards::{self, Refusal, Step};
 use crate::domain::{money, rules};
 use crate::error::IncentiveError;
@@ -469,9 +469,10 @@ impl AwardService for IncentiveApi {
     }
 }
 
-/// Whether the caller sees awards of `village` (their own jurisdiction only).
+/// Whether the caller sees awards of `village`: only under its own jurisdiction (a
+/// county's awards are not a township's business, unlike its rules and pools).
 pub(crate) fn sees_award(call: &Call, village: &str) -> bool {
-    call.principal().jurisdiction.covers_str(village) && sees_kept_by(call.principal(), village)
+    call.principal().jurisdiction.covers_str(village)
 }
 
 #[cfg(test)]

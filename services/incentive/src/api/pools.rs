@@ -162,7 +162,7 @@ impl BonusPoolService for IncentiveApi {
     ) -> Result<Response<pb::Reconciliation>, Status> {
         let call = Call::of(&request)?;
         // One read transaction, so the pool, its ledger and its awards are one snapshot.
-        let mut tx = self.db.pool().begin().await.map_err(ApiError::from)?;
+        let mut tx = st::snapshot(&self.db).await?;
         let pool = self.visible_pool(&mut tx, &call, "pool_id", &request.get_ref().pool_id).await?;
         let (books, entry_count) = st::books(&mut tx, &pool).await?;
         tx.commit().await.map_err(ApiError::from)?;

@@ -78,6 +78,17 @@ pub async fn list(
     rows.iter().map(from_row).collect()
 }
 
+/// A read-only transaction that sees one snapshot for all its statements (SQLite's
+/// transactions do; PostgreSQL's need REPEATABLE READ): reconciliation reads the pool,
+/// its postings and its awards as of one instant, never between two commits.
+pub async fn snapshot(db: &Db) -> Result<sqlx::Transaction<'static, sqlx::Any>, IncentiveError> {
+    let mut tx = db.pool().begin().await?;
+    if db.backend() == cadre_kit::db::Backend::Postgres {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    }
+    Ok(tx)
+}
+
 /// Takes `amount` from the pool if its balance covers it; `false` (nothing changed) if not.
 pub async fn draw(
     conn: &mut AnyConnection,
