@@ -320,3 +320,46 @@ async fn the_good_secretary_is_paid_through_the_organisation_only_when_on_a_payr
         s.stop().await;
     }
 }
+
+#[tokio::test]
+async fn the_same_award_approved_or_paid_by_many_at_once_moves_once() {
+    for db in backends().await {
+        let s = start(&db).await;
+        let rule = s.tier_one_rule(1_000_000).await;
+        let pool = s.pool(10_000_000).await;
+        let award = s.reviewed(&rule, &pool, VILLAGE).await;
+        let approvals = (0..10).map(|_| {
+            let mut awards = s.awards();
+            let (token, id) = (s.county.clone(), award.id.clone());
+            async move { awards.approve_award(req(&token, moved(&id))).await }
+        });
+        let results = join_all(approvals).await;
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "approved once");
+        for err in results.iter().filter_map(|r| r.as_ref().err()) {
+            assert!(
+                err.message().contains("AWARD_STATE_APPROVED; it cannot move to AWARD_STATE_APPROVED"),
+                "{err:?}"
+            );
+        }
+        // Two finance clerks upload the same confirmation at once: one pays, one is told.
+        let file =
+            format!("award_id,amount_yuan,paid_on,payment_reference\n{},10000.00,2026-12-20,B-1\n", award.id);
+        let uploads = (0..2).map(|_| {
+            let mut awards = s.awards();
+            let request = req(
+                &s.county,
+                pb::UploadPaymentConfirmationsRequest {
+                    pool_id: pool.id.clone(),
+                    content: file.clone().into_bytes(),
+                },
+            );
+            async move { awards.upload_payment_confirmations(request).await.unwrap().into_inner() }
+        });
+        let paid: Vec<i32> = join_all(uploads).await.iter().map(|r| r.paid_count).collect();
+        assert_eq!(paid.iter().sum::<i32>(), 1, "{paid:?}");
+        let books = s.reconciliation(&pool).await;
+        assert!(books.balanced, "{:?}", books.discrepancies);
+        assert_eq!((books.paid_fen, books.available_fen), (1_000_000, 9_000_000));
+        s.stop().await;
+    }
+}
