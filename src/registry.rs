@@ -7,8 +7,12 @@ use cadre_kit::part::Part;
 
 /// Every service part, in start order (a part's dependencies before it); the first
 /// also answers health and reflection through the gateway.
-pub const PARTS: &[&dyn Part] =
-    &[&cadre_roster::Roster, &cadre_training::Training, &cadre_assessment::Assessment];
+pub const PARTS: &[&dyn Part] = &[
+    &cadre_roster::Roster,
+    &cadre_training::Training,
+    &cadre_assessment::Assessment,
+    &cadre_incentive::Incentive,
+];
 
 /// The gateway: not a service part (no database, no proto package of its own), but a
 /// target of `cadre serve`.

@@ -922,7 +922,7 @@ fn every_overlay_renders_and_keeps_every_rule() {
         let violations = check(&objects, overlay);
         assert!(violations.is_empty(), "k8s/overlays/{overlay} breaks these rules:\n{}", report(&violations));
         // Every part that exists today is there, each with what a part gets.
-        for part in ["gateway", "roster", "training", "assessment"] {
+        for part in ["gateway", "roster", "training", "assessment", "incentive"] {
             assert!(
                 of_kind(&objects, "Deployment").any(|d| name(d) == part),
                 "{overlay}: no Deployment {part}"
@@ -1168,19 +1168,19 @@ fn a_new_part_needs_only_its_own_folder() {
     let tree = tempfile::tempdir().unwrap();
     copy_dir(&k8s_dir(), &tree.path().join("k8s"));
     let base = tree.path().join("k8s/base");
-    let folder = base.join("parts/incentive");
+    let folder = base.join("parts/reports");
     std::fs::create_dir_all(&folder).unwrap();
     let roster = std::fs::read_to_string(base.join("parts/roster/kustomization.yaml")).unwrap();
     std::fs::write(
         folder.join("kustomization.yaml"),
-        roster.replace("roster", "incentive").replace("ROSTER", "INCENTIVE"),
+        roster.replace("roster", "reports").replace("ROSTER", "REPORTS"),
     )
     .unwrap();
     let list = std::fs::read_to_string(base.join("kustomization.yaml")).unwrap();
     assert!(list.contains("  - parts/roster\n"), "the list of parts in k8s/base/kustomization.yaml");
     std::fs::write(
         base.join("kustomization.yaml"),
-        list.replace("  - parts/roster\n", "  - parts/roster\n  - parts/incentive\n"),
+        list.replace("  - parts/roster\n", "  - parts/roster\n  - parts/reports\n"),
     )
     .unwrap();
 
@@ -1190,19 +1190,19 @@ fn a_new_part_needs_only_its_own_folder() {
         assert!(violations.is_empty(), "{overlay} with a new part:\n{}", report(&violations));
         let has = |k: &str, n: &str| objects.iter().any(|o| kind(o) == k && name(o) == n);
         for (k, n) in [
-            ("Deployment", "incentive"),
-            ("Service", "incentive-headless"),
-            ("PodDisruptionBudget", "incentive"),
-            ("HorizontalPodAutoscaler", "incentive"),
-            ("NetworkPolicy", "incentive"),
-            ("NetworkPolicy", "incentive-db"),
-            ("Cluster", "incentive-db"),
+            ("Deployment", "reports"),
+            ("Service", "reports-headless"),
+            ("PodDisruptionBudget", "reports"),
+            ("HorizontalPodAutoscaler", "reports"),
+            ("NetworkPolicy", "reports"),
+            ("NetworkPolicy", "reports-db"),
+            ("Cluster", "reports-db"),
         ] {
             assert!(has(k, n), "{overlay}: no {k} {n}");
         }
         let env =
             of_kind(&objects, "ConfigMap").find(|m| name(m).starts_with("cadre-env")).expect("cadre-env");
-        assert_eq!(env["data"]["CADRE__INCENTIVE__ENDPOINTS"], "dns://incentive-headless:50051");
+        assert_eq!(env["data"]["CADRE__REPORTS__ENDPOINTS"], "dns://reports-headless:50051");
         assert_eq!(env["data"]["CADRE__ROSTER__ENDPOINTS"], "dns://roster-headless:50051");
     }
 }

@@ -192,10 +192,11 @@ async fn replicas_share_the_load_and_survive_a_rolling_restart_and_a_kill() {
         &[
             ("CADRE__HTTP_ADDR", "127.0.0.1:0".into()),
             ("CADRE__ROSTER__ENDPOINTS", endpoints),
-            // Training and assessment are not under test here: ports nothing listens on (the
+            // Training, assessment and incentive are not under test here: ports nothing listens on (the
             // gateway is ready all the same, reporting them down).
             ("CADRE__TRAINING__ENDPOINTS", format!("http://127.0.0.1:{}", free_port(&["127.0.0.1"]))),
             ("CADRE__ASSESSMENT__ENDPOINTS", format!("http://127.0.0.1:{}", free_port(&["127.0.0.1"]))),
+            ("CADRE__INCENTIVE__ENDPOINTS", format!("http://127.0.0.1:{}", free_port(&["127.0.0.1"]))),
             ("CADRE__DRAIN_GRACE_MS", "0".into()),
         ],
     );

@@ -619,10 +619,11 @@ async fn the_gateway_serves_openapi_and_health_without_a_token() {
 }
 
 /// Settings of a suite on ports chosen by the OS over `db` as the roster's database and
-/// fresh training and assessment databases beside it (kept alive by the caller).
+/// fresh databases beside it for the other parts (kept alive by the caller).
 async fn settings_over(db: &TestDb) -> (Settings, Vec<TestDb>) {
     let training = db_beside(db, cadre_training::MIGRATIONS).await;
     let assessment = db_beside(db, cadre_assessment::MIGRATIONS).await;
+    let incentive = db_beside(db, cadre_incentive::MIGRATIONS).await;
     let mut settings = Settings {
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
         http_addr: "127.0.0.1:0".parse().unwrap(),
@@ -631,7 +632,8 @@ async fn settings_over(db: &TestDb) -> (Settings, Vec<TestDb>) {
     settings.part_mut("roster").database.url = Some(db.url().clone());
     settings.part_mut("training").database.url = Some(training.url().clone());
     settings.part_mut("assessment").database.url = Some(assessment.url().clone());
-    (settings, vec![training, assessment])
+    settings.part_mut("incentive").database.url = Some(incentive.url().clone());
+    (settings, vec![training, assessment, incentive])
 }
 
 #[tokio::test]
@@ -1278,6 +1280,143 @@ async fn assessment_scored_through_the_gateway_on_every_backend() {
     for db in TestDb::all(cadre_roster::MIGRATIONS).await {
         let s = Suite::start(db).await;
         assessment_scored_through_the_gateway(&s).await;
+        s.stop().await;
+    }
+}
+
+/// Incentives through the gateway over REST: the county's pay scale and a tier-1 rule,
+/// a pool with room for two awards; the township declares three, the county reviews and
+/// approves (the third refused: the pool has run dry), exports the payment list, the
+/// finance system's confirmation file pays both, and the reconciliation balances to the
+/// fen. Nonsense is refused naming the field; next door sees nothing.
+async fn incentives_declared_approved_and_paid(s: &Suite) {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let county = s.token(&[Role::CountyAdmin], COUNTY);
+    let township = s.token(&[Role::TownshipAdmin], "150525100000");
+    let neighbour = s.token(&[Role::CountyAdmin], NEXT_DOOR);
+
+    // 四岗十五级 for 2026, and a secretary's base pay from it.
+    let classes: Vec<Value> = (0..4)
+        .map(|c| json!({ "name": format!("{}岗", c + 1), "basePayFen": (0..15).map(|l| 300_000 - c * 50_000 + l * 10_000).collect::<Vec<i64>>() }))
+        .collect();
+    let (status, scale) = s
+        .call(
+            reqwest::Method::PUT,
+            &format!("/v1/incentive/pay-scales/{COUNTY}/2026"),
+            Some(&county),
+            Some(json!({ "levelCount": 15, "classes": classes })),
+        )
+        .await;
+    assert_eq!(status, 200, "{scale}");
+    let (status, pay) = s
+        .get("/v1/incentive/base-pay?regionCode=150525100201&year=2026&postClass=1&level=3", &township)
+        .await;
+    assert_eq!(status, 200, "{pay}");
+    assert_eq!(pay["basePayFen"], "320000");
+
+    // A rule: tier 1 → 10,000 yuan to the village. Unknown triggers, fractional and
+    // negative amounts are refused naming the field.
+    let rule = json!({
+        "regionCode": COUNTY, "year": 2026, "name": "考核一等次村奖励", "trigger": "TRIGGER_ASSESSMENT_TIER",
+        "tier": 1, "amountFen": "1000000", "payee": "PAYEE_VILLAGE", "split": "SPLIT_NONE"
+    });
+    for (field, value, named) in [
+        ("trigger", json!("TRIGGER_LUCK"), "trigger"),
+        ("amountFen", json!(1.5), "amount"),
+        ("amountFen", json!("-100"), "rule.amount_fen"),
+    ] {
+        let mut bad = rule.clone();
+        bad[field] = value;
+        let (status, body) = s.post("/v1/incentive/rules", &county, bad).await;
+        assert_eq!(status, 400, "{field}: {body}");
+        assert!(body.to_string().contains(named), "{field}: {body}");
+    }
+    let (status, rule) = s.post("/v1/incentive/rules", &county, rule).await;
+    assert_eq!(status, 200, "{rule}");
+
+    // A pool with room for two awards.
+    let pool = json!({ "regionCode": COUNTY, "year": 2026, "name": "2026年度村干部激励奖金池", "budgetFen": "2000000" });
+    let (status, pool) = s.post("/v1/incentive/pools", &county, pool).await;
+    assert_eq!(status, 200, "{pool}");
+    let pool_id = pool["id"].as_str().unwrap().to_string();
+
+    // The township declares for three villages; the county reviews and approves.
+    let mut ids = Vec::new();
+    for (i, village) in ["150525100201", "150525100202", "150525100203"].iter().enumerate() {
+        let award = json!({
+            "poolId": pool_id, "ruleId": rule["id"], "regionCode": village,
+            "payeeName": format!("第{}村村民委员会", i + 1), "payeeAccount": format!("622848001234567890{i}"),
+        });
+        let (status, declared) = s.post("/v1/incentive/awards", &township, award).await;
+        assert_eq!(status, 200, "{declared}");
+        assert_eq!(declared["state"], "AWARD_STATE_DECLARED");
+        ids.push(declared["id"].as_str().unwrap().to_string());
+    }
+    let (status, body) =
+        s.post(&format!("/v1/incentive/awards/{}:approve", ids[0]), &township, json!({})).await;
+    assert_eq!(status, 403, "the township declares, the county approves: {body}");
+    for id in &ids {
+        let (status, body) = s.post(&format!("/v1/incentive/awards/{id}:review"), &county, json!({})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    for id in &ids[..2] {
+        let (status, body) = s.post(&format!("/v1/incentive/awards/{id}:approve"), &county, json!({})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, dry) = s.post(&format!("/v1/incentive/awards/{}:approve", ids[2]), &county, json!({})).await;
+    assert_eq!(status, 400, "{dry}");
+    assert!(dry.to_string().contains("balance of 0 fen (0.00 yuan)"), "{dry}");
+    let (status, body) = s.get(&format!("/v1/incentive/awards/{}", ids[0]), &neighbour).await;
+    assert_eq!(status, 404, "next door: {body}");
+
+    // The payment list, masked; the finance system fills in the date and reference.
+    let (status, list) = s.get(&format!("/v1/incentive/pools/{pool_id}/payment-list"), &county).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!((list["rowCount"].as_i64(), list["totalFen"].as_str()), (Some(2), Some("2000000")), "{list}");
+    let csv = String::from_utf8(b64.decode(list["content"].as_str().unwrap()).unwrap()).unwrap();
+    assert!(csv.contains(",10000.00,") && csv.contains("8900"), "{csv}");
+    assert!(!csv.contains("6228480012345678900"), "masked: {csv}");
+    let filled: String = csv
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l}\n")
+            } else {
+                format!("{}2026-12-20,NMQ-{i:04}\n", l.trim_end_matches(",,").to_string() + ",")
+            }
+        })
+        .collect();
+    let upload = format!("/v1/incentive/pools/{pool_id}/payments:upload");
+    let (status, paid) = s.post(&upload, &county, json!({ "content": b64.encode(filled.as_bytes()) })).await;
+    assert_eq!(status, 200, "{paid}");
+    assert_eq!((paid["paidCount"].as_i64(), paid["paidFen"].as_str()), (Some(2), Some("2000000")), "{paid}");
+    let (_, again) = s.post(&upload, &county, json!({ "content": b64.encode(filled.as_bytes()) })).await;
+    assert!(again["paidCount"].is_null() || again["paidCount"] == 0, "never twice: {again}");
+
+    // The books balance to the fen: 2,000,000 budget = 0 available + 0 payable + 2,000,000 paid.
+    let (status, books) = s.get(&format!("/v1/incentive/pools/{pool_id}/reconciliation"), &county).await;
+    assert_eq!(status, 200, "{books}");
+    assert_eq!(books["balanced"], true, "{books}");
+    assert_eq!(
+        (books["paidFen"].as_str(), books["budgetFen"].as_str()),
+        (Some("2000000"), Some("2000000")),
+        "{books}"
+    );
+    let (status, feed) = s.get("/v1/incentive/changes?pageSize=500", &county).await;
+    assert_eq!(status, 200, "{feed}");
+    let awards_fed =
+        feed["changes"].as_array().unwrap().iter().filter(|c| c["entity"] == "ENTITY_AWARD").count();
+    // 3 declared, 3 reviewed, 2 approved, 2 paid.
+    assert_eq!(awards_fed, 10, "{feed}");
+}
+
+#[tokio::test]
+async fn incentives_declared_approved_and_paid_on_every_backend() {
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = Suite::start(db).await;
+        incentives_declared_approved_and_paid(&s).await;
         s.stop().await;
     }
 }

@@ -132,6 +132,8 @@ async fn one_call_is_one_trace_across_the_gateway_training_and_the_roster() {
             ("CADRE__TRAINING__ENDPOINTS", format!("http://127.0.0.1:{training_port}")),
             // Assessment is not on this call's path: a port nothing listens on.
             ("CADRE__ASSESSMENT__ENDPOINTS", format!("http://127.0.0.1:{}", free_port(&["127.0.0.1"]))),
+            // Not on this trace's path: an address that answers nothing of incentive's.
+            ("CADRE__INCENTIVE__ENDPOINTS", format!("http://127.0.0.1:{training_port}")),
         ]),
     );
     let base = format!("http://{}", gateway.address("gateway"));

@@ -210,11 +210,12 @@ async fn setup(options: Options) -> Setup {
         parts: vec![("roster".into(), Target::Static(endpoints))],
         ..Default::default()
     };
-    // Every part the descriptors declare needs an upstream: training and assessment are the
+    // Every part the descriptors declare needs an upstream: training, assessment and incentive are the
     // fake too (it serves none of their services), or parts that are down.
     let training = if options.down_part { closed_port() } else { addr };
     upstreams.parts.push(("training".into(), Target::Static(vec![training])));
     upstreams.parts.push(("assessment".into(), Target::Static(vec![training])));
+    upstreams.parts.push(("incentive".into(), Target::Static(vec![training])));
     let router = cadre_gateway::router(
         &settings,
         upstreams,

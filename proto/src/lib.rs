@@ -42,3 +42,9 @@ pub mod training {
         tonic::include_proto!("cadre.training.v1");
     }
 }
+
+pub mod incentive {
+    pub mod v1 {
+        tonic::include_proto!("cadre.incentive.v1");
+    }
+}
