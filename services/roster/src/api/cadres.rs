@@ -132,11 +132,9 @@ impl RosterApi {
         let posts = store::posts_held_by(&self.db, &ids, &dates::format(dates::today())).await?;
         let reveal = principal.sees_pii();
         if reveal && !rows.is_empty() {
-            let region = if rows.len() == 1 {
-                rows[0].region_code.clone()
-            } else {
-                principal.jurisdiction.to_string()
-            };
+            // Audited under the region actually read: the smallest holding every row.
+            let region = cadre_kit::region_code::smallest_common(rows.iter().map(|r| r.region_code.as_str()))
+                .map_or_else(|| principal.jurisdiction.to_string(), |r| r.to_string());
             let target = if rows.len() == 1 { format!("cadre/{}", rows[0].id) } else { "cadres".to_string() };
             call.audit_unmasked_read(
                 &self.db,
