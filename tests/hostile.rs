@@ -308,6 +308,32 @@ async fn statuses_say_what_happened(s: &Suite) {
     assert_eq!(status, 400, "{body}");
     assert!(body["message"].as_str().unwrap().starts_with("name: given more than once"), "{body}");
 
+    // Finding 8: an ID number from no province, a cadre born in 2020, a region whose parent
+    // contradicts its code: each refused by name, not stored or corrected.
+    let born = |area: &str, y: i32| {
+        cadre_kit::resident_id::build(area, chrono::NaiveDate::from_ymd_opt(y, 3, 1).unwrap(), 11)
+            .as_str()
+            .to_string()
+    };
+    for (id_number, expect) in [
+        (born("000105", 1985), "cadre.id_number: the area code 000105"),
+        (born("150525", 2020), "cadre.id_number: gives a birth date of 2020-03-01"),
+    ] {
+        let cadre = json!({ "regionCode": VILLAGE, "name": "测试", "idNumber": id_number, "ethnicity": "汉族",
+            "politicalStatus": "POLITICAL_STATUS_PARTY_MEMBER", "education": "EDUCATION_COLLEGE" });
+        let (status, body) = s.send(M::POST, "/v1/cadres", Some(cadre)).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body["message"].as_str().unwrap().starts_with(expect), "{body}");
+    }
+    let (status, body) = answer(
+        s.http.post(format!("{}/v1/regions:batchUpsert", s.base)).bearer_auth(province_token()).json(
+            &json!({ "regions": [{ "code": VILLAGE, "name": "白音他拉嘎查", "parentCode": "150525101000" }] }),
+        ),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["message"].as_str().unwrap().starts_with("regions[0].parent_code:"), "{body}");
+
     let sanction = |reason: &str| json!({ "cadreId": "c-1", "kind": 1, "reason": reason, "decidedBy": "x" });
     let keyed = |body: Value| {
         s.http

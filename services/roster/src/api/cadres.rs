@@ -197,6 +197,7 @@ impl CadreService for RosterApi {
         let req = request.into_inner();
         let input = req.cadre.as_ref().ok_or_else(|| ApiError::invalid("cadre", "is required"))?;
         let fields = cadre::validate_new("cadre", input).map_err(ApiError::from)?;
+        cadre::plausible_age("cadre.id_number", &fields.id_number, dates::today()).map_err(ApiError::from)?;
         principal.ensure_can_write(&fields.region_code)?;
         let pii = self.pii.clone();
         let row = call
@@ -258,6 +259,7 @@ impl CadreService for RosterApi {
                     ensure_region_exists(tx.conn(), "cadre.region_code", &updated.region_code).await?;
                 }
                 if updated.id_number != current.id_number {
+                    cadre::plausible_age("cadre.id_number", &updated.id_number, dates::today())?;
                     let index = pii.blind_index(ID_FIELD, updated.id_number.as_str());
                     if let Some(existing) = store::find_cadre_by_index(tx.conn(), &index).await? {
                         return Err(duplicate(&existing, principal));
