@@ -275,6 +275,22 @@ async fn a_hostile_caller_among_normal_users(s: &Suite) {
 
     statuses_say_what_happened(s).await;
 
+    // A one-line 2.9 MB CSV (one enormous header cell): refused naming the content, the
+    // answer small.
+    use base64::Engine;
+    let csv = "A".repeat(2_900_000); // 3.9 MB in base64, within the body limit
+    let body = json!({
+        "format": "TRANSFER_FORMAT_CSV",
+        "content": base64::engine::general_purpose::STANDARD.encode(csv.as_bytes()),
+        "dryRun": true,
+        "fileName": "花名册.csv",
+    });
+    let (status, body) = s.send(reqwest::Method::POST, "/v1/roster:import", Some(body)).await;
+    let text = body.to_string();
+    assert!((400..500).contains(&status), "{status} {:.300}", text);
+    assert!(body["message"].as_str().unwrap_or_default().starts_with("content:"), "{:.300}", text);
+    assert!(text.len() < 1000, "the refusal echoes the file: {} bytes", text.len());
+
     // The service is still whole afterwards.
     let (status, body) = s.send(reqwest::Method::GET, &format!("/v1/regions/{COUNTY}"), None).await;
     assert_eq!(status, 200, "{body}");
