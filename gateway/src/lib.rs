@@ -65,6 +65,8 @@ pub(crate) struct Gateway {
     /// `/package.Service/Method` of the RPCs with no stream either way: the ones a
     /// passthrough call gets the default deadline for.
     pub(crate) unary: HashSet<String>,
+    /// `/package.Service/Method` of the RPCs with a stream either way.
+    pub(crate) streaming: HashSet<String>,
     /// Cancelled when the process begins to stop: `/readyz` says 503 from then on.
     pub(crate) shutdown: Shutdown,
     openapi: Bytes,
@@ -101,6 +103,7 @@ pub async fn router(
         default_deadline: Duration::from_millis(settings.default_deadline_ms.max(1)),
         client_streaming: grpc_paths(&pool, |m| m.is_client_streaming()),
         unary: grpc_paths(&pool, |m| !m.is_client_streaming() && !m.is_server_streaming()),
+        streaming: grpc_paths(&pool, |m| m.is_client_streaming() || m.is_server_streaming()),
         shutdown,
         openapi: Bytes::from(openapi),
     });
@@ -122,7 +125,34 @@ fn grpc_paths(pool: &DescriptorPool, keep: impl Fn(&MethodDescriptor) -> bool) -
         .collect()
 }
 
+/// The longest request target (path and query) the gateway reads. Longer IDs and
+/// values inside it are refused by name (400) once the route is known; beyond this the
+/// request is not even routed.
+pub const MAX_URI_BYTES: usize = 128 * 1024;
+
+/// The most header bytes (names and values) a request may carry. An HTTP/2 peer accepts
+/// 16 KiB of headers by default; a request over it would be reset by the part, so it is
+/// refused here before it goes upstream.
+pub const MAX_HEADER_BYTES: usize = 8 * 1024;
+
 async fn dispatch(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
+    let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        let resp = rest::json_error(
+            http::StatusCode::URI_TOO_LONG,
+            "INVALID_ARGUMENT",
+            &format!("the request target is {uri_len} bytes, over the gateway's limit of {MAX_URI_BYTES}"),
+        );
+        return labelled(resp, "(uri too long)");
+    }
+    if let Some(refusal) = rest::oversized_headers(req.headers()) {
+        let resp = if passthrough::is_grpc(&req) {
+            tonic::Status::invalid_argument(refusal).into_http()
+        } else {
+            rest::json_error(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "INVALID_ARGUMENT", &refusal)
+        };
+        return labelled(resp, "(headers too large)");
+    }
     if passthrough::is_grpc(&req) {
         passthrough::forward(&gw, req).await
     } else {

@@ -35,6 +35,17 @@ pub async fn forward(gw: &Gateway, mut req: Request<Body>) -> Response {
         let status = Status::unimplemented(format!("no upstream serves {service}"));
         return labelled(status.into_http(), "grpc (unknown service)");
     };
+    // Only the RPCs the descriptor set declares go upstream (and health and reflection,
+    // which the part serves): any other path is answered here, so no caller can put an
+    // arbitrary path, however long, on the shared connection to a part.
+    let path = req.uri().path();
+    let declared = gw.unary.contains(path)
+        || gw.streaming.contains(path)
+        || cadre_kit::grpc_layer::OPEN_RPCS.contains(&path);
+    if !declared {
+        let status = Status::unimplemented(format!("no RPC {}", cadre_kit::text::bounded(path, 200)));
+        return labelled(status.into_http(), "grpc (unknown method)");
+    }
     let label = format!("grpc {service}");
     if !is_open_service(&service) {
         let header = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok());
@@ -55,6 +66,10 @@ pub async fn forward(gw: &Gateway, mut req: Request<Body>) -> Response {
         .unary
         .contains(req.uri().path())
         .then(|| Instant::now() + deadline(req.headers(), gw.default_deadline));
+    if expires.is_some_and(|at| at <= Instant::now()) {
+        let status = Status::deadline_exceeded("the call's deadline had passed when it arrived");
+        return labelled(status.into_http(), &label);
+    }
     cadre_kit::telemetry::inject_current(req.headers_mut());
     let resp = match send(gw, upstream, req, expires).await {
         Ok(resp) => {

@@ -32,7 +32,7 @@ pub async fn handle(gw: &Gateway, req: Request<Body>) -> Response {
             let mut resp = json_error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "INVALID_ARGUMENT",
-                &format!("{} is not allowed on {path}; use {allow}", parts.method),
+                &format!("{} is not allowed on {}; use {allow}", parts.method, bounded(path, 200)),
             );
             if let Ok(v) = HeaderValue::from_str(&allow) {
                 resp.headers_mut().insert(ALLOW, v);
@@ -40,7 +40,7 @@ pub async fn handle(gw: &Gateway, req: Request<Body>) -> Response {
             return labelled(resp, "(wrong method)");
         }
         Resolution::NotFound => {
-            let msg = format!("no route for {} {path}; see /openapi.json", parts.method);
+            let msg = format!("no route for {} {}; see /openapi.json", parts.method, bounded(path, 200));
             return labelled(json_error(StatusCode::NOT_FOUND, "NOT_FOUND", &msg), "(unmatched)");
         }
     };
@@ -48,14 +48,24 @@ pub async fn handle(gw: &Gateway, req: Request<Body>) -> Response {
     let result = async {
         let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
         gw.auth.authenticate(header).map_err(ApiError::from)?;
+        forwarded_headers(&parts.headers)?;
         let body = read_body(body, &parts.headers, gw.body_limit).await?;
         let message = request_message(route, &bound, parts.uri.query(), &body)?;
+        // The same bounds the part's own server layer applies, checked before the call
+        // leaves: an over-long ID is refused here by name and never goes upstream.
+        cadre_kit::bounds::check(&message).map_err(ApiError::from)?;
         let upstream = gw.parts.for_service(route.rpc.parent_service().full_name()).ok_or_else(|| {
             ApiError::unavailable(format!("no upstream serves {}", route.rpc.parent_service().name()))
         })?;
         let grpc_path = format!("/{}/{}", route.rpc.parent_service().full_name(), route.rpc.name());
         let encoded = Bytes::from(prost::Message::encode_to_vec(&message));
         let deadline = deadline(&parts.headers, gw.default_deadline);
+        if deadline.is_zero() {
+            return Err(Failure::Api(ApiError::new(
+                cadre_kit::ErrorCode::DeadlineExceeded,
+                "the call's deadline had passed when it arrived",
+            )));
+        }
         let idempotent = idempotency(&grpc_path, &parts.headers);
         let reply = upstream
             .unary(&grpc_path, metadata(&parts.headers), encoded, idempotent, deadline)
@@ -66,13 +76,9 @@ pub async fn handle(gw: &Gateway, req: Request<Body>) -> Response {
     .await;
     let resp = match result {
         Ok(json) => ([(CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response(),
-        Err(Failure::TooLarge(limit)) => json_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "INVALID_ARGUMENT",
-            &format!("request body is larger than the limit of {limit} bytes"),
-        ),
-        Err(Failure::Api(e)) => status_response(e.code.grpc(), &e.message),
-        Err(Failure::Status(s)) => status_response(s.code(), s.message()),
+        Err(Failure::TooLarge(limit)) => too_large(limit),
+        Err(Failure::Api(e)) => status_response(&tonic::Status::from(e)),
+        Err(Failure::Status(s)) => status_response(&s),
     };
     labelled(resp, &label)
 }
@@ -132,9 +138,70 @@ fn metadata(headers: &HeaderMap) -> MetadataMap {
     MetadataMap::from_headers(out)
 }
 
-fn status_response(code: tonic::Code, message: &str) -> Response {
-    let (status, body) = error_body(code, message);
+/// A part's status as a JSON error; its message bounded (a part's own messages are
+/// bounded by its server layer; this one holds whatever answers), and its HTTP status
+/// from the code, or from the reason the part gave when one has its own status
+/// (`IDEMPOTENCY_KEY_REUSED` is 422).
+fn status_response(s: &tonic::Status) -> Response {
+    let message = bounded(s.message(), 1000);
+    let (mut status, mut body) = error_body(s.code(), &message);
+    if let Some(reason) = cadre_kit::error::reason_of(s.metadata()) {
+        if let Some(special) = cadre_kit::error::http_status_for_reason(reason) {
+            status = special;
+            body["status"] = serde_json::json!(special.as_u16());
+        }
+        body["reason"] = serde_json::json!(reason);
+    }
     (status, axum::Json(body)).into_response()
+}
+
+/// 413 with a payload-too-large code and the limit.
+fn too_large(limit: usize) -> Response {
+    let body = serde_json::json!({
+        "code": "RESOURCE_EXHAUSTED",
+        "reason": "PAYLOAD_TOO_LARGE",
+        "message": format!("request body is larger than the limit of {limit} bytes"),
+        "limitBytes": limit,
+        "status": 413,
+    });
+    (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response()
+}
+
+fn bounded(s: &str, max: usize) -> String {
+    cadre_kit::text::bounded(s, max)
+}
+
+/// The headers passed on to the part, each within what the part accepts: an
+/// idempotency key or request id of 1 to 128 visible ASCII characters.
+fn forwarded_headers(headers: &HeaderMap) -> Result<(), ApiError> {
+    for name in ["idempotency-key", "x-request-id"] {
+        for value in headers.get_all(name) {
+            let ok = (1..=128).contains(&value.len()) && value.as_bytes().iter().all(u8::is_ascii_graphic);
+            if !ok {
+                return Err(ApiError::invalid(
+                    name,
+                    format!("must be 1 to 128 visible ASCII characters, got {} bytes", value.len()),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why a request's headers are refused before anything else, naming the largest one;
+/// `None` when they are within [`crate::MAX_HEADER_BYTES`].
+pub fn oversized_headers(headers: &HeaderMap) -> Option<String> {
+    let total: usize = headers.iter().map(|(n, v)| n.as_str().len() + v.len()).sum();
+    if total <= crate::MAX_HEADER_BYTES {
+        return None;
+    }
+    let (name, value) = headers.iter().max_by_key(|(_, v)| v.len())?;
+    Some(format!(
+        "{}: request headers are {total} bytes, over the gateway's limit of {} (this one is {} bytes)",
+        name.as_str(),
+        crate::MAX_HEADER_BYTES,
+        value.len()
+    ))
 }
 
 /// A JSON error with an explicit HTTP status (404, 405, 413).

@@ -27,8 +27,7 @@ pub fn request_message(
         let value = if body.iter().all(u8::is_ascii_whitespace) {
             Json::Object(Map::new())
         } else {
-            serde_json::from_slice(body)
-                .map_err(|e| ApiError::invalid("body", format!("not valid JSON: {e}")))?
+            strict_json(body)?
         };
         if route.body == "*" {
             match value {
@@ -41,8 +40,8 @@ pub fn request_message(
     }
     if route.body != "*" {
         for (key, value) in query_pairs(query)? {
-            let fields =
-                resolve(&input, &key).ok_or_else(|| ApiError::invalid(&key, "unknown query parameter"))?;
+            let fields = resolve(&input, &key)
+                .ok_or_else(|| ApiError::invalid(&bounded(&key), "unknown query parameter"))?;
             insert(&mut root, &fields, &key, &value, true)?;
         }
     }
@@ -73,9 +72,10 @@ fn query_pairs(query: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
     let mut pairs = Vec::new();
     for part in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
         let (k, v) = part.split_once('=').unwrap_or((part, ""));
-        let key = decode_component(k, true).ok_or_else(|| ApiError::invalid(k, "bad percent-encoding"))?;
-        let value =
-            decode_component(v, true).ok_or_else(|| ApiError::invalid(&key, "bad percent-encoding"))?;
+        let key = decode_component(k, true)
+            .ok_or_else(|| ApiError::invalid(&bounded(k), "bad percent-encoding"))?;
+        let value = decode_component(v, true)
+            .ok_or_else(|| ApiError::invalid(&bounded(&key), "bad percent-encoding"))?;
         pairs.push((key, value));
     }
     Ok(pairs)
@@ -157,13 +157,14 @@ fn fill(message: &mut DynamicMessage, value: Json, path: &str) -> Result<(), Api
     let desc = message.descriptor();
     let label = if path.is_empty() { "body" } else { path };
     if is_well_known(&desc) {
-        *message = DynamicMessage::deserialize(desc, value).map_err(|e| ApiError::invalid(label, e))?;
+        *message = DynamicMessage::deserialize(desc, value)
+            .map_err(|e| ApiError::invalid(label, bounded(&e.to_string())))?;
         return Ok(());
     }
     let Json::Object(map) = value else { return Err(ApiError::invalid(label, "expected a JSON object")) };
     for (key, value) in map {
         let Some(field) = desc.get_field_by_json_name(&key).or_else(|| desc.get_field_by_name(&key)) else {
-            return Err(ApiError::invalid(&join(path, &key), "unknown field"));
+            return Err(ApiError::invalid(&join(path, &bounded(&key)), "unknown field"));
         };
         let field_path = join(path, field.name());
         if value.is_null() {
@@ -193,12 +194,106 @@ fn fill(message: &mut DynamicMessage, value: Json, path: &str) -> Result<(), Api
                 let mut single = Map::new();
                 single.insert(field.json_name().to_string(), value);
                 let parsed = DynamicMessage::deserialize(desc.clone(), Json::Object(single))
-                    .map_err(|e| ApiError::invalid(&field_path, e))?;
+                    .map_err(|e| ApiError::invalid(&field_path, bounded(&e.to_string())))?;
                 message.set_field(&field, parsed.get_field(&field).into_owned());
             }
         }
     }
     Ok(())
+}
+
+/// A name or message from the caller, cut for an error message.
+fn bounded(s: &str) -> String {
+    cadre_kit::text::bounded(s, 100)
+}
+
+/// The body as JSON, refusing a key given twice in one object (at any depth) by its
+/// path: `{"name":"A","name":"B"}` would otherwise mean whichever a parser keeps.
+pub fn strict_json(body: &[u8]) -> Result<Json, ApiError> {
+    use serde::de::DeserializeSeed;
+    let duplicate = std::cell::RefCell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let parsed = Strict { path: String::new(), duplicate: &duplicate }.deserialize(&mut de).and_then(|v| {
+        de.end()?;
+        Ok(v)
+    });
+    match parsed {
+        Ok(v) => Ok(v),
+        Err(_) if duplicate.borrow().is_some() => {
+            let path = duplicate.borrow_mut().take().unwrap_or_default();
+            Err(ApiError::invalid(&path, "given more than once in the JSON body"))
+        }
+        Err(e) => Err(ApiError::invalid("body", format!("not valid JSON: {e}"))),
+    }
+}
+
+/// Builds a JSON value like `serde_json::Value`'s own deserializer, but notes the path of
+/// the first key an object repeats and fails there.
+struct Strict<'a> {
+    path: String,
+    duplicate: &'a std::cell::RefCell<Option<String>>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Strict<'_> {
+    type Value = Json;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Json, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Strict<'_> {
+    type Value = Json;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
+        Ok(Json::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Json, E> {
+        Ok(Json::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Json, E> {
+        Ok(Json::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Json, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Json::Null, Json::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Json, E> {
+        Ok(Json::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Json, E> {
+        Ok(Json::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+    fn visit_none<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let mut items = Vec::new();
+        loop {
+            let seed = Strict { path: format!("{}[{}]", self.path, items.len()), duplicate: self.duplicate };
+            match seq.next_element_seed(seed)? {
+                Some(v) => items.push(v),
+                None => return Ok(Json::Array(items)),
+            }
+        }
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let path = join(&self.path, &bounded(&key));
+            if out.contains_key(&key) {
+                *self.duplicate.borrow_mut() = Some(path.clone());
+                return Err(serde::de::Error::custom(format!("duplicate key {path}")));
+            }
+            let value = map.next_value_seed(Strict { path, duplicate: self.duplicate })?;
+            out.insert(key, value);
+        }
+        Ok(Json::Object(out))
+    }
 }
 
 /// The Google-style JSON error body and its HTTP status.
@@ -319,6 +414,32 @@ mod tests {
         assert!(msg.contains("more than once"), "{msg}");
         let msg = message_of(build(Method::GET, "/v1/cadres?%zz=1", ""));
         assert!(msg.contains("percent"), "{msg}");
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused_by_its_path_at_any_depth() {
+        let msg = message_of(build(Method::POST, "/v1/cadres", r#"{"name":"A","education":1,"name":"B"}"#));
+        assert!(msg.starts_with("name: given more than once"), "{msg}");
+        let msg = message_of(build(
+            Method::PATCH,
+            "/v1/cadres/c-9",
+            r#"{"cadre":{"revision":"3","phone":"1","phone":"2"},"updateMask":"phone"}"#,
+        ));
+        assert!(msg.starts_with("cadre.phone: given more than once"), "{msg}");
+        let msg = message_of(build(
+            Method::POST,
+            "/v1/regions:batchUpsert",
+            r#"{"regions":[{"code":"1"},{"code":"2","name":"x","code":"3"}]}"#,
+        ));
+        assert!(msg.starts_with("regions[1].code: given more than once"), "{msg}");
+        // The same key in two objects is no repeat; a long key is named cut.
+        let ok = r#"{"regions":[{"code":"150000000000","name":"a"},{"code":"150500000000","name":"b"}]}"#;
+        assert!(build(Method::POST, "/v1/regions:batchUpsert", ok).is_ok());
+        let long = "k".repeat(5000);
+        let msg = message_of(build(Method::POST, "/v1/cadres", &format!(r#"{{"{long}":1,"{long}":2}}"#)));
+        assert!(msg.len() < 300 && msg.contains("given more than once"), "{msg}");
+        let msg = message_of(build(Method::POST, "/v1/cadres", r#"{"name":"A"} x"#));
+        assert!(msg.starts_with("body: not valid JSON"), "{msg}");
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub enum DbError {
     DataDir { path: String, source: std::io::Error },
     #[error("could not connect to the database: {0}")]
     Connect(#[source] sqlx::Error),
+    #[error("no database at {path}: nothing to open (it is not created here)")]
+    Missing { path: String },
     #[error("migration failed: {0}")]
     Migrate(#[from] MigrateError),
 }
@@ -111,6 +113,21 @@ pub struct Db {
 impl Db {
     /// Connects (creating a SQLite file and its directory when needed).
     pub async fn connect(url: &SecretString, settings: &DatabaseSettings) -> Result<Self, DbError> {
+        Self::connect_with(url, settings, true).await
+    }
+
+    /// Connects to a database that must already exist: a missing SQLite file is
+    /// [`DbError::Missing`] naming its path, and is not created (what a check such as
+    /// `cadre audit verify` needs: no database, no verdict).
+    pub async fn connect_existing(url: &SecretString, settings: &DatabaseSettings) -> Result<Self, DbError> {
+        Self::connect_with(url, settings, false).await
+    }
+
+    async fn connect_with(
+        url: &SecretString,
+        settings: &DatabaseSettings,
+        create: bool,
+    ) -> Result<Self, DbError> {
         sqlx::any::install_default_drivers();
         let url = url.expose_secret();
         let backend = Backend::of_url(url).ok_or(DbError::UnknownScheme)?;
@@ -127,10 +144,20 @@ impl Db {
         let mut url = url.to_string();
         if backend == Backend::Sqlite {
             let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-            let path = path.split('?').next().unwrap_or_default();
+            let path = path.split('?').next().unwrap_or_default().to_string();
+            let path = path.as_str();
+            if !create {
+                if path != ":memory:" && !Path::new(path).is_file() {
+                    return Err(DbError::Missing { path: path.to_string() });
+                }
+                if !url.contains('?') {
+                    url.push_str("?mode=rw");
+                }
+            }
             if path != ":memory:"
                 && let Some(dir) = Path::new(path).parent()
                 && !dir.as_os_str().is_empty()
+                && create
             {
                 std::fs::create_dir_all(dir)
                     .map_err(|source| DbError::DataDir { path: dir.display().to_string(), source })?;
@@ -163,6 +190,12 @@ impl Db {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The same for every clone of this handle, different for any other (another
+    /// connection to the same database included): what in-process state is keyed by.
+    pub(crate) fn identity(&self) -> usize {
+        Arc::as_ptr(&self.changed) as usize
     }
 
     pub fn backend(&self) -> Backend {

@@ -87,16 +87,47 @@ pub fn http_status_for(code: tonic::Code) -> http::StatusCode {
     }
 }
 
-/// An error as the caller sees it: a code and a message safe to show.
+/// The gRPC metadata key that carries an error's [`ApiError::reason`].
+pub const REASON_METADATA_KEY: &str = "cadre-error-reason";
+
+/// An idempotency key sent again with a different request (HTTP 422, as the IETF
+/// Idempotency-Key draft says).
+pub const IDEMPOTENCY_KEY_REUSED: &str = "IDEMPOTENCY_KEY_REUSED";
+/// An idempotency key sent again while the first request with it is still being
+/// handled (HTTP 409).
+pub const IDEMPOTENCY_KEY_IN_FLIGHT: &str = "IDEMPOTENCY_KEY_IN_FLIGHT";
+
+/// The HTTP status of a reason that has its own, where the code's status says less.
+pub fn http_status_for_reason(reason: &str) -> Option<http::StatusCode> {
+    match reason {
+        IDEMPOTENCY_KEY_REUSED => Some(http::StatusCode::UNPROCESSABLE_ENTITY),
+        IDEMPOTENCY_KEY_IN_FLIGHT => Some(http::StatusCode::CONFLICT),
+        _ => None,
+    }
+}
+
+/// The reason a status carries, if any.
+pub fn reason_of(metadata: &tonic::metadata::MetadataMap) -> Option<&str> {
+    metadata.get(REASON_METADATA_KEY).and_then(|v| v.to_str().ok())
+}
+
+/// An error as the caller sees it: a code and a message safe to show, and optionally a
+/// machine-readable reason (sent as `cadre-error-reason` metadata).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    pub reason: Option<&'static str>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self { code, message: message.into(), reason: None }
+    }
+
+    /// The same error with a machine-readable reason.
+    pub fn with_reason(self, reason: &'static str) -> Self {
+        Self { reason: Some(reason), ..self }
     }
 
     /// A bad field: the message always starts with the field's name.
@@ -150,7 +181,11 @@ impl std::error::Error for ApiError {}
 
 impl From<ApiError> for tonic::Status {
     fn from(e: ApiError) -> Self {
-        tonic::Status::new(e.code.grpc(), e.message)
+        let mut metadata = tonic::metadata::MetadataMap::new();
+        if let Some(reason) = e.reason {
+            metadata.insert(REASON_METADATA_KEY, tonic::metadata::MetadataValue::from_static(reason));
+        }
+        tonic::Status::with_metadata(e.code.grpc(), e.message, metadata)
     }
 }
 

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::db::{Db, WriteTx, to_micros};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode, IDEMPOTENCY_KEY_IN_FLIGHT, IDEMPOTENCY_KEY_REUSED};
 use crate::principal::Principal;
 
 pub const METADATA_KEY: &str = "idempotency-key";
@@ -57,6 +57,13 @@ where
     Req: prost::Message,
     Resp: prost::Message + Default,
 {
+    // A second request with a key whose first is still being handled here is refused
+    // at once (409), not queued behind it. (On another replica it waits for the first
+    // to commit and then gets its result or 422.)
+    let _in_flight = match key {
+        Some(key) => Some(InFlight::claim(db, &principal.subject, key.as_str())?),
+        None => None,
+    };
     let mut tx = db.write().await?;
     let request_hash = key.map(|_| hex::encode(Sha256::digest(request.encode_to_vec())));
     if let (Some(key), Some(request_hash)) = (key, &request_hash) {
@@ -73,10 +80,14 @@ where
             let (m, h, response): (String, String, String) =
                 (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
             if m != method || &h != request_hash {
-                return Err(ApiError::invalid(
-                    METADATA_KEY,
-                    format!("key {:?} was already used for a different request", key.as_str()),
-                ));
+                return Err(ApiError::new(
+                    ErrorCode::FailedPrecondition,
+                    format!(
+                        "{METADATA_KEY}: key {:?} was already used for a different request",
+                        key.as_str()
+                    ),
+                )
+                .with_reason(IDEMPOTENCY_KEY_REUSED));
             }
             let bytes = STANDARD.decode(response).map_err(ApiError::internal)?;
             return Resp::decode(bytes.as_slice()).map_err(ApiError::internal);
@@ -100,6 +111,34 @@ where
     }
     tx.commit().await?;
     Ok(response)
+}
+
+/// The (database, caller, key) of the keyed requests being handled in this process.
+static IN_FLIGHT: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<(usize, String, String)>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// A claim on a key while its request is handled; released when dropped.
+struct InFlight((usize, String, String));
+
+impl InFlight {
+    fn claim(db: &Db, actor: &str, key: &str) -> Result<Self, ApiError> {
+        let id = (db.identity(), actor.to_string(), key.to_string());
+        let mut set = IN_FLIGHT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !set.insert(id.clone()) {
+            return Err(ApiError::new(
+                ErrorCode::Aborted,
+                format!("{METADATA_KEY}: a request with key {key:?} is still being handled; retry when it has answered"),
+            )
+            .with_reason(IDEMPOTENCY_KEY_IN_FLIGHT));
+        }
+        Ok(Self(id))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.0);
+    }
 }
 
 #[cfg(test)]
@@ -159,7 +198,46 @@ mod tests {
             call(&db, Some(&key), 1).await.unwrap();
             let err = call(&db, Some(&key), 2).await.unwrap_err();
             assert!(err.message.starts_with("idempotency-key:"), "{err}");
+            assert_eq!(err.reason, Some(IDEMPOTENCY_KEY_REUSED));
+            let status = tonic::Status::from(err);
+            let reason = crate::error::reason_of(status.metadata()).unwrap();
+            assert_eq!(
+                crate::error::http_status_for_reason(reason),
+                Some(http::StatusCode::UNPROCESSABLE_ENTITY)
+            );
         }
+    }
+
+    #[tokio::test]
+    async fn a_key_whose_first_request_is_still_handled_is_refused_with_409() {
+        let db = TestDb::sqlite(&[]).await;
+        let key = IdempotencyKey::parse("slow").unwrap();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let (finish_tx, finish_rx) = tokio::sync::oneshot::channel::<()>();
+        let first = {
+            let (db, key) = (db.clone(), key.clone());
+            tokio::spawn(async move {
+                let msg = Msg { entries: 1, ..Default::default() };
+                once(&db, &actor(), "Test/Do", Some(&key), &msg, async |_tx| {
+                    let _ = started_tx.send(());
+                    let _ = finish_rx.await;
+                    Ok(Msg { entries: 1, ..Default::default() })
+                })
+                .await
+            })
+        };
+        started_rx.await.unwrap();
+        let err = call(&db, Some(&key), 1).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::Aborted, "{err}");
+        assert_eq!(err.reason, Some(IDEMPOTENCY_KEY_IN_FLIGHT));
+        assert_eq!(
+            crate::error::http_status_for_reason(err.reason.unwrap()),
+            Some(http::StatusCode::CONFLICT)
+        );
+        finish_tx.send(()).unwrap();
+        first.await.unwrap().unwrap();
+        // Once answered, a retry gets the stored result.
+        assert_eq!(call(&db, Some(&key), 1).await.unwrap().entries, 1);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod auth;
 pub mod batch;
+pub mod bounds;
 pub mod bulk;
 pub mod call;
 pub mod changes;

@@ -202,8 +202,23 @@ pub async fn migrate(part: &dyn Part, settings: &Settings) -> Result<(), PartErr
 }
 
 /// `cadre audit verify --part <name>`: walks the part's audit chain.
+/// The database must exist and hold an audit log: a missing one is an error naming it,
+/// never an empty one created and reported intact.
 pub async fn verify_audit(part: &dyn Part, settings: &Settings) -> Result<ChainReport, PartError> {
-    let db = connect(part, settings, false).await?;
+    let name = part.name();
+    let url =
+        settings.database_url(name).map_err(|e| PartError::Config { part: name, source: Box::new(e) })?;
+    let db = Db::connect_existing(&url, &settings.part(name).database)
+        .await
+        .map_err(|source| PartError::Db { part: name, source })?;
+    if let Err(e) = sqlx::query("SELECT sequence FROM kit_audit_log LIMIT 1").fetch_optional(db.pool()).await
+    {
+        db.close().await;
+        return Err(PartError::Service {
+            part: name,
+            reason: format!("this database has no audit log (not a {name} database, or never migrated): {e}"),
+        });
+    }
     let report =
         audit::verify(&db).await.map_err(|e| PartError::Service { part: part.name(), reason: e.to_string() });
     db.close().await;

@@ -140,9 +140,42 @@ impl fmt::Display for RegionCode {
     }
 }
 
+/// The smallest region that holds every one of `codes` (what a read across several
+/// records is about, and audited under); `None` when there are none, one is not a region
+/// code, or they span provinces.
+pub fn smallest_common<'a>(codes: impl IntoIterator<Item = &'a str>) -> Option<RegionCode> {
+    let mut common: Option<&str> = None;
+    for code in codes {
+        RegionCode::parse(code).ok()?;
+        common = Some(match common {
+            None => code,
+            Some(c) => {
+                let same = c.bytes().zip(code.bytes()).take_while(|(a, b)| a == b).count();
+                &c[..same]
+            }
+        });
+    }
+    let common = common?;
+    let significant = [12, 9, 6, 4, 2].into_iter().find(|n| *n <= common.len())?;
+    RegionCode::parse(&format!("{:0<12}", &common[..significant])).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_smallest_region_holding_several_records() {
+        let common = |codes: &[&str]| smallest_common(codes.iter().copied()).map(|c| c.to_string());
+        assert_eq!(common(&["150525100201"]).as_deref(), Some("150525100201"));
+        assert_eq!(common(&["150525100201", "150525100202"]).as_deref(), Some("150525100000"));
+        assert_eq!(common(&["150525100201", "150525101201"]).as_deref(), Some("150525000000"));
+        assert_eq!(common(&["150525100201", "150526100201"]).as_deref(), Some("150500000000"));
+        assert_eq!(common(&["150525100201", "151525100201"]).as_deref(), Some("150000000000"));
+        assert_eq!(common(&["150525100201", "320525100201"]), None);
+        assert_eq!(common(&[]), None);
+        assert_eq!(common(&["x"]), None);
+    }
 
     fn code(s: &str) -> RegionCode {
         RegionCode::parse(s).unwrap()

@@ -27,7 +27,16 @@ pub enum ResidentIdError {
     FutureBirth(NaiveDate),
     #[error("the check character is wrong (expected {expected})")]
     Checksum { expected: char },
+    #[error("the area code {0} is not in a province (its first two digits name none)")]
+    AreaCode(String),
 }
+
+/// The provinces' two-digit codes (GB/T 2260): the first two digits of any area code of
+/// first registration.
+pub const PROVINCE_CODES: [&str; 34] = [
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42",
+    "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71", "81", "82",
+];
 
 /// A validated 18-character resident ID number (an `x` is normalised to `X`).
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -43,6 +52,9 @@ impl ResidentId {
         let b = s.as_bytes();
         if !b[..17].iter().all(u8::is_ascii_digit) || !(b[17].is_ascii_digit() || b[17] == b'X') {
             return Err(ResidentIdError::Characters);
+        }
+        if !PROVINCE_CODES.contains(&&s[..2]) {
+            return Err(ResidentIdError::AreaCode(s[..6].to_string()));
         }
         let birth = &s[6..14];
         let date = NaiveDate::parse_from_str(birth, "%Y%m%d")
@@ -136,6 +148,18 @@ mod tests {
         assert_eq!(ResidentId::parse("1101051949123100AX"), Err(ResidentIdError::Characters));
         let future = build("150525", d(2999, 1, 1), 11);
         assert!(matches!(ResidentId::parse(future.as_str()), Err(ResidentIdError::FutureBirth(_))));
+    }
+
+    /// Issue 13, finding 8: an area code in no province (`000105`) is refused.
+    #[test]
+    fn the_area_code_must_be_in_a_province() {
+        for area in ["000105", "990105", "160105", "700000"] {
+            let id = build(area, d(1980, 1, 1), 11);
+            assert_eq!(ResidentId::parse(id.as_str()), Err(ResidentIdError::AreaCode(area.into())), "{area}");
+        }
+        for area in ["110105", "150525", "652901", "820000"] {
+            assert!(ResidentId::parse(build(area, d(1980, 1, 1), 11).as_str()).is_ok(), "{area}");
+        }
     }
 
     #[test]

@@ -277,6 +277,13 @@ async fn retries_return_the_first_result_and_stale_updates_are_refused() {
         let stale = cadres.update_cadre(req(&s.admin, update(first.revision, "别的"))).await.unwrap_err();
         assert_eq!(stale.code(), Code::Aborted);
 
+        // A list read across two villages is audited under their township, the region
+        // actually read, not the reader's whole county (issue 13, finding 9).
+        let east = pb::Cadre { region_code: "150525100202".into(), ..cadre("其其格", 35) };
+        cadres.create_cadre(req(&s.admin, pb::CreateCadreRequest { cadre: Some(east) })).await.unwrap();
+        let listed = cadres.list_cadres(req(&s.admin_pii, pb::ListCadresRequest::default())).await.unwrap();
+        assert_eq!(listed.into_inner().cadres.len(), 2);
+
         // Every mutation and the unmasked read are in an intact chain.
         cadres.get_cadre(req(&s.admin_pii, pb::GetCadreRequest { id: first.id.clone() })).await.unwrap();
         let mut audit = AuditServiceClient::new(s.channel.clone());
@@ -293,13 +300,19 @@ async fn retries_return_the_first_result_and_stale_updates_are_refused() {
             .into_inner();
         let actions: Vec<_> = entries.entries.iter().map(|e| e.action.as_str()).collect();
         assert!(actions.contains(&"cadre.roster.v1.CadreService/GetCadre:unmasked"), "{actions:?}");
-        // One create (the retry did not write again) and one update.
+        let list_read = entries
+            .entries
+            .iter()
+            .find(|e| e.action == "cadre.roster.v1.CadreService/ListCadres:unmasked")
+            .expect("the list read is audited");
+        assert_eq!(list_read.region_code, "150525100000", "{list_read:?}");
+        // Two creates (the retry did not write again) and one update.
         assert_eq!(
             actions
                 .iter()
                 .filter(|a| a.starts_with("cadre.roster.v1.CadreService/") && !a.ends_with(":unmasked"))
                 .count(),
-            2,
+            3,
             "{actions:?}"
         );
         s.stop().await;

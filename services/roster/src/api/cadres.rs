@@ -132,11 +132,9 @@ impl RosterApi {
         let posts = store::posts_held_by(&self.db, &ids, &dates::format(dates::today())).await?;
         let reveal = principal.sees_pii();
         if reveal && !rows.is_empty() {
-            let region = if rows.len() == 1 {
-                rows[0].region_code.clone()
-            } else {
-                principal.jurisdiction.to_string()
-            };
+            // Audited under the region actually read: the smallest holding every row.
+            let region = cadre_kit::region_code::smallest_common(rows.iter().map(|r| r.region_code.as_str()))
+                .map_or_else(|| principal.jurisdiction.to_string(), |r| r.to_string());
             let target = if rows.len() == 1 { format!("cadre/{}", rows[0].id) } else { "cadres".to_string() };
             call.audit_unmasked_read(
                 &self.db,
@@ -199,6 +197,7 @@ impl CadreService for RosterApi {
         let req = request.into_inner();
         let input = req.cadre.as_ref().ok_or_else(|| ApiError::invalid("cadre", "is required"))?;
         let fields = cadre::validate_new("cadre", input).map_err(ApiError::from)?;
+        cadre::plausible_age("cadre.id_number", &fields.id_number, dates::today()).map_err(ApiError::from)?;
         principal.ensure_can_write(&fields.region_code)?;
         let pii = self.pii.clone();
         let row = call
@@ -260,6 +259,7 @@ impl CadreService for RosterApi {
                     ensure_region_exists(tx.conn(), "cadre.region_code", &updated.region_code).await?;
                 }
                 if updated.id_number != current.id_number {
+                    cadre::plausible_age("cadre.id_number", &updated.id_number, dates::today())?;
                     let index = pii.blind_index(ID_FIELD, updated.id_number.as_str());
                     if let Some(existing) = store::find_cadre_by_index(tx.conn(), &index).await? {
                         return Err(duplicate(&existing, principal));

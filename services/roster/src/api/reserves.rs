@@ -73,11 +73,12 @@ impl RosterApi {
         let reveal = principal.sees_pii();
         if reveal && !rows.is_empty() {
             let ids: Vec<&str> = rows.iter().map(|(r, _)| r.id.as_str()).collect();
-            let (region, target) = if rows.len() == 1 {
-                (rows[0].0.region_code.clone(), format!("reserve/{}", rows[0].0.id))
-            } else {
-                (principal.jurisdiction.to_string(), "reserves".to_string())
-            };
+            // Audited under the region actually read: the smallest holding every row.
+            let region =
+                cadre_kit::region_code::smallest_common(rows.iter().map(|(r, _)| r.region_code.as_str()))
+                    .map_or_else(|| principal.jurisdiction.to_string(), |r| r.to_string());
+            let target =
+                if rows.len() == 1 { format!("reserve/{}", rows[0].0.id) } else { "reserves".to_string() };
             call.audit_unmasked_read(
                 &self.db,
                 &target,

@@ -24,6 +24,27 @@ pub struct CadreFields {
     pub tags: Vec<pb::BackgroundTag>,
 }
 
+/// The ages a village cadre's record may give on the day it is entered, as data: the
+/// village committees' rules ask 18 and over, and an age over 80 is a mistyped ID number.
+pub const CADRE_AGE_YEARS: std::ops::RangeInclusive<i32> = 18..=80;
+
+/// Refuses an ID number whose birth date gives an age outside [`CADRE_AGE_YEARS`] on `today`.
+pub fn plausible_age(field: &str, id: &ResidentId, today: chrono::NaiveDate) -> Result<(), RosterError> {
+    let birth = id.birth_date();
+    let age = cadre_kit::resident_id::age_on(birth, today);
+    if CADRE_AGE_YEARS.contains(&age) {
+        return Ok(());
+    }
+    Err(RosterError::invalid(
+        field,
+        format!(
+            "gives a birth date of {birth}, age {age}; a village cadre is {} to {} years old",
+            CADRE_AGE_YEARS.start(),
+            CADRE_AGE_YEARS.end()
+        ),
+    ))
+}
+
 /// Paths an update mask may name.
 pub const UPDATABLE: &[&str] = &[
     "name",
@@ -129,6 +150,24 @@ pub fn is_party_member(p: pb::PoliticalStatus) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 13, finding 8: a cadre born in 2020 (or in 1900) is refused by name.
+    #[test]
+    fn ages_outside_the_plausible_range_are_refused() {
+        let on = chrono::NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+        let born = |y, m, d| {
+            cadre_kit::resident_id::build("150525", chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap(), 11)
+        };
+        let err = plausible_age("cadre.id_number", &born(2020, 3, 1), on).unwrap_err();
+        assert!(
+            err.to_string().starts_with("cadre.id_number: gives a birth date of 2020-03-01, age 6"),
+            "{err}"
+        );
+        assert!(plausible_age("cadre.id_number", &born(1930, 1, 1), on).is_err());
+        assert!(plausible_age("cadre.id_number", &born(2008, 6, 1), on).is_ok(), "18 today");
+        assert!(plausible_age("cadre.id_number", &born(2008, 6, 2), on).is_err(), "18 tomorrow");
+        assert!(plausible_age("cadre.id_number", &born(1946, 1, 1), on).is_ok());
+    }
 
     /// A valid cadre as an office would enter it.
     pub fn entered() -> pb::Cadre {

@@ -108,7 +108,8 @@ pub fn layout(headers: &[String]) -> Result<Layout, TemplateError> {
         let col = Column::ALL.into_iter().find(|c| c.header() == h || c.aliases().contains(&h)).ok_or_else(
             || {
                 TemplateError(format!(
-                    "unknown column {h:?} (the template's columns: {})",
+                    "unknown column {:?} (the template's columns: {})",
+                    shown(h),
                     Column::ALL.map(Column::header).join(", ")
                 ))
             },
@@ -263,12 +264,22 @@ fn term(s: &str) -> Option<i32> {
     s.trim_end_matches(['届', '年']).trim().parse().ok()
 }
 
-/// "2021-04-20", "2021/4/20", "2021.04.20" or "20210420".
+/// A cell as an error shows it: at most 40 characters of it.
+fn shown(s: &str) -> String {
+    cadre_kit::text::bounded(s, 40)
+}
+
+/// "2021-04-20", "2021/4/20", "2021.04.20" or "20210420" (the layouts offices type),
+/// within the kit's range of dates; a signed or two-digit year is not a date.
 pub fn date(s: &str) -> Option<NaiveDate> {
     let s = s.trim();
+    if !s.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
     ["%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日"]
         .iter()
         .find_map(|f| NaiveDate::parse_from_str(s, f).ok())
+        .filter(|d| cadre_kit::dates::in_range(*d))
 }
 
 // ------------------------------------------------------------------ rows
@@ -296,7 +307,11 @@ pub fn parse_row(
         None => {
             err(
                 Column::PoliticalStatus,
-                format!("{:?} is not one of {}", cell(Column::PoliticalStatus), names(POLITICAL_NAMES)),
+                format!(
+                    "{:?} is not one of {}",
+                    shown(cell(Column::PoliticalStatus)),
+                    names(POLITICAL_NAMES)
+                ),
             );
             -1
         }
@@ -308,20 +323,20 @@ pub fn parse_row(
         None => {
             err(
                 Column::Education,
-                format!("{:?} is not one of {}", cell(Column::Education), names(EDUCATION_NAMES)),
+                format!("{:?} is not one of {}", shown(cell(Column::Education)), names(EDUCATION_NAMES)),
             );
             -1
         }
     };
     let full_time = yes_no(cell(Column::FullTime)).unwrap_or_else(|| {
-        err(Column::FullTime, format!("{:?} is not 是 or 否", cell(Column::FullTime)));
+        err(Column::FullTime, format!("{:?} is not 是 or 否", shown(cell(Column::FullTime))));
         false
     });
     let mut tags = Vec::new();
     for t in list(cell(Column::Background)) {
         match lookup(TAG_NAMES, t, |e| e.as_str_name(), "BACKGROUND_TAG_") {
             Some(tag) => tags.push(tag as i32),
-            None => err(Column::Background, format!("{t:?} is not one of {}", names(TAG_NAMES))),
+            None => err(Column::Background, format!("{:?} is not one of {}", shown(t), names(TAG_NAMES))),
         }
     }
     // The cadre's own fields, by the same rules as CreateCadre; each failure is
@@ -366,7 +381,7 @@ pub fn parse_row(
     };
     for (i, name) in post_cells.iter().enumerate() {
         let Some(kind) = post_kind(name) else {
-            errors.push(RowError::new(row, Column::Posts, format!("unknown post {name:?}")));
+            errors.push(RowError::new(row, Column::Posts, format!("unknown post {:?}", shown(name))));
             continue;
         };
         if row_posts.iter().any(|p: &RowPost| p.kind == kind) {
@@ -383,7 +398,7 @@ pub fn parse_row(
             errors.push(RowError::new(
                 row,
                 Column::StartDate,
-                format!("{start_s:?} is not a date like 2021-04-20"),
+                format!("{:?} is not a date like 2021-04-20", shown(&start_s)),
             ));
             continue;
         };
@@ -406,7 +421,7 @@ pub fn parse_row(
                     errors.push(RowError::new(
                         row,
                         Column::Term,
-                        format!("{t:?} is not an election year like 2021"),
+                        format!("{:?} is not an election year like 2021", shown(&t)),
                     ));
                     continue;
                 }

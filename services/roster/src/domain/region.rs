@@ -37,6 +37,26 @@ pub fn validate(field: &str, r: &pb::Region) -> Result<RegionFields, RosterError
     if name.chars().any(char::is_control) {
         return Err(RosterError::invalid(format!("{field}.name"), "must not contain control characters"));
     }
+    // Level and parent follow from the code; one sent that says otherwise is a mistake
+    // in the sender's data, refused by name rather than silently corrected.
+    let level = level_to_proto(code.level());
+    if r.level != pb::RegionLevel::Unspecified as i32 && r.level != level as i32 {
+        return Err(RosterError::invalid(
+            format!("{field}.level"),
+            format!("{code} is a {} ({}), not level {}", code.level().name(), level.as_str_name(), r.level),
+        ));
+    }
+    let parent = code.parent().map(|p| p.to_string()).unwrap_or_default();
+    if !r.parent_code.is_empty() && r.parent_code != parent {
+        return Err(RosterError::invalid(
+            format!("{field}.parent_code"),
+            format!(
+                "the parent of {code} is {}, not {}",
+                if parent.is_empty() { "none" } else { &parent },
+                cadre_kit::text::bounded(&r.parent_code, 20)
+            ),
+        ));
+    }
     let village_type = r.village_type.trim();
     if !village_type.is_empty() && code.level() != RegionLevel::Village {
         return Err(RosterError::invalid(
@@ -78,5 +98,27 @@ mod tests {
         assert_eq!(err.to_string(), "regions[1].name: must not be empty");
         let err = validate("regions[0]", &region("150525101000", "八仙筒镇", "demonstration")).unwrap_err();
         assert!(err.to_string().starts_with("regions[0].village_type: only villages"), "{err}");
+    }
+
+    /// Issue 13, finding 8: a wrong parent or level is refused, not corrected.
+    #[test]
+    fn a_parent_or_level_that_contradicts_the_code_is_refused() {
+        let with = |parent: &str, level: pb::RegionLevel| pb::Region {
+            parent_code: parent.into(),
+            level: level as i32,
+            ..region("150525101201", "嘎查", "")
+        };
+        let err = validate("regions[4]", &with("150526101000", pb::RegionLevel::Unspecified)).unwrap_err();
+        assert!(
+            err.to_string().starts_with("regions[4].parent_code: the parent of 150525101201 is 150525101000"),
+            "{err}"
+        );
+        let err = validate("regions[4]", &with("", pb::RegionLevel::Township)).unwrap_err();
+        assert!(err.to_string().starts_with("regions[4].level:"), "{err}");
+        assert!(validate("regions[4]", &with("150525101000", pb::RegionLevel::Village)).is_ok());
+        assert!(validate("regions[4]", &with("", pb::RegionLevel::Unspecified)).is_ok());
+        let province =
+            pb::Region { parent_code: "100000000000".into(), ..region("150000000000", "内蒙古", "") };
+        assert!(validate("regions[0]", &province).unwrap_err().to_string().contains("is none"));
     }
 }

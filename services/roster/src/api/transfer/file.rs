@@ -54,7 +54,44 @@ fn csv_error(e: csv::Error) -> String {
     }
 }
 
+/// The most an XLSX's parts may unpack to, all together, as their headers declare:
+/// checked before any part is read. The zip reader never reads a part past its declared
+/// size, so this bounds what one import unpacks, whatever the file claims; with the file
+/// itself (at most [`super::MAX_IMPORT_BYTES`]) and the cells read from it, it bounds an
+/// import's memory (see the README's Security section). A county roster of 100,000
+/// cadres unpacks to about 40 MiB.
+pub const MAX_XLSX_UNPACKED_BYTES: u64 = 128 * 1024 * 1024;
+
+/// Parts an XLSX may have (a workbook has a dozen or so).
+pub const MAX_XLSX_PARTS: usize = 1000;
+
+/// Refuses a workbook whose parts declare more than [`MAX_XLSX_UNPACKED_BYTES`] unpacked,
+/// before anything is decompressed: a decompression bomb (a small file whose sheet unpacks
+/// to gigabytes) is refused by what it says of itself.
+fn check_unpacked_sizes(content: &[u8]) -> Result<(), String> {
+    let mut zip = zip::ZipArchive::new(Cursor::new(content))
+        .map_err(|e| format!("not a readable XLSX workbook (cut short or another format?): {e}"))?;
+    if zip.len() > MAX_XLSX_PARTS {
+        return Err(format!("the workbook has {} parts; at most {MAX_XLSX_PARTS}", zip.len()));
+    }
+    let mut total: u64 = 0;
+    for i in 0..zip.len() {
+        let part = zip.by_index_raw(i).map_err(|e| format!("not a readable XLSX workbook: {e}"))?;
+        total = total.saturating_add(part.size());
+        if total > MAX_XLSX_UNPACKED_BYTES {
+            return Err(format!(
+                "the workbook unpacks to more than {} MiB (its part {} alone to {} bytes);                  split the roster into smaller files",
+                MAX_XLSX_UNPACKED_BYTES >> 20,
+                cadre_kit::text::bounded(&part.name().unwrap_or_default(), 100),
+                part.size()
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn read_xlsx(content: &[u8]) -> Result<Table, String> {
+    check_unpacked_sizes(content)?;
     let mut book: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(content))
         .map_err(|e| format!("not a readable XLSX workbook (cut short or another format?): {e}"))?;
     let range = book
