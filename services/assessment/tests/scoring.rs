@@ -263,7 +263,21 @@ async fn concurrent_submissions_of_one_sheet_with_one_key_apply_once() {
         let calls = (0..8).map(|_| {
             let (mut sheets, request, token) = (s.sheets(), request.clone(), token.clone());
             async move {
-                sheets.submit_sheet(keyed(&token, "sheet-nmj-2026-1", request)).await.map(|r| r.into_inner())
+                // A retry that arrives while the first is still being handled is told so (409,
+                // IDEMPOTENCY_KEY_IN_FLIGHT) and retries; once answered, every retry gets the answer.
+                loop {
+                    match sheets.submit_sheet(keyed(&token, "sheet-nmj-2026-1", request.clone())).await {
+                        Err(e)
+                            if e.code() == tonic::Code::Aborted
+                                && e.metadata()
+                                    .get("cadre-error-reason")
+                                    .is_some_and(|r| r == "IDEMPOTENCY_KEY_IN_FLIGHT") =>
+                        {
+                            tokio::time::sleep(std::time::Duration::from_millis(20)).await
+                        }
+                        other => break other.map(|r| r.into_inner()),
+                    }
+                }
             }
         });
         let results = futures::future::join_all(calls).await;
