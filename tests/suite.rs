@@ -1240,7 +1240,7 @@ async fn assessment_results_through_the_gateway(s: &Suite, county: &str, agency:
     assert_eq!(status, 200, "{result}");
     assert_eq!(result["parts"][0]["name"], "indicators", "{result}");
     assert!(
-        result["tierRule"].as_str().unwrap().starts_with("tier 4: place 3 of 3 in the county"),
+        result["tierRule"].as_str().unwrap().starts_with("tier 4: rank 3 of 3 in the county"),
         "{result}"
     );
     let (status, body) = s.post(&format!("{years}/2026:openNotice"), county, window.clone()).await;

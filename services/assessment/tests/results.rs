@@ -155,7 +155,7 @@ async fn a_year_is_computed_noticed_objected_to_finalised_and_corrected() {
         let key = results(&s).get_result(req(&s.county, get.clone())).await.unwrap().into_inner();
         let parts: Vec<(&str, i64)> = key.parts.iter().map(|p| (p.name.as_str(), p.points)).collect();
         assert_eq!(parts, [("indicators", 70), ("list:DONT", -5)]);
-        assert!(key.tier_rule.starts_with("tier 4: place 3 of 3 in the county"), "{}", key.tier_rule);
+        assert!(key.tier_rule.starts_with("tier 4: rank 3 of 3 in the county"), "{}", key.tier_rule);
         assert_eq!((key.secretary_name.as_str(), key.revision, key.reason.as_str()), ("李强", 1, "computed"));
 
         // Public notice: the township objects for its village; next door may not.

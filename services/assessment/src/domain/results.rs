@@ -365,13 +365,19 @@ pub fn compute(rules: &ResultRules, villages: &[VillageInput]) -> Vec<VillageRes
                         })
                         .map_or(4u8, |t| t as u8 + 1);
                     let straddles = (0..3).any(|t| start < cum[t] && cum[t] < end);
-                    for (pos, &i) in members.iter().enumerate().take(end).skip(start) {
+                    for &i in &members[start..end] {
                         let r = &mut rows[i].r;
                         r.tier = tier;
-                        let place = format!("place {} of {n} in {scope_name}", pos + 1);
+                        // The shared rank of the group (1, 2, 2, 4), never a position by code.
+                        let place = format!("rank {} of {n} in {scope_name}", start + 1);
+                        let tiers = if tier == 1 {
+                            "tier 1 takes".to_string()
+                        } else {
+                            format!("tiers 1–{tier} take")
+                        };
                         let mut why = if tier < 4 {
                             format!(
-                                "tier {tier}: {place}; tiers 1–{tier} take at most {}% ({} villages, {})",
+                                "tier {tier}: {place}; {tiers} at most {}% ({} villages, {})",
                                 percent[..tier as usize].iter().sum::<i64>(),
                                 cum[tier as usize - 1],
                                 rounding_name(*rounding)
@@ -470,7 +476,7 @@ mod tests {
         let t: Vec<u8> = a.iter().map(|r| r.tier).collect();
         assert_eq!(t, vec![1, 1, 2, 2, 2, 3, 3, 3, 4, 4]);
         assert_eq!(a[0].rank_county, 1);
-        assert!(a[0].explanation.tier_rule.contains("place 1 of 10"), "{}", a[0].explanation.tier_rule);
+        assert!(a[0].explanation.tier_rule.contains("rank 1 of 10"), "{}", a[0].explanation.tier_rule);
         assert!(a[9].explanation.tier_rule.starts_with("tier 4"));
     }
 
