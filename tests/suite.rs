@@ -1273,6 +1273,157 @@ async fn assessment_scored_through_the_gateway(s: &Suite) {
         (3, 2, 4, 3),
         "{feed}"
     );
+
+    assessment_results_through_the_gateway(s, &county, &agency.to_string(), &unit_token("nmj")).await;
+}
+
+/// After scoring closes: last year (2025) scored by the agency, computed, noticed and final
+/// (王芳's village in tier 4); this year computed → notice → the second township's objection
+/// upheld by the county moves its village up a tier and 王芳's village down to tier 4 →
+/// final (refused while the objection was open) → the consequences: a reward, the
+/// rectification list, and 王芳 recommended for dismissal because of last year too → a
+/// later correction is a new revision of the result in the feed, and the recommendation is
+/// withdrawn.
+async fn assessment_results_through_the_gateway(s: &Suite, county: &str, agency: &str, nmj: &str) {
+    let rules = json!({
+        "lists": [{ "code": "DONT", "name": "十不准", "kind": "negative", "cap": 100,
+                    "items": [{ "code": "N1", "name": "违规用地", "points": 5 }] }],
+        "results": { "tiers": { "by": "quota", "scope": "county", "percent": [34, 33, 0] },
+                     "tie_breakers": ["higher_indicator_total", "fewer_negative_events"] },
+        "consequences": [
+            { "kind": "reward", "when": "tier", "tier": 1 },
+            { "kind": "rectification", "when": "tier", "tier": 4 },
+            { "kind": "dismissal_recommended", "subject": "secretary", "when": "tier_two_years", "tier": 4 },
+        ],
+    });
+    let years = format!("/v1/assessment/years/{COUNTY}");
+    let put_rules = |y: i32| {
+        let body = json!({ "rulesJson": rules.to_string(), "revision": 0 });
+        let path = format!("{years}/{y}/rules");
+        async move { s.call(reqwest::Method::PUT, &path, Some(county), Some(body)).await }
+    };
+    let tiers = |y: i32| {
+        let path = format!("{years}/{y}/results");
+        async move {
+            let (status, body) = s.get(&path, county).await;
+            assert_eq!(status, 200, "{body}");
+            body["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| (r["villageCode"].as_str().unwrap().to_string(), r["tier"].as_i64().unwrap()))
+                .collect::<Vec<_>>()
+        }
+    };
+    let t = |v: &str, tier: i64| (v.to_string(), tier);
+    let today = chrono::Utc::now().date_naive();
+    let window = json!({
+        "startsOn": (today - chrono::Days::new(1)).format("%Y-%m-%d").to_string(),
+        "endsOn": (today + chrono::Days::new(6)).format("%Y-%m-%d").to_string(),
+    });
+
+    // Last year, final: the agency's scores put 王芳's village (150525100202) in tier 4.
+    let (status, body) = s.post(&format!("{years}/2025:openScoring"), county, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let sheet = json!({ "scores": [
+        { "villageCode": "150525100201", "indicatorCode": "A01", "points": 90 },
+        { "villageCode": "150525100202", "indicatorCode": "A01", "points": 20 },
+        { "villageCode": "150525101201", "indicatorCode": "A01", "points": 50 },
+    ]});
+    let path = format!("{years}/2025/sheets/{agency}");
+    let (status, body) = s.call(reqwest::Method::PUT, &path, Some(nmj), Some(sheet)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = s.post(&format!("{years}/2025:closeScoring"), county, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = put_rules(2025).await;
+    assert_eq!(status, 200, "{body}");
+    for step in [":compute", ":openNotice", ":finalize"] {
+        let body = if step == ":openNotice" { window.clone() } else { json!({}) };
+        let (status, body) = s.post(&format!("{years}/2025{step}"), county, body).await;
+        assert_eq!(status, 200, "{step}: {body}");
+    }
+    assert_eq!(tiers(2025).await, [t("150525100201", 1), t("150525100202", 4), t("150525101201", 2)]);
+
+    // This year: computed, explained, noticed.
+    let (status, body) = put_rules(2026).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, computed) = s.post(&format!("{years}/2026:compute"), county, json!({})).await;
+    assert_eq!((status, computed["phase"].as_str()), (200, Some("PHASE_COMPUTED")), "{computed}");
+    assert_eq!(tiers(2026).await, [t("150525100201", 1), t("150525100202", 2), t("150525101201", 4)]);
+    let (status, result) = s.get(&format!("{years}/2026/results/150525101201"), county).await;
+    assert_eq!(status, 200, "{result}");
+    assert_eq!(result["parts"][0]["name"], "indicators", "{result}");
+    assert!(
+        result["tierRule"].as_str().unwrap().starts_with("tier 4: rank 3 of 3 in the county"),
+        "{result}"
+    );
+    let (status, body) = s.post(&format!("{years}/2026:openNotice"), county, window.clone()).await;
+    assert_eq!(status, 200, "{body}");
+
+    // The second township objects for its village; the county upholds it with the scores.
+    let township = s.token(&[Role::TownshipAdmin], "150525101000");
+    let objection = json!({ "villageCode": "150525101201", "reason": "A01 漏计两次主题党日" });
+    let (status, raised) = s.post(&format!("{years}/2026/objections"), &township, objection.clone()).await;
+    assert_eq!((status, raised["state"].as_str()), (200, Some("OBJECTION_STATE_OPEN")), "{raised}");
+    let neighbour = s.token(&[Role::CountyAdmin], NEXT_DOOR);
+    let (status, _) = s.post(&format!("{years}/2026/objections"), &neighbour, objection).await;
+    assert_eq!(status, 403);
+    let (status, err) = s.post(&format!("{years}/2026:finalize"), county, json!({})).await;
+    assert_eq!((status, err["code"].as_str()), (400, Some("FAILED_PRECONDITION")), "{err}");
+    assert!(err["message"].as_str().unwrap().contains("open objection"), "{err}");
+    let resolve = json!({ "state": "OBJECTION_STATE_UPHELD", "answer": "经核实，予以更正",
+        "scoreChanges": [{ "indicatorCode": "A01", "points": 55 }] });
+    let path = format!("/v1/assessment/objections/{}:resolve", raised["id"].as_str().unwrap());
+    let (status, resolved) = s.post(&path, county, resolve).await;
+    assert_eq!((status, resolved["state"].as_str()), (200, Some("OBJECTION_STATE_UPHELD")), "{resolved}");
+    assert_eq!(tiers(2026).await, [t("150525100201", 1), t("150525100202", 4), t("150525101201", 2)]);
+
+    // Final: the consequences, with their rules and the results behind them.
+    let (status, body) = s.post(&format!("{years}/2026:finalize"), county, json!({})).await;
+    assert_eq!((status, body["phase"].as_str()), (200, Some("PHASE_FINAL")), "{body}");
+    let consequences = || async {
+        let (status, body) = s.get(&format!("{years}/2026/consequences"), county).await;
+        assert_eq!(status, 200, "{body}");
+        body["consequences"].as_array().unwrap().clone()
+    };
+    let c = consequences().await;
+    let of = |c: &[Value], kind: &str| {
+        c.iter()
+            .filter(|c| c["kind"] == kind && c["withdrawn"] != true)
+            .map(|c| c["villageCode"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of(&c, "reward"), ["150525100201"], "{c:?}");
+    assert_eq!(of(&c, "rectification"), ["150525100202"], "{c:?}");
+    assert_eq!(of(&c, "dismissal_recommended"), ["150525100202"], "{c:?}");
+    let dismissal = c.iter().find(|c| c["kind"] == "dismissal_recommended").unwrap();
+    assert_eq!(dismissal["secretaryName"], "王芳", "{dismissal}");
+    assert!(dismissal["because"][1].as_str().unwrap().contains("/2025/150525100202: tier 4"), "{dismissal}");
+
+    // A later correction: a new revision of the result, with its reason, in the feed.
+    let correction =
+        json!({ "reason": "复核：会议记录漏登", "scoreChanges": [{ "indicatorCode": "A01", "points": 60 }] });
+    let (status, corrected) =
+        s.post(&format!("{years}/2026/results/150525100202:correct"), county, correction).await;
+    assert_eq!(status, 200, "{corrected}");
+    assert_eq!(
+        (corrected["tier"].as_i64(), corrected["revision"].as_str()),
+        (Some(2), Some("3")),
+        "{corrected}"
+    );
+    assert_eq!(corrected["reason"], "correction: 复核：会议记录漏登", "{corrected}");
+    let c = consequences().await;
+    assert!(of(&c, "dismissal_recommended").is_empty(), "{c:?}");
+    let (status, feed) = s.get("/v1/assessment/changes?pageSize=1000", county).await;
+    assert_eq!(status, 200, "{feed}");
+    let revisions: Vec<&str> = feed["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["entity"] == "ENTITY_RESULT" && c["key"] == format!("{COUNTY}/2026/150525100202"))
+        .map(|c| c["revision"].as_str().unwrap())
+        .collect();
+    assert_eq!(revisions, ["1", "2", "3"], "{feed}");
 }
 
 #[tokio::test]

@@ -1,13 +1,16 @@
 //! The demo county's assessment, loaded through assessment's own API (the same checks,
 //! audit and feed as any caller) once the roster's demo is there and copied: the county's
-//! scoring units (four agencies and every township), last year's scheme with a variant per
-//! village type, this year's copied from it and scoring open (villages frozen), and the
-//! sheets of two agencies and three townships submitted.
+//! scoring units (four agencies and every township); last year's scheme with a variant per
+//! village type, every sheet, the year's rules (lists, tiers by quota, consequences),
+//! computed, noticed and final — its consequences published; this year's scheme copied
+//! from it, every sheet, two list events, computed and in public notice with one
+//! objection pending (a township's, against its first village's result).
 
 use cadre_kit::call::local_request;
 use cadre_kit::identity::ServiceIdentity;
 use cadre_kit::{ApiError, Principal, RegionCode, Role, dates};
 use cadre_proto::assessment::v1 as pb;
+use cadre_proto::assessment::v1::result_service_server::{ResultService, ResultServiceServer};
 use cadre_proto::assessment::v1::scheme_service_server::{SchemeService, SchemeServiceServer};
 use cadre_proto::assessment::v1::scoring_unit_service_server::{
     ScoringUnitService, ScoringUnitServiceServer,
@@ -240,7 +243,7 @@ pub async fn seed(
         jurisdiction: county,
     };
     let year = dates::today().year();
-    let total = AGENCIES.len() + townships.len() + 3 + 5;
+    let total = AGENCIES.len() + townships.len() + 4;
     let mut done = 0;
     let mut step = || {
         done += 1;
@@ -281,26 +284,143 @@ pub async fn seed(
         step();
     }
     let agency_ids: Vec<String> = agencies.iter().map(|(id, _)| id.clone()).collect();
+    let mut units_all: Vec<(String, String)> = agencies.clone();
+    units_all.extend(township_units.iter().cloned());
 
-    // Last year's scheme, this year's copied from it, and scoring open.
+    // Last year: its scheme, every sheet, computed, noticed and final (its consequences
+    // published). This year: copied scheme, every sheet, list events, computed, in public
+    // notice until a week from now, one objection pending.
     let request = pb::CreateSchemeRequest { scheme: Some(scheme(year - 1, &agency_ids)) };
     let last = api
         .create_scheme(local::<SchemeServiceServer<AssessmentApi>, _>(&who, "CreateScheme", request)?)
         .await?
         .into_inner();
     step();
+    let (villages, scores_last) = score_year(api, &who, year - 1, &units_all).await?;
+    compute_year(api, &who, year - 1).await?;
+    let (start, end) = (format!("{year}-01-10"), format!("{year}-01-16"));
+    notice_year(api, &who, year - 1, start, end).await?;
+    let request = pb::MoveYearRequest { county_code: DEMO_COUNTY.into(), year: year - 1 };
+    api.finalize_results(local::<ResultServiceServer<AssessmentApi>, _>(&who, "FinalizeResults", request)?)
+        .await?;
+    step();
+
     let request = pb::CopySchemeRequest { from_id: last.id, year };
     api.copy_scheme(local::<SchemeServiceServer<AssessmentApi>, _>(&who, "CopyScheme", request)?).await?;
     step();
+    let (_, scores) = score_year(api, &who, year, &units_all).await?;
+    // A good deed recorded for the first village, a breach for the last.
+    let mut conn = api.db().pool().acquire().await.map_err(ApiError::from)?;
+    let frozen =
+        store::years::villages(&mut conn, DEMO_COUNTY, year, &DEMO_COUNTY[..6], "", i64::MAX).await?;
+    drop(conn);
+    let mut events = 0;
+    for (v, list, item, evidence) in [
+        (frozen.first(), "GOOD", "G1", "旗委组织部先进基层党组织表彰文件"),
+        (frozen.last(), "DONT", "N2", "旗纪委监委通报：村级财务公开不及时"),
+    ] {
+        let Some(v) = v else { continue };
+        let event = pb::ListEvent {
+            county_code: DEMO_COUNTY.into(),
+            year,
+            village_code: v.code.clone(),
+            cadre_id: v.secretary_id.clone(),
+            list_code: list.into(),
+            item_code: item.into(),
+            evidence: evidence.into(),
+            ..Default::default()
+        };
+        let request = pb::RecordListEventRequest { event: Some(event) };
+        api.record_list_event(local::<ResultServiceServer<AssessmentApi>, _>(
+            &who,
+            "RecordListEvent",
+            request,
+        )?)
+        .await?;
+        events += 1;
+    }
+    compute_year(api, &who, year).await?;
+    let today = dates::today();
+    notice_year(
+        api,
+        &who,
+        year,
+        dates::format(today - chrono::Days::new(1)),
+        dates::format(today + chrono::Days::new(6)),
+    )
+    .await?;
+    // The first township objects to its first village's result.
+    let mut objections = 0;
+    if let Some(v) = frozen.first() {
+        let township = Principal {
+            subject: "system:demo-seed-township".into(),
+            roles: [Role::TownshipAdmin].into(),
+            jurisdiction: RegionCode::parse(&v.township_code).map_err(ApiError::internal)?,
+        };
+        let objection = pb::Objection {
+            county_code: DEMO_COUNTY.into(),
+            year,
+            village_code: v.code.clone(),
+            reason: "D01“为民办实事”漏计了该村第四季度的三件实事，请复核".into(),
+            ..Default::default()
+        };
+        let request = pb::RaiseObjectionRequest { objection: Some(objection) };
+        api.raise_objection(local::<ResultServiceServer<AssessmentApi>, _>(
+            &township,
+            "RaiseObjection",
+            request,
+        )?)
+        .await?;
+        objections += 1;
+    }
+    step();
+    Ok(Some(format!(
+        "{} scoring units, {villages} villages; {} final ({scores_last} scores, consequences published); \
+         {year} from its copied scheme: {scores} scores, {events} list events, computed, in public notice with \
+         {objections} objection pending",
+        agencies.len() + township_units.len(),
+        year - 1,
+    )))
+}
+
+/// The demo's rules for a year: two lists, tiers by quota over the county, the five
+/// consequences.
+pub const DEMO_RULES: &str = r#"{
+  "lists": [
+    {"code": "GOOD", "name": "“八个好”正面清单", "kind": "positive", "cap": 30, "items": [
+      {"code": "G1", "name": "获旗级以上表彰", "points": 20},
+      {"code": "G2", "name": "创新做法被推广", "points": 10}]},
+    {"code": "DONT", "name": "“十不准”负面清单", "kind": "negative", "cap": 100, "items": [
+      {"code": "N1", "name": "违规占用耕地", "points": 50},
+      {"code": "N2", "name": "村级财务公开不及时", "points": 20}]}
+  ],
+  "results": {
+    "tiers": {"by": "quota", "scope": "county", "percent": [20, 30, 30], "rounding": "floor"},
+    "tie_breakers": ["higher_indicator_total", "fewer_negative_events"],
+    "at_quota_boundary": "lower_tier"
+  },
+  "consequences": [
+    {"kind": "reward", "when": "tier", "tier": 1},
+    {"kind": "rectification", "when": "tier", "tier": 4},
+    {"kind": "dismissal_recommended", "subject": "secretary", "when": "tier_two_years", "tier": 4},
+    {"kind": "honours_priority", "when": "top_in_township", "n": 3},
+    {"kind": "reminder_talk", "subject": "secretary", "when": "bottom_in_township", "n": 3}
+  ]
+}"#;
+
+/// Opens scoring for `year`, has every unit submit its whole form, closes scoring and
+/// sets the year's rules; returns the villages frozen and the scores submitted.
+async fn score_year(
+    api: &AssessmentApi,
+    who: &Principal,
+    year: i32,
+    units: &[(String, String)],
+) -> Result<(i32, usize), Status> {
     let request = pb::MoveYearRequest { county_code: DEMO_COUNTY.into(), year };
     let opened =
-        api.open_scoring(local::<YearServiceServer<AssessmentApi>, _>(&who, "OpenScoring", request)?).await?;
-    step();
-
-    // Two agencies and three townships have submitted their sheets, from their forms.
-    let mut sheets = 0;
+        api.open_scoring(local::<YearServiceServer<AssessmentApi>, _>(who, "OpenScoring", request)?).await?;
     let mut scores = 0;
-    for (unit, subject) in agencies.iter().take(2).chain(township_units.iter().take(3)) {
+    for (unit, subject) in units {
         let unit_principal = Principal {
             subject: subject.clone(),
             roles: [Role::ScoringUnit].into(),
@@ -337,15 +457,33 @@ pub async fn seed(
             request,
         )?)
         .await?;
-        sheets += 1;
-        step();
     }
-    Ok(Some(format!(
-        "{} scoring units, the {} scheme copied into {year} (scoring open, {} villages frozen), {sheets} sheets with {scores} scores",
-        agencies.len() + township_units.len(),
-        year - 1,
-        opened.into_inner().village_count
-    )))
+    let rules =
+        pb::YearRules { county_code: DEMO_COUNTY.into(), year, rules_json: DEMO_RULES.into(), revision: 0 };
+    let request = pb::PutYearRulesRequest { rules: Some(rules) };
+    api.put_year_rules(local::<ResultServiceServer<AssessmentApi>, _>(who, "PutYearRules", request)?).await?;
+    Ok((opened.into_inner().village_count, scores))
+}
+
+async fn compute_year(api: &AssessmentApi, who: &Principal, year: i32) -> Result<(), Status> {
+    let request = pb::MoveYearRequest { county_code: DEMO_COUNTY.into(), year };
+    api.close_scoring(local::<YearServiceServer<AssessmentApi>, _>(who, "CloseScoring", request.clone())?)
+        .await?;
+    api.compute_results(local::<ResultServiceServer<AssessmentApi>, _>(who, "ComputeResults", request)?)
+        .await?;
+    Ok(())
+}
+
+async fn notice_year(
+    api: &AssessmentApi,
+    who: &Principal,
+    year: i32,
+    starts_on: String,
+    ends_on: String,
+) -> Result<(), Status> {
+    let request = pb::OpenNoticeRequest { county_code: DEMO_COUNTY.into(), year, starts_on, ends_on };
+    api.open_notice(local::<ResultServiceServer<AssessmentApi>, _>(who, "OpenNotice", request)?).await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -20,8 +20,9 @@ use cadre_kit::part::{BoxFuture, OpenPart, Part, PartContext, PartError};
 use cadre_kit::server::GrpcHost;
 use cadre_kit::shutdown::Shutdown;
 use cadre_proto::assessment::v1::{
-    scheme_service_server::SchemeServiceServer, scoring_unit_service_server::ScoringUnitServiceServer,
-    sheet_service_server::SheetServiceServer, year_service_server::YearServiceServer,
+    result_service_server::ResultServiceServer, scheme_service_server::SchemeServiceServer,
+    scoring_unit_service_server::ScoringUnitServiceServer, sheet_service_server::SheetServiceServer,
+    year_service_server::YearServiceServer,
 };
 
 pub use api::AssessmentApi;
@@ -31,11 +32,18 @@ cadre_kit::standard_services!(cadre_proto::assessment::v1);
 /// Assessment as a part of the suite.
 pub struct Assessment;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 2026121501,
-    description: "assessment",
-    sql: include_str!("../migrations/2026121501_assessment.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 2026121501,
+        description: "assessment",
+        sql: include_str!("../migrations/2026121501_assessment.sql"),
+    },
+    Migration {
+        version: 2026121601,
+        description: "assessment results",
+        sql: include_str!("../migrations/2026121601_results.sql"),
+    },
+];
 
 impl Part for Assessment {
     fn name(&self) -> &'static str {
@@ -43,7 +51,7 @@ impl Part for Assessment {
     }
 
     fn about(&self) -> &'static str {
-        "indicator schemes with variants per village type, scoring units, the year's phases, sheets of scores"
+        "indicator schemes with variants per village type, scoring units, sheets of scores, lists, results in tiers, public notice, consequences"
     }
 
     fn package(&self) -> &'static str {
@@ -99,7 +107,8 @@ impl OpenPart for Opened {
         host.add(SchemeServiceServer::new(self.api.clone()))
             .add(ScoringUnitServiceServer::new(self.api.clone()))
             .add(YearServiceServer::new(self.api.clone()))
-            .add(SheetServiceServer::new(self.api.clone()));
+            .add(SheetServiceServer::new(self.api.clone()))
+            .add(ResultServiceServer::new(self.api.clone()));
         StandardServices(self.api.db().clone()).add_to(host);
     }
 

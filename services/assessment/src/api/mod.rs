@@ -2,6 +2,7 @@
 //! No SQL here and no rules: those live in `store` and `domain`.
 
 mod file;
+mod results;
 mod schemes;
 mod sheets;
 mod units;

@@ -24,6 +24,9 @@ pub(crate) fn phase_to_proto(p: Phase) -> pb::Phase {
         Phase::Draft => pb::Phase::Draft,
         Phase::ScoringOpen => pb::Phase::ScoringOpen,
         Phase::ScoringClosed => pb::Phase::ScoringClosed,
+        Phase::Computed => pb::Phase::Computed,
+        Phase::Notice => pb::Phase::Notice,
+        Phase::Final => pb::Phase::Final,
     }
 }
 

@@ -23,6 +23,9 @@ pub enum RuleError {
     /// A sheet arrived when the year takes none.
     #[error("{what} is {phase}: sheets are accepted only while SCORING_OPEN")]
     NotScoring { what: String, phase: &'static str },
+    /// Something the year's phase does not allow, naming the phase.
+    #[error("{what} is {phase}: {rule}")]
+    Phase { what: String, phase: &'static str, rule: &'static str },
     /// Opening scoring needs a variant for every type of village the county has.
     #[error("the scheme has no variant for {villages} villages of type(s) {types}: add a variant for each")]
     MissingVariants { types: String, villages: usize },
@@ -32,6 +35,10 @@ pub enum RuleError {
 }
 
 impl RuleError {
+    pub fn invalid_phase(what: &str, phase: super::phase::Phase, rule: &'static str) -> Self {
+        Self::Phase { what: what.to_string(), phase: phase.as_str(), rule }
+    }
+
     pub fn invalid(field: impl Into<String>, reason: impl std::fmt::Display) -> Self {
         Self::Invalid(FieldError::new(field, reason))
     }

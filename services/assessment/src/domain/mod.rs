@@ -3,9 +3,12 @@
 //! which moves they allow; what a scoring unit is and which villages it scores; which
 //! scores a sheet may hold. Every refusal is a [`RuleError`] naming the field or the phase.
 
+pub mod consequences;
 pub mod error;
+pub mod lists;
 pub mod phase;
 pub mod points;
+pub mod results;
 pub mod scheme;
 pub mod sheet;
 pub mod units;

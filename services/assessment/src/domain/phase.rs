@@ -1,5 +1,5 @@
 //! The phases of a county's assessment year and the moves between them: draft →
-//! scoring open → scoring closed (later: computed, public notice, final). Sheets are
+//! scoring open → scoring closed → computed → public notice → final. Sheets are
 //! taken only while scoring is open; a scheme is in use from the moment scoring opens.
 
 use super::RuleError;
@@ -9,6 +9,9 @@ pub enum Phase {
     Draft,
     ScoringOpen,
     ScoringClosed,
+    Computed,
+    Notice,
+    Final,
 }
 
 impl Phase {
@@ -18,6 +21,9 @@ impl Phase {
             Phase::Draft => "DRAFT",
             Phase::ScoringOpen => "SCORING_OPEN",
             Phase::ScoringClosed => "SCORING_CLOSED",
+            Phase::Computed => "COMPUTED",
+            Phase::Notice => "NOTICE",
+            Phase::Final => "FINAL",
         }
     }
 
@@ -30,8 +36,21 @@ impl Phase {
 /// Whether the year `what` may move from `from` to `to`.
 pub fn check_move(what: &str, from: Phase, to: Phase) -> Result<(), RuleError> {
     match (from, to) {
-        (Phase::Draft, Phase::ScoringOpen) | (Phase::ScoringOpen, Phase::ScoringClosed) => Ok(()),
+        (Phase::Draft, Phase::ScoringOpen)
+        | (Phase::ScoringOpen, Phase::ScoringClosed)
+        | (Phase::ScoringClosed, Phase::Computed)
+        | (Phase::Computed, Phase::Notice)
+        | (Phase::Notice, Phase::Final) => Ok(()),
         _ => Err(RuleError::IllegalMove { what: what.to_string(), from: from.as_str(), to: to.as_str() }),
+    }
+}
+
+/// The rules and list events may change until the year is computed; the refusal names the phase.
+pub fn accepts_rules(what: &str, phase: Phase) -> Result<(), RuleError> {
+    if phase < Phase::Computed {
+        Ok(())
+    } else {
+        Err(RuleError::invalid_phase(what, phase, "the rules and list events change only before COMPUTED"))
     }
 }
 

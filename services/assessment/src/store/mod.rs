@@ -3,6 +3,7 @@
 //! assessment's copy of the roster. Stored enums are decoded strictly (an unknown value
 //! is `AssessmentError::Corrupt`, never a default).
 
+pub mod results;
 pub mod roster_copy;
 pub mod schemes;
 pub mod sheets;

@@ -38,6 +38,9 @@ pub fn phase_number(p: Phase) -> i64 {
         Phase::Draft => 1,
         Phase::ScoringOpen => 2,
         Phase::ScoringClosed => 3,
+        Phase::Computed => 4,
+        Phase::Notice => 5,
+        Phase::Final => 6,
     }
 }
 
@@ -46,6 +49,9 @@ fn phase_of(v: i64) -> Option<Phase> {
         1 => Some(Phase::Draft),
         2 => Some(Phase::ScoringOpen),
         3 => Some(Phase::ScoringClosed),
+        4 => Some(Phase::Computed),
+        5 => Some(Phase::Notice),
+        6 => Some(Phase::Final),
         _ => None,
     }
 }
