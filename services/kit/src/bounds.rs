@@ -14,13 +14,18 @@ use crate::fields::{FieldError, MAX_KEY_CHARS};
 /// growth plan's 4,000 characters).
 pub const MAX_TEXT_CHARS: usize = 10_000;
 
+/// The longest JSON document a field named `…_json` may carry (a county-year's assessment
+/// rules: lists of dozens of items, tiers, consequences), still far below the body limit.
+pub const MAX_DOCUMENT_CHARS: usize = 256 * 1024;
+
 /// The longest page token (a token the kit issued is about 100 characters).
 pub const MAX_TOKEN_CHARS: usize = 512;
 
 /// The bound of a string field, by its name: IDs, region codes and dates (`id`,
 /// `cadre_id`, `post_ids`, `region_code`, `start_date`, `as_of`) are keys of at most
 /// [`MAX_KEY_CHARS`]; page tokens and a bare `code` (a region's, or a signed sign-in
-/// code) [`MAX_TOKEN_CHARS`]; anything else [`MAX_TEXT_CHARS`].
+/// code) [`MAX_TOKEN_CHARS`]; a document (`rules_json`) [`MAX_DOCUMENT_CHARS`]; anything else
+/// [`MAX_TEXT_CHARS`].
 pub fn max_chars(field_name: &str) -> usize {
     let keyish = ["id", "ids", "date", "as_of", "new_since"];
     let suffixes = ["_id", "_ids", "_code", "_codes", "_date", "_as_of"];
@@ -28,6 +33,8 @@ pub fn max_chars(field_name: &str) -> usize {
         MAX_KEY_CHARS
     } else if field_name.ends_with("page_token") || field_name == "code" || field_name == "codes" {
         MAX_TOKEN_CHARS
+    } else if field_name.ends_with("_json") {
+        MAX_DOCUMENT_CHARS
     } else {
         MAX_TEXT_CHARS
     }
@@ -148,6 +155,7 @@ mod tests {
         assert_eq!(max_chars("page_token"), MAX_TOKEN_CHARS);
         assert_eq!(max_chars("code"), MAX_TOKEN_CHARS, "a sign-in code is about 75 characters");
         assert_eq!(max_chars("growth_plan"), MAX_TEXT_CHARS);
+        assert_eq!(max_chars("rules_json"), MAX_DOCUMENT_CHARS, "a county's rules, lists and all");
     }
 
     #[test]
