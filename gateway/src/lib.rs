@@ -8,6 +8,7 @@ mod deadline;
 mod health;
 pub mod openapi;
 mod passthrough;
+pub mod ratelimit;
 mod rest;
 pub mod routes;
 #[cfg(test)]
@@ -69,7 +70,41 @@ pub(crate) struct Gateway {
     pub(crate) streaming: HashSet<String>,
     /// Cancelled when the process begins to stop: `/readyz` says 503 from then on.
     pub(crate) shutdown: Shutdown,
+    /// Per-caller rate limits, REST and passthrough alike.
+    pub(crate) limiter: ratelimit::RateLimiter,
     openapi: Bytes,
+}
+
+impl Gateway {
+    /// Authenticates `header` and takes a token of the caller's rate limit: by subject
+    /// once authenticated, by peer address when not (so guessing tokens is limited too).
+    pub(crate) fn admit(
+        &self,
+        header: Option<&str>,
+        extensions: &http::Extensions,
+    ) -> Result<cadre_kit::Principal, Refusal> {
+        match self.auth.authenticate(header) {
+            Ok(principal) => {
+                self.limiter.check_principal(&principal).map_err(Refusal::Limited)?;
+                Ok(principal)
+            }
+            Err(e) => {
+                self.limiter.check_peer(peer(extensions)).map_err(Refusal::Limited)?;
+                Err(Refusal::Auth(e))
+            }
+        }
+    }
+}
+
+/// Why a request was not admitted.
+pub(crate) enum Refusal {
+    Auth(cadre_kit::auth::AuthError),
+    Limited(ratelimit::Limited),
+}
+
+/// The peer's address, when the server was started with connect info.
+fn peer(extensions: &http::Extensions) -> Option<std::net::SocketAddr> {
+    extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0)
 }
 
 /// The gateway's HTTP router: `/healthz`, `/readyz`, `/openapi.json`, the REST API of
@@ -105,6 +140,7 @@ pub async fn router(
         unary: grpc_paths(&pool, |m| !m.is_client_streaming() && !m.is_server_streaming()),
         streaming: grpc_paths(&pool, |m| m.is_client_streaming() || m.is_server_streaming()),
         shutdown,
+        limiter: ratelimit::RateLimiter::new(settings.rate_limits.clone()),
         openapi: Bytes::from(openapi),
     });
     Ok(Router::new()

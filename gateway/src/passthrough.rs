@@ -14,10 +14,10 @@ use tokio::time::Instant;
 use tonic::Status;
 use tower::ServiceExt;
 
-use crate::Gateway;
 use crate::deadline::{GRPC_TIMEOUT, deadline, grpc_timeout};
 use crate::rest::labelled;
 use crate::upstream::{Upstream, is_open_service};
+use crate::{Gateway, Refusal};
 
 /// Whether a request speaks gRPC (`application/grpc`, `application/grpc+proto`, …).
 pub fn is_grpc<B>(req: &Request<B>) -> bool {
@@ -47,10 +47,13 @@ pub async fn forward(gw: &Gateway, mut req: Request<Body>) -> Response {
         return labelled(status.into_http(), "grpc (unknown method)");
     }
     let label = format!("grpc {service}");
+    // Health and reflection need no token and are not limited (probes poll them).
     if !is_open_service(&service) {
         let header = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-        if let Err(e) = gw.auth.authenticate(header) {
-            return labelled(Status::from(e).into_http(), &label);
+        match gw.admit(header, req.extensions()) {
+            Ok(_) => {}
+            Err(Refusal::Auth(e)) => return labelled(Status::from(e).into_http(), &label),
+            Err(Refusal::Limited(limited)) => return labelled(limited.status().into_http(), &label),
         }
     }
     let permit = match upstream.permit() {

@@ -10,10 +10,10 @@ use http::header::{ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use tonic::metadata::MetadataMap;
 
-use crate::Gateway;
 use crate::deadline::deadline;
 use crate::routes::Resolution;
 use crate::transcode::{error_body, request_message, response_json};
+use crate::{Gateway, Refusal};
 
 /// The matched template, left on the response for the access log and metrics.
 #[derive(Debug, Clone)]
@@ -47,7 +47,10 @@ pub async fn handle(gw: &Gateway, req: Request<Body>) -> Response {
     let label = route.template.as_str().to_string();
     let result = async {
         let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-        gw.auth.authenticate(header).map_err(ApiError::from)?;
+        gw.admit(header, &parts.extensions).map_err(|refusal| match refusal {
+            Refusal::Auth(e) => Failure::Api(ApiError::from(e)),
+            Refusal::Limited(limited) => Failure::Limited(limited),
+        })?;
         forwarded_headers(&parts.headers)?;
         let body = read_body(body, &parts.headers, gw.body_limit).await?;
         let message = request_message(route, &bound, parts.uri.query(), &body)?;
@@ -77,6 +80,7 @@ pub async fn handle(gw: &Gateway, req: Request<Body>) -> Response {
     let resp = match result {
         Ok(json) => ([(CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response(),
         Err(Failure::TooLarge(limit)) => too_large(limit),
+        Err(Failure::Limited(limited)) => limited.http(),
         Err(Failure::Api(e)) => status_response(&tonic::Status::from(e)),
         Err(Failure::Status(s)) => status_response(&s),
     };
@@ -101,6 +105,7 @@ enum Failure {
     Api(ApiError),
     Status(tonic::Status),
     TooLarge(usize),
+    Limited(crate::ratelimit::Limited),
 }
 
 impl From<ApiError> for Failure {
