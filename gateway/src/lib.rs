@@ -68,6 +68,9 @@ pub(crate) struct Gateway {
     pub(crate) unary: HashSet<String>,
     /// `/package.Service/Method` of the RPCs with a stream either way.
     pub(crate) streaming: HashSet<String>,
+    /// `/package.Service/Method` of the bulk RPCs: imports (`Import…`) and every
+    /// client-streaming RPC. They take slots of a pool of their own, a share per caller.
+    pub(crate) bulk: HashSet<String>,
     /// Cancelled when the process begins to stop: `/readyz` says 503 from then on.
     pub(crate) shutdown: Shutdown,
     /// Per-caller rate limits, REST and passthrough alike.
@@ -120,7 +123,12 @@ pub async fn router(
     let pool = DescriptorPool::decode(cadre_proto::FILE_DESCRIPTOR_SET)
         .map_err(|e| GatewayError::Descriptor(e.to_string()))?;
     let routes = RouteTable::from_pool(&pool)?;
-    let parts = Parts::new(&upstreams, settings.concurrency_limit)?;
+    let limits = upstream::Limits {
+        calls: settings.concurrency_limit,
+        bulk: settings.bulk_concurrency_limit,
+        bulk_per_caller: settings.bulk_per_caller_limit,
+    };
+    let parts = Parts::new(&upstreams, limits)?;
     for route in routes.routes() {
         let service = route.rpc.parent_service();
         if parts.for_service(service.full_name()).is_none() {
@@ -139,6 +147,7 @@ pub async fn router(
         client_streaming: grpc_paths(&pool, |m| m.is_client_streaming()),
         unary: grpc_paths(&pool, |m| !m.is_client_streaming() && !m.is_server_streaming()),
         streaming: grpc_paths(&pool, |m| m.is_client_streaming() || m.is_server_streaming()),
+        bulk: grpc_paths(&pool, is_bulk),
         shutdown,
         limiter: ratelimit::RateLimiter::new(settings.rate_limits.clone()),
         openapi: Bytes::from(openapi),
@@ -159,6 +168,11 @@ fn grpc_paths(pool: &DescriptorPool, keep: impl Fn(&MethodDescriptor) -> bool) -
         .filter(keep)
         .map(|m| format!("/{}/{}", m.parent_service().full_name(), m.name()))
         .collect()
+}
+
+/// Whether an RPC is bulk work: an import, or a client stream (a file in pieces).
+pub fn is_bulk(method: &MethodDescriptor) -> bool {
+    method.is_client_streaming() || method.name().starts_with("Import")
 }
 
 /// The longest request target (path and query) the gateway reads. Longer IDs and

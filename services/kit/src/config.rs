@@ -286,11 +286,41 @@ pub struct DatabaseSettings {
     /// Run embedded migrations at start (turn off when operators migrate separately).
     pub migrate_on_start: bool,
     pub acquire_timeout_secs: u64,
+    /// SQLite's `synchronous` pragma (WAL mode): `normal` (the default) may lose the last
+    /// commits on power loss, never corrupts; `full` syncs the WAL on every commit.
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// SQLite's `PRAGMA synchronous` under WAL.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// Sync at checkpoints only: a commit survives a crash of the process, and the
+    /// database stays consistent on power loss, but the last commits may be rolled back.
+    #[default]
+    Normal,
+    /// Sync the WAL on every commit: a commit survives power loss too.
+    Full,
+}
+
+impl SqliteSynchronous {
+    pub fn pragma(self) -> &'static str {
+        match self {
+            Self::Normal => "PRAGMA synchronous = NORMAL",
+            Self::Full => "PRAGMA synchronous = FULL",
+        }
+    }
 }
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        Self { url: None, max_connections: 8, migrate_on_start: true, acquire_timeout_secs: 5 }
+        Self {
+            url: None,
+            max_connections: 8,
+            migrate_on_start: true,
+            acquire_timeout_secs: 5,
+            sqlite_synchronous: SqliteSynchronous::Normal,
+        }
     }
 }
 
@@ -317,6 +347,12 @@ pub struct GatewaySettings {
     pub default_deadline_ms: u64,
     /// Calls in flight per upstream before new ones are shed with 503.
     pub concurrency_limit: usize,
+    /// Bulk calls (imports, client-streaming calls) in flight per upstream, in a pool
+    /// apart from `concurrency_limit`'s; beyond it they are shed (503 / RESOURCE_EXHAUSTED
+    /// with Retry-After), never queued.
+    pub bulk_concurrency_limit: usize,
+    /// Bulk calls in flight per caller (token subject) per upstream.
+    pub bulk_per_caller_limit: usize,
     /// Requests per caller (token subject; peer address before authentication).
     pub rate_limits: RateLimits,
 }
@@ -327,6 +363,8 @@ pub struct GatewaySettings {
 #[serde(deny_unknown_fields)]
 pub struct Rate {
     pub per_second: f64,
+    /// Required unless `per_second` is 0.
+    #[serde(default)]
     pub burst: u32,
 }
 
@@ -386,6 +424,8 @@ impl Default for GatewaySettings {
             stream_body_limit_bytes: 80 * 1024 * 1024,
             default_deadline_ms: 15_000,
             concurrency_limit: 1024,
+            bulk_concurrency_limit: 4,
+            bulk_per_caller_limit: 1,
             rate_limits: RateLimits::default(),
         }
     }
@@ -572,6 +612,11 @@ impl Settings {
         }
         if self.gateway.concurrency_limit == 0 {
             problems.push("gateway.concurrency_limit: must be positive".into());
+        }
+        if self.gateway.bulk_concurrency_limit == 0 || self.gateway.bulk_per_caller_limit == 0 {
+            problems.push(
+                "gateway.bulk_concurrency_limit, gateway.bulk_per_caller_limit: must be positive".into(),
+            );
         }
         let limits = &self.gateway.rate_limits;
         let rates = [
