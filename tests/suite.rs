@@ -567,6 +567,101 @@ async fn a_big_file_streamed_through_the_gateway(s: &Suite) {
     assert_eq!(structure["headCount"], rows, "{structure}");
 }
 
+/// Several large imports into one county, streamed through the gateway at once, while an
+/// administrator next door reads: the imports take slots of the part's bulk pool, one per
+/// caller (a second import from the same caller is shed with RESOURCE_EXHAUSTED and
+/// `retry-after`), and the reads next door keep answering within a bound.
+async fn imports_next_door_do_not_starve_reads(s: &Suite) {
+    let province = s.token(&[Role::ProvinceAdmin], "150000000000");
+    s.post("/v1/regions:batchUpsert", &province, regions()).await;
+    let reader = s.token(&[Role::CountyAdmin], NEXT_DOOR);
+    let importer = |n: usize| {
+        cadre_kit::auth::issue_dev_token(
+            &s.settings.auth.dev_secret,
+            &format!("importer-{n}"),
+            &[Role::CountyAdmin],
+            &RegionCode::parse(COUNTY).unwrap(),
+            Duration::from_secs(600),
+        )
+        .unwrap()
+    };
+    let file = |n: usize| {
+        let mut csv = String::from(
+            "姓名,公民身份号码,民族,联系电话,政治面貌,学历,全日制,所在村(区划代码),职务,届次,任职时间\n",
+        );
+        for i in 0..800 {
+            let birth = format!("19{}-0{}-1{}", 70 + i % 25, 1 + i % 9, i % 10);
+            let village = if i % 2 == 0 { "150525100201" } else { "150525100202" };
+            csv.push_str(&format!(
+                "成员{n}-{i},{},汉族,13847500002,群众,大学本科,是,{village},村委会委员,2021,2021-05-10\n",
+                id_number("150525", &birth, (n * 100 + i / 250) as u16 + 1)
+            ));
+        }
+        csv.into_bytes()
+            .chunks(16 * 1024)
+            .map(|piece| pb::ImportRosterChunk {
+                format: pb::TransferFormat::Csv as i32,
+                content: piece.to_vec(),
+                file_name: format!("花名册{n}.csv"),
+                ..Default::default()
+            })
+            .collect::<Vec<_>>()
+    };
+    let import = |token: String, pieces: Vec<pb::ImportRosterChunk>| {
+        let base = s.base.clone();
+        async move {
+            let mut request = tonic::Request::new(futures::stream::iter(pieces));
+            request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+            let mut transfer =
+                pb::transfer_service_client::TransferServiceClient::connect(base).await.unwrap();
+            let mut reports = transfer.import_roster_stream(request).await?.into_inner();
+            while reports.message().await?.is_some() {}
+            Ok::<_, tonic::Status>(())
+        }
+    };
+    let importers = 3;
+    let imports: Vec<_> = (0..importers).map(|n| tokio::spawn(import(importer(n), file(n)))).collect();
+    // A second import from a caller already importing is shed, not queued.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let shed = import(importer(0), file(9)).await;
+    if let Err(status) = &shed {
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+        assert!(status.metadata().get("retry-after").is_some(), "{status:?}");
+    }
+
+    let mut latencies = Vec::new();
+    while !imports.iter().all(|i| i.is_finished()) {
+        let started = std::time::Instant::now();
+        let (status, body) = s.get(&format!("/v1/regions/{NEXT_DOOR}/structure"), &reader).await;
+        latencies.push(started.elapsed());
+        assert_eq!(status, 200, "{body}");
+        // Under a person's rate limit (50 a second).
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    for import in imports {
+        import.await.unwrap().expect("each caller's one import runs");
+    }
+    latencies.sort();
+    let max = *latencies.last().expect("read while importing");
+    let p99 = latencies[(latencies.len() * 99 / 100).min(latencies.len() - 1)];
+    eprintln!(
+        "reads next door during {importers} imports of 800 rows: {} reads, p99 {p99:?}, max {max:?}; \
+         a second import from one caller: {}",
+        latencies.len(),
+        if shed.is_err() { "shed" } else { "ran (the first had finished)" }
+    );
+    assert!(max < Duration::from_secs(5), "a read next door took {max:?} during the imports");
+}
+
+#[tokio::test]
+async fn imports_next_door_do_not_starve_reads_on_every_backend() {
+    for db in TestDb::all(cadre_roster::MIGRATIONS).await {
+        let s = Suite::start(db).await;
+        imports_next_door_do_not_starve_reads(&s).await;
+        s.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn a_big_file_streamed_through_the_gateway_on_every_backend() {
     for db in TestDb::all(cadre_roster::MIGRATIONS).await {

@@ -8,6 +8,7 @@ mod deadline;
 mod health;
 pub mod openapi;
 mod passthrough;
+pub mod ratelimit;
 mod rest;
 pub mod routes;
 #[cfg(test)]
@@ -67,9 +68,46 @@ pub(crate) struct Gateway {
     pub(crate) unary: HashSet<String>,
     /// `/package.Service/Method` of the RPCs with a stream either way.
     pub(crate) streaming: HashSet<String>,
+    /// `/package.Service/Method` of the bulk RPCs: imports (`Import…`) and every
+    /// client-streaming RPC. They take slots of a pool of their own, a share per caller.
+    pub(crate) bulk: HashSet<String>,
     /// Cancelled when the process begins to stop: `/readyz` says 503 from then on.
     pub(crate) shutdown: Shutdown,
+    /// Per-caller rate limits, REST and passthrough alike.
+    pub(crate) limiter: ratelimit::RateLimiter,
     openapi: Bytes,
+}
+
+impl Gateway {
+    /// Authenticates `header` and takes a token of the caller's rate limit: by subject
+    /// once authenticated, by peer address when not (so guessing tokens is limited too).
+    pub(crate) fn admit(
+        &self,
+        header: Option<&str>,
+        extensions: &http::Extensions,
+    ) -> Result<cadre_kit::Principal, Refusal> {
+        match self.auth.authenticate(header) {
+            Ok(principal) => {
+                self.limiter.check_principal(&principal).map_err(Refusal::Limited)?;
+                Ok(principal)
+            }
+            Err(e) => {
+                self.limiter.check_peer(peer(extensions)).map_err(Refusal::Limited)?;
+                Err(Refusal::Auth(e))
+            }
+        }
+    }
+}
+
+/// Why a request was not admitted.
+pub(crate) enum Refusal {
+    Auth(cadre_kit::auth::AuthError),
+    Limited(ratelimit::Limited),
+}
+
+/// The peer's address, when the server was started with connect info.
+fn peer(extensions: &http::Extensions) -> Option<std::net::SocketAddr> {
+    extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0)
 }
 
 /// The gateway's HTTP router: `/healthz`, `/readyz`, `/openapi.json`, the REST API of
@@ -85,7 +123,12 @@ pub async fn router(
     let pool = DescriptorPool::decode(cadre_proto::FILE_DESCRIPTOR_SET)
         .map_err(|e| GatewayError::Descriptor(e.to_string()))?;
     let routes = RouteTable::from_pool(&pool)?;
-    let parts = Parts::new(&upstreams, settings.concurrency_limit)?;
+    let limits = upstream::Limits {
+        calls: settings.concurrency_limit,
+        bulk: settings.bulk_concurrency_limit,
+        bulk_per_caller: settings.bulk_per_caller_limit,
+    };
+    let parts = Parts::new(&upstreams, limits)?;
     for route in routes.routes() {
         let service = route.rpc.parent_service();
         if parts.for_service(service.full_name()).is_none() {
@@ -104,7 +147,9 @@ pub async fn router(
         client_streaming: grpc_paths(&pool, |m| m.is_client_streaming()),
         unary: grpc_paths(&pool, |m| !m.is_client_streaming() && !m.is_server_streaming()),
         streaming: grpc_paths(&pool, |m| m.is_client_streaming() || m.is_server_streaming()),
+        bulk: grpc_paths(&pool, is_bulk),
         shutdown,
+        limiter: ratelimit::RateLimiter::new(settings.rate_limits.clone()),
         openapi: Bytes::from(openapi),
     });
     Ok(Router::new()
@@ -123,6 +168,11 @@ fn grpc_paths(pool: &DescriptorPool, keep: impl Fn(&MethodDescriptor) -> bool) -
         .filter(keep)
         .map(|m| format!("/{}/{}", m.parent_service().full_name(), m.name()))
         .collect()
+}
+
+/// Whether an RPC is bulk work: an import, or a client stream (a file in pieces).
+pub fn is_bulk(method: &MethodDescriptor) -> bool {
+    method.is_client_streaming() || method.name().starts_with("Import")
 }
 
 /// The longest request target (path and query) the gateway reads. Longer IDs and

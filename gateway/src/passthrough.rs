@@ -14,10 +14,10 @@ use tokio::time::Instant;
 use tonic::Status;
 use tower::ServiceExt;
 
-use crate::Gateway;
 use crate::deadline::{GRPC_TIMEOUT, deadline, grpc_timeout};
 use crate::rest::labelled;
 use crate::upstream::{Upstream, is_open_service};
+use crate::{Gateway, Refusal};
 
 /// Whether a request speaks gRPC (`application/grpc`, `application/grpc+proto`, …).
 pub fn is_grpc<B>(req: &Request<B>) -> bool {
@@ -47,15 +47,21 @@ pub async fn forward(gw: &Gateway, mut req: Request<Body>) -> Response {
         return labelled(status.into_http(), "grpc (unknown method)");
     }
     let label = format!("grpc {service}");
+    // Health and reflection need no token and are not limited (probes poll them).
+    let mut caller = String::new();
     if !is_open_service(&service) {
         let header = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-        if let Err(e) = gw.auth.authenticate(header) {
-            return labelled(Status::from(e).into_http(), &label);
+        match gw.admit(header, req.extensions()) {
+            Ok(principal) => caller = principal.subject,
+            Err(Refusal::Auth(e)) => return labelled(Status::from(e).into_http(), &label),
+            Err(Refusal::Limited(limited)) => return labelled(limited.status().into_http(), &label),
         }
     }
-    let permit = match upstream.permit() {
+    // Imports and client streams take a slot of the part's bulk pool (a share per
+    // caller), so they cannot starve ordinary calls; every other call an ordinary one.
+    let permit = match upstream.slot(gw.bulk.contains(req.uri().path()), &caller) {
         Ok(p) => p,
-        Err(shed) => return labelled(Status::from(shed).into_http(), &label),
+        Err(refused) => return labelled(Status::from(refused).into_http(), &label),
     };
     // Only a call the descriptor set says is unary gets the default deadline (or the
     // client's, if shorter). A stream ends when its client says: WatchChanges stays
@@ -162,7 +168,7 @@ async fn request_body(gw: &Gateway, path: &str, body: Body) -> Result<tonic::bod
 struct Forwarded<B> {
     /// `None` once the deadline ended the call (dropping it resets the part's stream).
     body: Option<B>,
-    _permit: tokio::sync::OwnedSemaphorePermit,
+    _permit: crate::upstream::Slot,
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
@@ -217,7 +223,7 @@ mod tests {
         let permit = Arc::new(tokio::sync::Semaphore::new(1)).try_acquire_owned().expect("a slot");
         Forwarded {
             body: Some(body),
-            _permit: permit,
+            _permit: crate::upstream::Slot::Ordinary(permit),
             deadline: Some(Box::pin(tokio::time::sleep(deadline))),
         }
     }

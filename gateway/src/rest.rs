@@ -10,10 +10,11 @@ use http::header::{ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use tonic::metadata::MetadataMap;
 
-use crate::Gateway;
 use crate::deadline::deadline;
 use crate::routes::Resolution;
 use crate::transcode::{error_body, request_message, response_json};
+use crate::upstream::{BULK_RETRY_AFTER_SECS, BulkBusy, CallError};
+use crate::{Gateway, Refusal};
 
 /// The matched template, left on the response for the access log and metrics.
 #[derive(Debug, Clone)]
@@ -47,7 +48,10 @@ pub async fn handle(gw: &Gateway, req: Request<Body>) -> Response {
     let label = route.template.as_str().to_string();
     let result = async {
         let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-        gw.auth.authenticate(header).map_err(ApiError::from)?;
+        let principal = gw.admit(header, &parts.extensions).map_err(|refusal| match refusal {
+            Refusal::Auth(e) => Failure::Api(ApiError::from(e)),
+            Refusal::Limited(limited) => Failure::Limited(limited),
+        })?;
         forwarded_headers(&parts.headers)?;
         let body = read_body(body, &parts.headers, gw.body_limit).await?;
         let message = request_message(route, &bound, parts.uri.query(), &body)?;
@@ -67,16 +71,29 @@ pub async fn handle(gw: &Gateway, req: Request<Body>) -> Response {
             )));
         }
         let idempotent = idempotency(&grpc_path, &parts.headers);
+        let bulk = gw.bulk.contains(&grpc_path);
         let reply = upstream
-            .unary(&grpc_path, metadata(&parts.headers), encoded, idempotent, deadline)
+            .unary(
+                &grpc_path,
+                metadata(&parts.headers),
+                encoded,
+                idempotent,
+                deadline,
+                (bulk, &principal.subject),
+            )
             .await
-            .map_err(|e| Failure::Status(e.into()))?;
+            .map_err(|e| match e {
+                CallError::BulkBusy(busy) => Failure::BulkBusy(busy),
+                e => Failure::Status(e.into()),
+            })?;
         Ok::<_, Failure>(response_json(route.rpc.output(), reply)?)
     }
     .await;
     let resp = match result {
         Ok(json) => ([(CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response(),
         Err(Failure::TooLarge(limit)) => too_large(limit),
+        Err(Failure::Limited(limited)) => limited.http(),
+        Err(Failure::BulkBusy(busy)) => bulk_busy(&busy),
         Err(Failure::Api(e)) => status_response(&tonic::Status::from(e)),
         Err(Failure::Status(s)) => status_response(&s),
     };
@@ -101,6 +118,8 @@ enum Failure {
     Api(ApiError),
     Status(tonic::Status),
     TooLarge(usize),
+    Limited(crate::ratelimit::Limited),
+    BulkBusy(BulkBusy),
 }
 
 impl From<ApiError> for Failure {
@@ -153,6 +172,21 @@ fn status_response(s: &tonic::Status) -> Response {
         body["reason"] = serde_json::json!(reason);
     }
     (status, axum::Json(body)).into_response()
+}
+
+/// 503 with `Retry-After`: the part's bulk pool, or the caller's share of it, is full.
+fn bulk_busy(busy: &BulkBusy) -> Response {
+    let body = serde_json::json!({
+        "code": "RESOURCE_EXHAUSTED",
+        "reason": "BULK_SATURATED",
+        "message": busy.to_string(),
+        "limit": {"by": busy.what, "inFlight": busy.limit},
+        "retryAfterSeconds": BULK_RETRY_AFTER_SECS,
+        "status": 503,
+    });
+    let mut resp = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    resp.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from(BULK_RETRY_AFTER_SECS));
+    resp
 }
 
 /// 413 with a payload-too-large code and the limit.

@@ -3,8 +3,8 @@
 //! raw unary call over it (protobuf bytes in, bytes out), and load shedding when too
 //! many calls are in flight.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes};
@@ -28,6 +28,78 @@ pub struct Upstream {
     pub part: String,
     client: PartClient,
     permits: Arc<Semaphore>,
+    bulk: BulkPool,
+}
+
+/// Bulk calls (imports, client streams) of one part: a pool of their own, apart from
+/// ordinary calls, and a share per caller, so one county's imports cannot take the slots
+/// another county's reads need, nor all the import slots.
+#[derive(Clone)]
+struct BulkPool {
+    permits: Arc<Semaphore>,
+    limit: usize,
+    per_caller: usize,
+    callers: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// How many calls an upstream may have in flight.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Ordinary calls in flight.
+    pub calls: usize,
+    /// Bulk calls in flight, in a pool of their own.
+    pub bulk: usize,
+    /// Bulk calls in flight per caller.
+    pub bulk_per_caller: usize,
+}
+
+/// A slot held for the length of a call: ordinary or bulk.
+pub enum Slot {
+    Ordinary(OwnedSemaphorePermit),
+    Bulk(BulkSlot),
+}
+
+/// A bulk slot: gives back the part's permit and the caller's share when dropped.
+#[derive(Debug)]
+pub struct BulkSlot {
+    _permit: OwnedSemaphorePermit,
+    caller: String,
+    callers: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Drop for BulkSlot {
+    fn drop(&mut self) {
+        let mut callers = self.callers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = callers.get_mut(&self.caller) {
+            *n -= 1;
+            if *n == 0 {
+                callers.remove(&self.caller);
+            }
+        }
+    }
+}
+
+/// How long a caller refused a bulk slot is told to wait: an import takes seconds.
+pub const BULK_RETRY_AFTER_SECS: u64 = 5;
+
+/// A bulk call refused: the part's bulk pool or the caller's share of it is full. Shed,
+/// not queued: the caller is told when to try again.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "{what} already has {limit} bulk calls (imports, streams) in flight to {part}; retry after {BULK_RETRY_AFTER_SECS} s"
+)]
+pub struct BulkBusy {
+    pub part: String,
+    pub what: &'static str,
+    pub limit: usize,
+}
+
+impl From<BulkBusy> for Status {
+    fn from(busy: BulkBusy) -> Self {
+        let mut status = Status::resource_exhausted(busy.to_string());
+        status.metadata_mut().insert("retry-after", BULK_RETRY_AFTER_SECS.into());
+        status
+    }
 }
 
 impl Upstream {
@@ -37,7 +109,7 @@ impl Upstream {
         part: &str,
         target: &Target,
         client: &ClientSettings,
-        concurrency_limit: usize,
+        limits: Limits,
     ) -> Result<Self, GatewayError> {
         // Deadlines are the gateway's to set per call (REST and unary passthrough get
         // `gateway.default_deadline_ms`); the client's own default only bounds streams.
@@ -50,7 +122,13 @@ impl Upstream {
         Ok(Self {
             part: part.to_string(),
             client,
-            permits: Arc::new(Semaphore::new(concurrency_limit.max(1))),
+            permits: Arc::new(Semaphore::new(limits.calls.max(1))),
+            bulk: BulkPool {
+                permits: Arc::new(Semaphore::new(limits.bulk.max(1))),
+                limit: limits.bulk.max(1),
+                per_caller: limits.bulk_per_caller.max(1),
+                callers: Arc::default(),
+            },
         })
     }
 
@@ -69,8 +147,31 @@ impl Upstream {
         self.permits.clone().try_acquire_owned().map_err(|_| Shed { part: self.part.clone() })
     }
 
-    /// One unary call with an encoded request, in one of the part's slots (see
-    /// [`Upstream::call`]), or [`Shed`] when there is none.
+    /// A slot in the part's bulk pool for `caller`, or [`BulkBusy`] when the pool or
+    /// the caller's share of it is full (shed, not queued).
+    pub fn bulk_permit(&self, caller: &str) -> Result<BulkSlot, BulkBusy> {
+        let pool = &self.bulk;
+        let mut callers = pool.callers.lock().unwrap_or_else(|p| p.into_inner());
+        let held = callers.get(caller).copied().unwrap_or(0);
+        if held >= pool.per_caller {
+            return Err(BulkBusy { part: self.part.clone(), what: "this caller", limit: pool.per_caller });
+        }
+        let permit = pool.permits.clone().try_acquire_owned().map_err(|_| BulkBusy {
+            part: self.part.clone(),
+            what: "the gateway",
+            limit: pool.limit,
+        })?;
+        callers.insert(caller.to_string(), held + 1);
+        Ok(BulkSlot { _permit: permit, caller: caller.to_string(), callers: pool.callers.clone() })
+    }
+
+    /// The slot a call takes: a bulk one for `caller` if `bulk`, else an ordinary one.
+    pub fn slot(&self, bulk: bool, caller: &str) -> Result<Slot, CallError> {
+        if bulk { Ok(Slot::Bulk(self.bulk_permit(caller)?)) } else { Ok(Slot::Ordinary(self.permit()?)) }
+    }
+
+    /// One unary call with an encoded request, in a slot of the part's (see
+    /// [`Upstream::call`]; `slot` says which), or [`CallError`] when there is none.
     pub async fn unary(
         &self,
         path: &str,
@@ -78,8 +179,9 @@ impl Upstream {
         body: Bytes,
         idempotent: Idempotent,
         deadline: Duration,
+        slot: (bool, &str),
     ) -> Result<Bytes, CallError> {
-        let _permit = self.permit()?;
+        let _slot = self.slot(slot.0, slot.1)?;
         Ok(self.call(path, metadata, body, idempotent, deadline).await?)
     }
 
@@ -135,6 +237,8 @@ pub enum CallError {
     #[error(transparent)]
     Shed(#[from] Shed),
     #[error(transparent)]
+    BulkBusy(#[from] BulkBusy),
+    #[error(transparent)]
     Status(#[from] Status),
 }
 
@@ -142,6 +246,7 @@ impl From<CallError> for Status {
     fn from(e: CallError) -> Self {
         match e {
             CallError::Shed(shed) => shed.into(),
+            CallError::BulkBusy(busy) => busy.into(),
             CallError::Status(status) => status,
         }
     }
@@ -164,10 +269,10 @@ pub struct Parts {
 }
 
 impl Parts {
-    pub fn new(upstreams: &Upstreams, concurrency_limit: usize) -> Result<Self, GatewayError> {
+    pub fn new(upstreams: &Upstreams, limits: Limits) -> Result<Self, GatewayError> {
         let mut by_part = BTreeMap::new();
         for (part, target) in &upstreams.parts {
-            by_part.insert(part.clone(), Upstream::new(part, target, &upstreams.client, concurrency_limit)?);
+            by_part.insert(part.clone(), Upstream::new(part, target, &upstreams.client, limits)?);
         }
         let default_part = upstreams.parts.first().map(|(part, _)| part.clone());
         Ok(Self { by_part, default_part })
@@ -276,7 +381,7 @@ mod tests {
             ],
             client: ClientSettings::default(),
         };
-        let parts = Parts::new(&upstreams, 4).expect("parts");
+        let parts = Parts::new(&upstreams, limits(4)).expect("parts");
         assert_eq!(parts.for_service("cadre.roster.v1.PostService").map(|u| u.part.as_str()), Some("roster"));
         assert_eq!(parts.for_service("cadre.training.v1.X").map(|u| u.part.as_str()), Some("training"));
         assert_eq!(parts.for_service("grpc.health.v1.Health").map(|u| u.part.as_str()), Some("roster"));
@@ -304,22 +409,66 @@ mod tests {
         (addr, calls)
     }
 
+    fn limits(n: usize) -> Limits {
+        Limits { calls: n, bulk: 2, bulk_per_caller: 1 }
+    }
+
+    #[tokio::test]
+    async fn bulk_calls_have_a_pool_of_their_own_and_a_share_per_caller() {
+        let parts =
+            Parts::new(&one("roster", &format!("http://{}", closed_port())), limits(1)).expect("parts");
+        let up = parts.get("roster").expect("roster");
+        let ordinary = up.permit().expect("an ordinary slot");
+        // The ordinary pool is full; imports still get slots, one per caller.
+        let a = up.bulk_permit("county-a").expect("a's import");
+        let busy = up.bulk_permit("county-a").expect_err("a's second import");
+        assert_eq!(busy.what, "this caller");
+        let status = Status::from(busy);
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+        assert_eq!(status.metadata().get("retry-after").map(|v| v.to_str().unwrap()), Some("5"));
+        let b = up.bulk_permit("county-b").expect("b's import");
+        let busy = up.bulk_permit("county-c").expect_err("the bulk pool is full");
+        assert_eq!((busy.what, busy.limit), ("the gateway", 2));
+        // Imports do not take ordinary slots: freeing one lets a read in, and a finished
+        // import gives its caller's share back.
+        drop(ordinary);
+        let _read = up.permit().expect("a read");
+        drop(a);
+        let _again = up.bulk_permit("county-a").expect("a's next import");
+        drop(b);
+        assert_eq!(up.bulk.callers.lock().unwrap().len(), 1, "b's share is forgotten");
+    }
+
     const GET_CADRE: &str = "/cadre.roster.v1.CadreService/GetCadre";
 
     #[tokio::test]
     async fn saturation_sheds_and_a_dead_upstream_is_unavailable() {
-        let up = Parts::new(&one("roster", &format!("http://{}", closed_port())), 1).expect("parts");
+        let up = Parts::new(&one("roster", &format!("http://{}", closed_port())), limits(1)).expect("parts");
         let up = up.get("roster").expect("roster");
         let held = up.permit().expect("first permit");
         assert_eq!(Status::from(up.permit().expect_err("shed")).code(), tonic::Code::Unavailable);
         let shed = up
-            .unary(GET_CADRE, MetadataMap::new(), Bytes::new(), Idempotent::Yes, Duration::from_secs(2))
+            .unary(
+                GET_CADRE,
+                MetadataMap::new(),
+                Bytes::new(),
+                Idempotent::Yes,
+                Duration::from_secs(2),
+                (false, "t"),
+            )
             .await
             .expect_err("saturated");
         assert!(matches!(shed, CallError::Shed(Shed { ref part }) if part == "roster"), "{shed:?}");
         drop(held);
         let err = up
-            .unary(GET_CADRE, MetadataMap::new(), Bytes::new(), Idempotent::Yes, Duration::from_secs(2))
+            .unary(
+                GET_CADRE,
+                MetadataMap::new(),
+                Bytes::new(),
+                Idempotent::Yes,
+                Duration::from_secs(2),
+                (false, "t"),
+            )
             .await
             .expect_err("nothing listens there");
         let CallError::Status(err) = err else { panic!("a free slot is not shed: {err:?}") };
@@ -329,18 +478,32 @@ mod tests {
     #[tokio::test]
     async fn an_answered_call_is_tried_again_only_when_idempotent() {
         let (addr, calls) = busy_server().await;
-        let parts = Parts::new(&one("roster", &format!("http://{addr}")), 4).expect("parts");
+        let parts = Parts::new(&one("roster", &format!("http://{addr}")), limits(4)).expect("parts");
         let up = parts.get("roster").expect("roster");
         let count = || calls.load(std::sync::atomic::Ordering::SeqCst);
         let err = up
-            .unary(GET_CADRE, MetadataMap::new(), Bytes::new(), Idempotent::No, Duration::from_secs(2))
+            .unary(
+                GET_CADRE,
+                MetadataMap::new(),
+                Bytes::new(),
+                Idempotent::No,
+                Duration::from_secs(2),
+                (false, "t"),
+            )
             .await
             .expect_err("the server is busy");
         assert!(matches!(err, CallError::Status(ref s) if s.code() == tonic::Code::Unavailable), "{err:?}");
         assert_eq!(count(), 1, "a call with side effects reached the server once and is not repeated");
-        up.unary(GET_CADRE, MetadataMap::new(), Bytes::new(), Idempotent::Yes, Duration::from_secs(2))
-            .await
-            .expect_err("still busy");
+        up.unary(
+            GET_CADRE,
+            MetadataMap::new(),
+            Bytes::new(),
+            Idempotent::Yes,
+            Duration::from_secs(2),
+            (false, "t"),
+        )
+        .await
+        .expect_err("still busy");
         assert!(count() > 2, "an idempotent call is tried again: {} calls", count());
     }
 }

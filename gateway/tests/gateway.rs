@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use cadre_kit::auth::{Authenticator, issue_dev_token};
 use cadre_kit::client::Target;
-use cadre_kit::config::{AuthSettings, GatewaySettings};
+use cadre_kit::config::{AuthSettings, GatewaySettings, Rate, RateLimits};
 use cadre_kit::{RegionCode, Role};
 use cadre_proto::changes::v1 as changes;
 use cadre_proto::roster::v1 as pb;
@@ -150,6 +150,7 @@ struct Options {
     health: Option<ServingStatus>,
     /// Another part, `training`, whose only endpoint is down.
     down_part: bool,
+    rate_limits: RateLimits,
 }
 
 impl Default for Options {
@@ -161,6 +162,7 @@ impl Default for Options {
             concurrency_limit: defaults.concurrency_limit,
             health: None,
             down_part: false,
+            rate_limits: defaults.rate_limits,
         }
     }
 }
@@ -198,6 +200,7 @@ async fn setup(options: Options) -> Setup {
         body_limit_bytes: 1024,
         default_deadline_ms: options.default_deadline_ms,
         concurrency_limit: options.concurrency_limit,
+        rate_limits: options.rate_limits,
         ..Default::default()
     };
     // With a dead replica beside the live one, REST calls must still get through
@@ -483,4 +486,86 @@ async fn a_streaming_grpc_call_outlives_the_default_deadline() {
         Some("86400000m"),
         "a stream's only deadline is the day cap"
     );
+}
+
+#[tokio::test]
+async fn a_caller_over_its_rate_limit_gets_429_with_retry_after_and_others_are_unaffected() {
+    let limits = RateLimits { default: Rate { per_second: 1.0, burst: 5 }, ..RateLimits::default() };
+    let s = setup(Options { rate_limits: limits, ..Default::default() }).await;
+    let auth_settings = AuthSettings::default();
+    let region = RegionCode::parse("150525000000").expect("region");
+    let other = issue_dev_token(
+        &auth_settings.dev_secret,
+        "other",
+        &[Role::CountyAdmin],
+        &region,
+        Duration::from_secs(600),
+    )
+    .expect("token");
+    let integration = issue_dev_token(
+        &auth_settings.dev_secret,
+        "provincial-sync",
+        &[Role::Integration],
+        &region,
+        Duration::from_secs(600),
+    )
+    .expect("token");
+    // `tester` spends its burst of 5 (setup's readiness poll needs no token).
+    let mut refused = None;
+    for _ in 0..8 {
+        let (status, body) = call(&s, "GET", "/v1/regions/150525100201", Some(&s.token), None).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some(body);
+            break;
+        }
+        assert_eq!(status, 200, "{body}");
+    }
+    let body = refused.expect("tester was never limited");
+    assert_eq!(body["code"], "RESOURCE_EXHAUSTED", "{body}");
+    assert_eq!(body["reason"], "RATE_LIMITED", "{body}");
+    assert_eq!(body["limit"], json!({"by": "subject", "perSecond": 1.0, "burst": 5}), "{body}");
+    let req = Request::builder()
+        .uri("/v1/regions/150525100201")
+        .header("authorization", format!("Bearer {}", s.token))
+        .body(Body::empty())
+        .expect("request");
+    let resp = s.router.clone().oneshot(req).await.expect("infallible");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = resp.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+    assert!((1..=2).contains(&retry), "Retry-After: {retry}");
+
+    // Another subject's calls all succeed meanwhile, within its own burst; the
+    // integration role is unlimited by default.
+    for _ in 0..5 {
+        let (status, body) = call(&s, "GET", "/v1/regions/150525100201", Some(&other), None).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    for _ in 0..50 {
+        let (status, body) = call(&s, "GET", "/v1/regions/150525100201", Some(&integration), None).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    // gRPC passthrough shares the same bucket: RESOURCE_EXHAUSTED with retry-after.
+    let mut client = RegionServiceClient::connect(serve(&s).await).await.expect("connect");
+    let req = authed(&s, pb::GetRegionRequest { code: "150525100201".into() });
+    let err = client.get_region(req).await.expect_err("limited");
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
+    assert!(err.metadata().get("retry-after").is_some(), "{err:?}");
+    assert!(err.message().contains("rate limit"), "{}", err.message());
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_token_are_limited_by_peer() {
+    let limits = RateLimits { unauthenticated: Rate { per_second: 1.0, burst: 3 }, ..RateLimits::default() };
+    let s = setup(Options { rate_limits: limits, ..Default::default() }).await;
+    for _ in 0..3 {
+        let (status, _) = call(&s, "GET", "/v1/regions/150525100201", Some("forged"), None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, body) = call(&s, "GET", "/v1/regions/150525100201", Some("forged"), None).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["limit"]["by"], "peer address", "{body}");
+    // A caller with a valid token is not held up by the guesser.
+    let (status, body) = call(&s, "GET", "/v1/regions/150525100201", Some(&s.token), None).await;
+    assert_eq!(status, 200, "{body}");
 }

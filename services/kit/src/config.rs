@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
@@ -285,11 +286,41 @@ pub struct DatabaseSettings {
     /// Run embedded migrations at start (turn off when operators migrate separately).
     pub migrate_on_start: bool,
     pub acquire_timeout_secs: u64,
+    /// SQLite's `synchronous` pragma (WAL mode): `normal` (the default) may lose the last
+    /// commits on power loss, never corrupts; `full` syncs the WAL on every commit.
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// SQLite's `PRAGMA synchronous` under WAL.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// Sync at checkpoints only: a commit survives a crash of the process, and the
+    /// database stays consistent on power loss, but the last commits may be rolled back.
+    #[default]
+    Normal,
+    /// Sync the WAL on every commit: a commit survives power loss too.
+    Full,
+}
+
+impl SqliteSynchronous {
+    pub fn pragma(self) -> &'static str {
+        match self {
+            Self::Normal => "PRAGMA synchronous = NORMAL",
+            Self::Full => "PRAGMA synchronous = FULL",
+        }
+    }
 }
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        Self { url: None, max_connections: 8, migrate_on_start: true, acquire_timeout_secs: 5 }
+        Self {
+            url: None,
+            max_connections: 8,
+            migrate_on_start: true,
+            acquire_timeout_secs: 5,
+            sqlite_synchronous: SqliteSynchronous::Normal,
+        }
     }
 }
 
@@ -316,6 +347,74 @@ pub struct GatewaySettings {
     pub default_deadline_ms: u64,
     /// Calls in flight per upstream before new ones are shed with 503.
     pub concurrency_limit: usize,
+    /// Bulk calls (imports, client-streaming calls) in flight per upstream, in a pool
+    /// apart from `concurrency_limit`'s; beyond it they are shed (503 / RESOURCE_EXHAUSTED
+    /// with Retry-After), never queued.
+    pub bulk_concurrency_limit: usize,
+    /// Bulk calls in flight per caller (token subject) per upstream.
+    pub bulk_per_caller_limit: usize,
+    /// Requests per caller (token subject; peer address before authentication).
+    pub rate_limits: RateLimits,
+}
+
+/// A token bucket: `per_second` requests on average, `burst` at once. `per_second = 0`
+/// means unlimited.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    pub per_second: f64,
+    /// Required unless `per_second` is 0.
+    #[serde(default)]
+    pub burst: u32,
+}
+
+impl Rate {
+    pub const UNLIMITED: Rate = Rate { per_second: 0.0, burst: 0 };
+
+    pub fn is_unlimited(&self) -> bool {
+        self.per_second == 0.0
+    }
+}
+
+/// Per-caller rate limits at the gateway, over REST and gRPC passthrough alike.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimits {
+    /// For an authenticated caller none of whose roles has an entry in `roles`.
+    pub default: Rate,
+    /// Per role name (`county_admin`, `integration`, …); a caller with several roles
+    /// gets the most generous of theirs. Beside [`RateLimits::BUILT_IN_ROLES`].
+    pub roles: BTreeMap<String, Rate>,
+    /// For requests without a valid token, keyed by peer address.
+    pub unauthenticated: Rate,
+    /// Callers tracked at once; idle callers (bucket full again) are evicted first.
+    pub max_callers: usize,
+}
+
+impl RateLimits {
+    /// The rate of `role` when `roles` does not name it: machine clients (provincial
+    /// systems, `integration`) sync in bulk, so they are unlimited here and bounded by the
+    /// per-part concurrency limit instead; other roles have none of their own.
+    pub const BUILT_IN_ROLES: [(&str, Rate); 1] = [("integration", Rate::UNLIMITED)];
+
+    /// The configured rate of `role`, else its built-in one, else none.
+    pub fn for_role(&self, role: &str) -> Option<Rate> {
+        self.roles
+            .get(role)
+            .copied()
+            .or_else(|| Self::BUILT_IN_ROLES.iter().find(|(r, _)| *r == role).map(|(_, rate)| *rate))
+    }
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            default: Rate { per_second: 50.0, burst: 100 },
+            roles: BTreeMap::new(),
+            unauthenticated: Rate { per_second: 5.0, burst: 20 },
+            max_callers: 100_000,
+        }
+    }
 }
 
 impl Default for GatewaySettings {
@@ -325,6 +424,9 @@ impl Default for GatewaySettings {
             stream_body_limit_bytes: 80 * 1024 * 1024,
             default_deadline_ms: 15_000,
             concurrency_limit: 1024,
+            bulk_concurrency_limit: 4,
+            bulk_per_caller_limit: 1,
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -511,6 +613,35 @@ impl Settings {
         if self.gateway.concurrency_limit == 0 {
             problems.push("gateway.concurrency_limit: must be positive".into());
         }
+        if self.gateway.bulk_concurrency_limit == 0 || self.gateway.bulk_per_caller_limit == 0 {
+            problems.push(
+                "gateway.bulk_concurrency_limit, gateway.bulk_per_caller_limit: must be positive".into(),
+            );
+        }
+        let limits = &self.gateway.rate_limits;
+        let rates = [
+            ("default".to_string(), limits.default),
+            ("unauthenticated".to_string(), limits.unauthenticated),
+        ]
+        .into_iter()
+        .chain(limits.roles.iter().map(|(role, rate)| (format!("roles.{role}"), *rate)));
+        for (name, rate) in rates {
+            if !rate.per_second.is_finite() || rate.per_second < 0.0 {
+                problems.push(format!(
+                    "gateway.rate_limits.{name}.per_second: must be 0 (unlimited) or positive"
+                ));
+            } else if !rate.is_unlimited() && rate.burst == 0 {
+                problems.push(format!("gateway.rate_limits.{name}.burst: must be positive"));
+            }
+        }
+        for role in limits.roles.keys() {
+            if let Err(e) = crate::principal::Role::from_str(role) {
+                problems.push(format!("gateway.rate_limits.roles: {e}"));
+            }
+        }
+        if limits.max_callers == 0 {
+            problems.push("gateway.rate_limits.max_callers: must be positive".into());
+        }
         if self.client.default_deadline_ms == 0 || self.client.refresh_ms == 0 {
             problems.push("client.default_deadline_ms and client.refresh_ms: must be positive".into());
         }
@@ -561,6 +692,35 @@ mod tests {
         assert_eq!(settings.grpc_addr.port(), 6000);
         assert_eq!(settings.gateway.body_limit_bytes, 2048);
         assert_eq!(settings.http_addr.port(), 8080);
+    }
+
+    #[test]
+    fn rate_limits_are_read_per_role_and_an_unknown_role_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cadre.toml");
+        std::fs::write(
+            &file,
+            "[gateway.rate_limits]\ndefault = { per_second = 0, burst = 0 }\n\
+             [gateway.rate_limits.roles]\ncounty_admin = { per_second = 2.5, burst = 10 }\n",
+        )
+        .unwrap();
+        let settings = Settings::load(Some(&file), &["roster"]).unwrap();
+        let limits = &settings.gateway.rate_limits;
+        assert!(limits.default.is_unlimited(), "an integer 0 reads as unlimited");
+        assert_eq!(limits.roles["county_admin"], Rate { per_second: 2.5, burst: 10 });
+        assert!(
+            limits.for_role("integration").is_some_and(|r| r.is_unlimited()),
+            "built in beside the file's"
+        );
+        assert_eq!(limits.for_role("county_admin"), Some(Rate { per_second: 2.5, burst: 10 }));
+        assert_eq!(limits.for_role("city_admin"), None);
+
+        std::fs::write(&file, "[gateway.rate_limits.roles]\nroot = { per_second = 1, burst = 1 }\n").unwrap();
+        let err = Settings::load(Some(&file), &["roster"]).unwrap_err().to_string();
+        assert!(err.contains("gateway.rate_limits.roles") && err.contains("root"), "{err}");
+        std::fs::write(&file, "[gateway.rate_limits]\ndefault = { per_second = 5, burst = 0 }\n").unwrap();
+        let err = Settings::load(Some(&file), &["roster"]).unwrap_err().to_string();
+        assert!(err.contains("gateway.rate_limits.default.burst"), "{err}");
     }
 
     #[test]

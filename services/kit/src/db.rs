@@ -166,6 +166,7 @@ impl Db {
                 url.push_str("?mode=rwc");
             }
         }
+        let synchronous = settings.sqlite_synchronous.pragma();
         let pool = AnyPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs))
@@ -177,7 +178,9 @@ impl Db {
                         conn.execute("PRAGMA journal_mode = WAL").await?;
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        // NORMAL by default (`database.sqlite_synchronous`): see README,
+                        // "Durability".
+                        conn.execute(synchronous).await?;
                     }
                     Ok(())
                 })
@@ -398,7 +401,23 @@ fn escape_like(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::SqliteSynchronous;
     use crate::testing::TestDb;
+
+    #[tokio::test]
+    async fn sqlite_runs_in_wal_with_the_configured_synchronous_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = SecretString::from(format!("sqlite://{}", dir.path().join("s.db").display()));
+        for (setting, expected) in [(SqliteSynchronous::Normal, 1_i64), (SqliteSynchronous::Full, 2)] {
+            let settings = DatabaseSettings { sqlite_synchronous: setting, ..DatabaseSettings::default() };
+            let db = Db::connect(&url, &settings).await.unwrap();
+            let mode: String =
+                sqlx::query("PRAGMA journal_mode").fetch_one(db.pool()).await.unwrap().try_get(0).unwrap();
+            let sync: i64 =
+                sqlx::query("PRAGMA synchronous").fetch_one(db.pool()).await.unwrap().try_get(0).unwrap();
+            assert_eq!((mode.as_str(), sync), ("wal", expected), "{setting:?}");
+        }
+    }
 
     #[tokio::test]
     async fn numbered_placeholders_bind_by_number_on_every_backend() {

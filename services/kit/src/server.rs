@@ -188,5 +188,8 @@ pub async fn serve_http(
         shutdown.cancelled().await;
         tokio::time::sleep(drain_grace).await;
     };
-    axum::serve(listener, router).with_graceful_shutdown(stop_accepting).await
+    // Connect info: the gateway limits unauthenticated requests by peer address.
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(stop_accepting)
+        .await
 }
