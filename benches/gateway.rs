@@ -117,6 +117,8 @@ async fn run() {
         ..Settings::default()
     };
     settings.telemetry.log_filter = "warn".into();
+    // The bench measures what the gateway carries, not a caller's rate limit.
+    settings.gateway.rate_limits.default = cadre_kit::config::Rate::UNLIMITED;
     let shutdown = Shutdown::new();
     let seed_started = Instant::now();
     let running =

@@ -166,6 +166,8 @@ async fn run_on(
         ..Settings::default()
     };
     settings.telemetry.log_filter = "warn".into();
+    // The bench measures what the gateway carries, not a caller's rate limit.
+    settings.gateway.rate_limits.default = cadre_kit::config::Rate::UNLIMITED;
     settings.gateway.concurrency_limit = settings.gateway.concurrency_limit.max(concurrency);
     settings.part_mut("roster").database.url = Some(roster_db.url().clone());
     settings.part_mut("training").database.url = Some(training_db.url().clone());
