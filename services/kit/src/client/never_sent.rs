@@ -35,6 +35,19 @@ pub(crate) fn never_sent_error(error: &(dyn Error + 'static)) -> bool {
             // finished draining and sent GOAWAY), or the connection was not ready. tonic
             // reports it as CANCELLED; nothing reached the server.
             || e.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_canceled)
+            // A replica that starts draining sends GOAWAY naming the last stream it took; h2
+            // fails every stream of ours above it with the remote GOAWAY's own error (reason
+            // NO_ERROR), and those the server never processed (RFC 9113 §6.8; gRPC retries them
+            // transparently). After such a GOAWAY the kit's server finishes every stream it took
+            // before it closes the connection (it drains before it exits), so the same error on a
+            // stream it took, left when the connection closed, would need a drain cut short.
+            || e.downcast_ref::<h2::Error>().is_some_and(|h2| {
+                h2.is_go_away() && h2.is_remote() && h2.reason() == Some(h2::Reason::NO_ERROR)
+            })
+            // A stream the server refused (REFUSED_STREAM) was not processed (RFC 9113 §8.7).
+            || e.downcast_ref::<h2::Error>().is_some_and(|h2| {
+                h2.is_remote() && h2.reason() == Some(h2::Reason::REFUSED_STREAM)
+            })
             // A refusal means no server accepted the connection, and AddrNotAvailable comes only
             // from connect/bind; kept apart from ConnectError so the answer stays right should a
             // tonic release stop wrapping them. Kinds such as ConnectionReset, TimedOut or
