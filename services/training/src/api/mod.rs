@@ -6,6 +6,7 @@ mod certificates;
 mod completion;
 mod enrolments;
 mod feedback;
+mod forums;
 mod orders;
 mod roster;
 mod sessions;

@@ -10,6 +10,7 @@ pub mod courses;
 pub mod coverage;
 pub mod enrolment;
 pub mod feedback;
+pub mod forums;
 pub mod labels;
 pub mod levels;
 pub mod orders;

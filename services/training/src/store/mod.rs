@@ -9,6 +9,7 @@ pub mod completions;
 pub mod courses;
 pub mod enrolments;
 pub mod feedback;
+pub mod forums;
 pub mod orders;
 pub mod roster_copy;
 pub mod rules;
