@@ -24,8 +24,9 @@ use cadre_proto::training::v1::{
     catalogue_service_server::CatalogueServiceServer, certificate_service_server::CertificateServiceServer,
     completion_service_server::CompletionServiceServer, enrolment_service_server::EnrolmentServiceServer,
     feedback_service_server::FeedbackServiceServer, forum_service_server::ForumServiceServer,
-    order_service_server::OrderServiceServer, session_service_server::SessionServiceServer,
-    sign_in_service_server::SignInServiceServer, teacher_service_server::TeacherServiceServer,
+    order_service_server::OrderServiceServer, programme_service_server::ProgrammeServiceServer,
+    session_service_server::SessionServiceServer, sign_in_service_server::SignInServiceServer,
+    teacher_service_server::TeacherServiceServer,
 };
 
 pub use api::TrainingApi;
@@ -56,6 +57,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2026122401,
         description: "training forums and their issues",
         sql: include_str!("../migrations/2026122401_forums.sql"),
+    },
+    Migration {
+        version: 2026122402,
+        description: "training programmes",
+        sql: include_str!("../migrations/2026122402_programmes.sql"),
     },
 ];
 
@@ -137,7 +143,8 @@ impl OpenPart for Opened {
             .add(CompletionServiceServer::new(self.api.clone()))
             .add(FeedbackServiceServer::new(self.api.clone()))
             .add(CertificateServiceServer::new(self.api.clone()))
-            .add(ForumServiceServer::new(self.api.clone()));
+            .add(ForumServiceServer::new(self.api.clone()))
+            .add(ProgrammeServiceServer::new(self.api.clone()));
         StandardServices(self.api.db().clone()).add_to(host);
     }
 

@@ -8,6 +8,7 @@ mod enrolments;
 mod feedback;
 mod forums;
 mod orders;
+mod programmes;
 mod roster;
 mod sessions;
 mod sign_in;

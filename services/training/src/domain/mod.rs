@@ -14,6 +14,7 @@ pub mod forums;
 pub mod labels;
 pub mod levels;
 pub mod orders;
+pub mod programmes;
 pub mod rules;
 pub mod sessions;
 pub mod sign_in;

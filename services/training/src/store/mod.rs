@@ -11,6 +11,7 @@ pub mod enrolments;
 pub mod feedback;
 pub mod forums;
 pub mod orders;
+pub mod programmes;
 pub mod roster_copy;
 pub mod rules;
 pub mod sessions;
