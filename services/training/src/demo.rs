@@ -5,8 +5,9 @@
 //! every state, and sessions: the city's key training two months ago and last month's
 //! county rotation (enrolled by list, signed in from the paper sheet, finished: hours,
 //! certificates, feedback), next week's township catch-all rotation with a waitlist, and
-//! the city's key training. The coverage report then shows real gaps: secretaries short
-//! of their 24 hours, members with none.
+//! the city's key training; a township forum with issues in every state and the county's
+//! 兴村特岗书记 programme with members and milestones. The coverage report then shows real
+//! gaps: secretaries short of their 24 hours, members with none.
 
 use cadre_kit::call::local_request;
 use cadre_kit::client::Idempotent;
@@ -19,7 +20,9 @@ use cadre_proto::training::v1::catalogue_service_server::{CatalogueService, Cata
 use cadre_proto::training::v1::completion_service_server::{CompletionService, CompletionServiceServer};
 use cadre_proto::training::v1::enrolment_service_server::{EnrolmentService, EnrolmentServiceServer};
 use cadre_proto::training::v1::feedback_service_server::{FeedbackService, FeedbackServiceServer};
+use cadre_proto::training::v1::forum_service_server::{ForumService, ForumServiceServer};
 use cadre_proto::training::v1::order_service_server::{OrderService, OrderServiceServer};
+use cadre_proto::training::v1::programme_service_server::{ProgrammeService, ProgrammeServiceServer};
 use cadre_proto::training::v1::session_service_server::{SessionService, SessionServiceServer};
 use cadre_proto::training::v1::sign_in_service_server::{SignInService, SignInServiceServer};
 use cadre_proto::training::v1::teacher_service_server::{TeacherService, TeacherServiceServer};
@@ -90,7 +93,7 @@ pub async fn seed(
     let year = dates::today().year();
     // Courses, the menu, the order and training rules, five experts, three secretaries,
     // ten orders, four sessions, feedback.
-    let total = 8 + 1 + 2 + 5 + 3 + 10 + 4 + 1;
+    let total = 8 + 1 + 2 + 5 + 3 + 10 + 4 + 1 + 2;
     let mut done = 0;
     let mut step = || {
         done += 1;
@@ -330,9 +333,17 @@ pub async fn seed(
     }
     let township = villages.first().map(|v| format!("{}000", &v[..9])).unwrap_or_default();
     let sessions = sessions(api, &who, &token, &course_ids, &teacher_ids, &township, &mut step).await?;
+    let local: Vec<&roster::Cadre> = secretaries
+        .iter()
+        .filter(|c| !township.is_empty() && c.region_code.starts_with(&township[..9]))
+        .collect();
+    let forum = forum(api, &who, &token, &township, &local).await?;
+    step();
+    let programme = programme(api, &who, &token, &secretaries).await?;
+    step();
     progress(total, total);
     Ok(Some(format!(
-        "the demo county's training: {} courses on the {year} menu, {} teachers, {} orders, {sessions}",
+        "the demo county's training: {} courses on the {year} menu, {} teachers, {} orders, {sessions}, {forum}, {programme}",
         course_ids.len(),
         teacher_ids.len(),
         villages.len().min(10)
@@ -547,4 +558,176 @@ async fn sessions(
         listed.waitlisted.len(),
         city_list.enrolled.len()
     ))
+}
+
+/// A township forum (书记讲给书记听) held six weeks ago, with issues raised by its
+/// secretaries in every state: one still assigned past its deadline (an alert), one
+/// supervised, one verified, one closed on time.
+async fn forum(
+    api: &TrainingApi,
+    who: &Principal,
+    token: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+    township: &str,
+    secretaries: &[&roster::Cadre],
+) -> Result<String, Status> {
+    if township.is_empty() || secretaries.is_empty() {
+        return Ok("no forum (no secretaries in the township)".into());
+    }
+    let today = dates::today();
+    let day = |offset: i64| dates::format(today + chrono::Duration::days(offset));
+    let forum = pb::Forum {
+        region_code: township.to_string(),
+        held_date: day(-45),
+        place: "镇党委会议室".into(),
+        title: "书记讲给书记听：村集体经济怎么破题".into(),
+        ..Default::default()
+    };
+    let forum = api
+        .create_forum(as_seeder::<ForumServiceServer<TrainingApi>, _>(
+            who,
+            token,
+            "CreateForum",
+            pb::CreateForumRequest { forum: Some(forum) },
+        )?)
+        .await?
+        .into_inner();
+    let issues = [
+        ("嘎查饮水工程管道老化，夏季断水", "旗水利局", -15, pb::IssueState::Assigned),
+        ("土地流转合同不规范，纠纷多", "镇农业农村办", 30, pb::IssueState::Supervised),
+        ("村集体经济合作社缺少启动资金", "旗农牧局", 30, pb::IssueState::Verified),
+        ("村委会办公场所漏雨", "镇人民政府", 10, pb::IssueState::Closed),
+    ];
+    for (i, (title, unit, deadline, target)) in issues.into_iter().enumerate() {
+        let raiser = secretaries[i % secretaries.len()];
+        let issue = pb::ForumIssue {
+            forum_id: forum.id.clone(),
+            cadre_id: raiser.id.clone(),
+            title: title.into(),
+            unit_name: unit.into(),
+            unit_region_code: township.to_string(),
+            deadline: day(deadline),
+            ..Default::default()
+        };
+        let mut at = api
+            .raise_issue(as_seeder::<ForumServiceServer<TrainingApi>, _>(
+                who,
+                token,
+                "RaiseIssue",
+                pb::RaiseIssueRequest { issue: Some(issue) },
+            )?)
+            .await?
+            .into_inner();
+        for (to, note) in [
+            (pb::IssueState::Supervised, "镇纪委督办"),
+            (pb::IssueState::Verified, "旗委组织部实地核实"),
+            (pb::IssueState::Closed, "已办结，群众满意"),
+        ] {
+            if at.state >= target as i32 {
+                break;
+            }
+            let request = pb::MoveIssueRequest {
+                issue_id: at.id.clone(),
+                to: to as i32,
+                note: note.into(),
+                revision: at.revision,
+            };
+            at = api
+                .move_issue(as_seeder::<ForumServiceServer<TrainingApi>, _>(
+                    who,
+                    token,
+                    "MoveIssue",
+                    request,
+                )?)
+                .await?
+                .into_inner();
+        }
+    }
+    Ok("a forum with 4 issues (one overdue)".into())
+}
+
+/// The county's 兴村特岗书记 programme: secretaries of at most 60, two tiers, four
+/// milestones; the secretaries who qualify join (the first tier, then the second) and
+/// have ticked the milestones due so far, the later joiners not all of them.
+async fn programme(
+    api: &TrainingApi,
+    who: &Principal,
+    token: &tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+    secretaries: &[roster::Cadre],
+) -> Result<String, Status> {
+    let today = dates::today();
+    let day = |offset: i64| dates::format(today + chrono::Duration::days(offset));
+    let programme = pb::Programme {
+        region_code: DEMO_COUNTY.into(),
+        name: "兴村特岗书记 培养计划".into(),
+        kind: pb::ProgrammeKind::SpecialPostSecretaries as i32,
+        start_date: day(-365),
+        end_date: day(730),
+        eligibility: Some(pb::Eligibility {
+            max_age: 60,
+            post_kinds: vec![roster::PostKind::PartySecretary as i32],
+            ..Default::default()
+        }),
+        tiers: vec![
+            pb::Tier { name: "重点培养".into(), places: 4, taken: 0 },
+            pb::Tier { name: "后备培养".into(), places: 8, taken: 0 },
+        ],
+        milestones: [("入学报到", -350), ("第一学年考核", -30), ("中期答辩", 90), ("结业考核", 720)]
+            .iter()
+            .map(|(name, offset)| pb::Milestone {
+                id: String::new(),
+                name: (*name).into(),
+                due_date: day(*offset),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let programme = api
+        .create_programme(as_seeder::<ProgrammeServiceServer<TrainingApi>, _>(
+            who,
+            token,
+            "CreateProgramme",
+            pb::CreateProgrammeRequest { programme: Some(programme) },
+        )?)
+        .await?
+        .into_inner();
+    let mut joined = 0;
+    for c in secretaries.iter().take(12) {
+        let tier = if joined < 4 { "重点培养" } else { "后备培养" };
+        let request = pb::AddMemberRequest {
+            programme_id: programme.id.clone(),
+            cadre_id: c.id.clone(),
+            tier: tier.into(),
+        };
+        match api
+            .add_member(as_seeder::<ProgrammeServiceServer<TrainingApi>, _>(
+                who,
+                token,
+                "AddMember",
+                request,
+            )?)
+            .await
+        {
+            Ok(_) => joined += 1,
+            // Not eligible (too old, no secretary's post in the copy): passed over.
+            Err(e) if e.code() == tonic::Code::FailedPrecondition => continue,
+            Err(e) => return Err(e),
+        }
+        let ticks = if joined <= 4 { 2 } else { 1 };
+        for m in programme.milestones.iter().take(ticks) {
+            let request = pb::SetMilestoneDoneRequest {
+                programme_id: programme.id.clone(),
+                milestone_id: m.id.clone(),
+                cadre_id: c.id.clone(),
+                done: true,
+            };
+            api.set_milestone_done(as_seeder::<ProgrammeServiceServer<TrainingApi>, _>(
+                who,
+                token,
+                "SetMilestoneDone",
+                request,
+            )?)
+            .await?;
+        }
+    }
+    Ok(format!("a programme with {joined} members"))
 }

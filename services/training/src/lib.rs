@@ -23,7 +23,8 @@ use cadre_kit::shutdown::Shutdown;
 use cadre_proto::training::v1::{
     catalogue_service_server::CatalogueServiceServer, certificate_service_server::CertificateServiceServer,
     completion_service_server::CompletionServiceServer, enrolment_service_server::EnrolmentServiceServer,
-    feedback_service_server::FeedbackServiceServer, order_service_server::OrderServiceServer,
+    feedback_service_server::FeedbackServiceServer, forum_service_server::ForumServiceServer,
+    order_service_server::OrderServiceServer, programme_service_server::ProgrammeServiceServer,
     session_service_server::SessionServiceServer, sign_in_service_server::SignInServiceServer,
     teacher_service_server::TeacherServiceServer,
 };
@@ -51,6 +52,16 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2026121701,
         description: "training completion, hours, feedback, certificates",
         sql: include_str!("../migrations/2026121701_completion.sql"),
+    },
+    Migration {
+        version: 2026122401,
+        description: "training forums and their issues",
+        sql: include_str!("../migrations/2026122401_forums.sql"),
+    },
+    Migration {
+        version: 2026122402,
+        description: "training programmes",
+        sql: include_str!("../migrations/2026122402_programmes.sql"),
     },
 ];
 
@@ -131,7 +142,9 @@ impl OpenPart for Opened {
             .add(SignInServiceServer::new(self.api.clone()))
             .add(CompletionServiceServer::new(self.api.clone()))
             .add(FeedbackServiceServer::new(self.api.clone()))
-            .add(CertificateServiceServer::new(self.api.clone()));
+            .add(CertificateServiceServer::new(self.api.clone()))
+            .add(ForumServiceServer::new(self.api.clone()))
+            .add(ProgrammeServiceServer::new(self.api.clone()));
         StandardServices(self.api.db().clone()).add_to(host);
     }
 

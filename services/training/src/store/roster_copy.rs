@@ -159,6 +159,30 @@ pub async fn trainees(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<Tr
     Ok(out)
 }
 
+/// A cadre as eligibility rules read them: (region, name, birth month, education, post kinds).
+pub async fn profile(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<Option<(String, String, String, i64, Vec<i32>)>, TrainingError> {
+    let row = sqlx::query(
+        "SELECT region_code, name, birth_month, education, post_kinds FROM training_roster_cadres WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        let kinds: String = r.try_get(4)?;
+        Ok((
+            r.try_get(0)?,
+            r.try_get(1)?,
+            r.try_get(2)?,
+            r.try_get(3)?,
+            split(&kinds).iter().filter_map(|k| k.parse().ok()).collect(),
+        ))
+    })
+    .transpose()
+}
+
 /// How many cadres the copy holds (0 until the follower's first pages are applied).
 pub async fn size(conn: &mut AnyConnection) -> Result<i64, TrainingError> {
     Ok(sqlx::query("SELECT COUNT(*) FROM training_roster_cadres").fetch_one(conn).await?.try_get(0)?)
