@@ -68,11 +68,7 @@ impl Part for Assessment {
 
     fn open(&self, context: PartContext) -> BoxFuture<'_, Result<Box<dyn OpenPart>, PartError>> {
         Box::pin(async move {
-            let roster = context
-                .clients
-                .get("roster")
-                .cloned()
-                .ok_or(PartError::NoEndpoints { part: "assessment", target: "roster" })?;
+            let roster = context.clients.of("assessment", "roster")?;
             Ok(Box::new(Opened {
                 api: AssessmentApi::new(context.db.clone()),
                 roster,

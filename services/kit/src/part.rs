@@ -115,6 +115,12 @@ impl Clients {
         self.by_part.get(part)
     }
 
+    /// The client of `target` that `part` opens with; the error names both when `part` did
+    /// not declare that it calls `target` (the one way every part asks for its clients).
+    pub fn of(&self, part: &'static str, target: &'static str) -> Result<PartClient, PartError> {
+        self.get(target).cloned().ok_or(PartError::NoEndpoints { part, target })
+    }
+
     /// Clients of `part.calls()`: each target's configured endpoints, else `local` (the
     /// parts running in this process), else an error naming the setting.
     pub fn for_part(

@@ -97,11 +97,7 @@ impl Part for Training {
 
     fn open(&self, context: PartContext) -> BoxFuture<'_, Result<Box<dyn OpenPart>, PartError>> {
         Box::pin(async move {
-            let roster = context
-                .clients
-                .get("roster")
-                .cloned()
-                .ok_or(PartError::NoEndpoints { part: "training", target: "roster" })?;
+            let roster = context.clients.of("training", "roster")?;
             let api = TrainingApi::new(context.db.clone(), roster.clone(), code_key(&context.pii));
             Ok(Box::new(Opened {
                 api,
